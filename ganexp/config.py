@@ -1,0 +1,69 @@
+"""Config helpers: OmegaConf resolvers, composing outside a Hydra app, and input validation."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+class ConfigError(ValueError):
+    """A config value the user can fix; the message is one sentence that says how."""
+
+
+def _critic_norm(norm: str, batchnorm_allowed: bool) -> str:
+    """D's norm: the requested one, except batch -> layer for losses with per-sample penalties."""
+    return "layer" if (norm == "batch" and not batchnorm_allowed) else norm
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("critic_norm"):
+        OmegaConf.register_new_resolver("critic_norm", _critic_norm)
+
+
+def compose(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
+    """Compose conf/train.yaml with overrides outside of @hydra.main (tests, tools)."""
+    from hydra import compose as hcompose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hcompose(config_name=config_name, overrides=list(overrides or []))
+
+
+def to_container(cfg: DictConfig) -> dict:
+    """Resolved plain dict of the run config (no hydra node)."""
+    d = OmegaConf.to_container(cfg, resolve=True)
+    d.pop("hydra", None)
+    return d
+
+
+def config_hash(cfg: dict) -> str:
+    """Stable hash of what determines a run's result (logger and paths excluded)."""
+    keep = {k: v for k, v in cfg.items() if k not in ("logger", "data_root", "sweep")}
+    if isinstance(keep.get("dataset"), dict):
+        keep["dataset"] = {k: v for k, v in keep["dataset"].items() if k not in ("root", "cache_dir", "path", "folder")}
+    if isinstance(keep.get("metrics"), dict):
+        keep["metrics"] = {k: v for k, v in keep["metrics"].items() if k not in ("cache_dir", "inception_weights")}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def validate(cfg: DictConfig) -> None:
+    """Reject values that cannot train, with one sentence each."""
+    checks = [
+        (cfg.z_dim, lambda v: isinstance(v, int) and v >= 1, "z_dim must be an integer >= 1"),
+        (cfg.loss.n_critic, lambda v: isinstance(v, int) and v >= 1, "loss.n_critic must be an integer >= 1"),
+        (cfg.optim.lr_g, lambda v: isinstance(v, (int, float)) and v > 0, "optim.lr_g must be a positive number"),
+        (cfg.optim.lr_d, lambda v: isinstance(v, (int, float)) and v > 0, "optim.lr_d must be a positive number"),
+        (cfg.batch_size, lambda v: isinstance(v, int) and v >= 1, "batch_size must be a positive integer"),
+        (cfg.trainer.max_steps, lambda v: isinstance(v, int) and v >= 1, "trainer.max_steps must be an integer >= 1"),
+        (cfg.latent, lambda v: v in ("uniform", "normal"), "latent must be 'uniform' or 'normal'"),
+        (cfg.optim.name, lambda v: v in ("adam", "rmsprop"), "optim.name must be 'adam' or 'rmsprop'"),
+    ]
+    for value, ok, msg in checks:
+        if not ok(value):
+            raise ConfigError(f"{msg} (got {value!r}); fix it on the command line, e.g. {msg.split()[0]}=...")

@@ -1,0 +1,67 @@
+"""Common interface of an adversarial loss used by the generic training step.
+
+A loss object carries its schedule (``n_critic``) and knows which discriminator outputs it needs.
+The training step calls, per generator step::
+
+    for _ in range(loss.n_critic):   d_loss(...) -> backward -> opt_d.step() -> loss.after_d_step(D)
+    g_loss(...) -> backward -> opt_g.step()
+
+Pure formulas live in the per-loss modules as ``d_loss(d_real, d_fake)`` / ``g_loss(d_fake)``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class AdversarialLoss:
+    """Base class: logit losses where D maps images to one raw score per image."""
+
+    name = "base"
+    #: whether batch norm is allowed in D (WGAN-GP's penalty is per sample: no batch norm)
+    batchnorm_in_d = True
+    #: whether D is an autoencoder returning reconstructions (BEGAN)
+    autoencoder_d = False
+
+    def __init__(self, n_critic: int = 1, **_ignored):
+        self.n_critic = int(n_critic)
+
+    def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict]:
+        """Loss to minimise for D on a real and a (detached) fake batch; returns (loss, logs)."""
+        d_real, d_fake = d(real), d(fake)
+        loss = self.d_loss(d_real, d_fake)
+        return loss, {"d_loss": loss, "d_real": d_real.mean(), "d_fake": d_fake.mean()}
+
+    def generator_loss(self, d: nn.Module, fake: Tensor, real: Tensor | None = None) -> tuple[Tensor, dict]:
+        loss = self.g_loss(d(fake))
+        return loss, {"g_loss": loss}
+
+    @staticmethod
+    def d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def g_loss(d_fake: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def after_d_step(self, d: nn.Module) -> None:
+        """Hook after each critic update (WGAN clips weights here)."""
+
+    def after_g_step(self, logs: dict) -> None:
+        """Hook after each generator update (BEGAN's k_t control)."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def gradient_penalty(d: nn.Module, x_hat: Tensor, target: float = 1.0) -> Tensor:
+    """E[(||grad_x D(x_hat)||_2 - target)^2] over the batch, differentiable w.r.t. D's parameters."""
+    x_hat = x_hat.detach().requires_grad_(True)
+    out = d(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)  # (B,)
+    return ((norms - target) ** 2).mean()

@@ -1,0 +1,33 @@
+"""WGAN with weight clipping (Arjovsky et al. 2017)."""
+import torch
+from torch import Tensor, nn
+
+from .base import AdversarialLoss
+
+
+def d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
+    """E D(G(z)) - E D(x) (the negated Wasserstein estimate)."""
+    return d_fake.mean() - d_real.mean()
+
+
+def g_loss(d_fake: Tensor) -> Tensor:
+    """-E D(G(z))."""
+    return -d_fake.mean()
+
+
+class WGAN(AdversarialLoss):
+    """Critic weights clipped to [-clip, clip] after every critic update."""
+
+    name = "wgan"
+
+    def __init__(self, n_critic: int = 5, clip: float = 0.01, **kw):
+        super().__init__(n_critic=n_critic)
+        self.clip = float(clip)
+
+    d_loss = staticmethod(d_loss)
+    g_loss = staticmethod(g_loss)
+
+    @torch.no_grad()
+    def after_d_step(self, d: nn.Module) -> None:
+        for p in d.parameters():
+            p.clamp_(-self.clip, self.clip)

@@ -1,0 +1,32 @@
+"""WGAN-GP (Gulrajani et al. 2017): WGAN critic loss plus a two-sided gradient penalty."""
+import torch
+from torch import Tensor, nn
+
+from . import wgan
+from .base import AdversarialLoss, gradient_penalty
+
+
+def interpolate(real: Tensor, fake: Tensor) -> Tensor:
+    """x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample."""
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    return eps * real + (1 - eps) * fake
+
+
+class WGANGP(AdversarialLoss):
+    name = "wgan_gp"
+    batchnorm_in_d = False
+
+    def __init__(self, n_critic: int = 5, gp_weight: float = 10.0, **kw):
+        super().__init__(n_critic=n_critic)
+        self.gp_weight = float(gp_weight)
+
+    d_loss = staticmethod(wgan.d_loss)
+    g_loss = staticmethod(wgan.g_loss)
+
+    def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor):
+        loss, logs = super().discriminator_loss(d, real, fake)
+        gp = gradient_penalty(d, interpolate(real, fake))
+        logs.update(wasserstein=-loss, gp=gp)
+        total = loss + self.gp_weight * gp
+        logs["d_loss"] = total
+        return total, logs
