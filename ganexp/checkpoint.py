@@ -29,6 +29,8 @@ def save(path: Path, module, extra: dict) -> None:
         "opt_d": opt_d.state_dict() if opt_d else None,
         "loss": module.loss.state_dict(),
         "batcher": module.batcher.state_dict(),
+        "acc": {k: v.detach().cpu() for k, v in module._acc.items()},  # partial log interval
+        "acc_n": module._acc_n,
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         **extra,
@@ -64,6 +66,8 @@ def restore(module, state: dict) -> None:
     module.loss.load_state_dict(state["loss"])
     module.batcher.load_state_dict(state["batcher"])
     module.step_count = int(state["step"])
+    module._acc = {k: v.to(module.device) for k, v in state["acc"].items()}
+    module._acc_n = int(state["acc_n"])
     torch.set_rng_state(state["rng_cpu"])
     if state["rng_cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng_cuda"])

@@ -67,3 +67,35 @@ def validate(cfg: DictConfig) -> None:
     for value, ok, msg in checks:
         if not ok(value):
             raise ConfigError(f"{msg} (got {value!r}); fix it on the command line, e.g. {msg.split()[0]}=...")
+
+
+def check_choices(argv: list[str]) -> None:
+    """Unknown group options on the command line (loss=foo, or inside a sweep loss=lsgan,foo) end in one
+    sentence that lists the choices, before Hydra starts any job."""
+    for arg in argv:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+~")
+        group = CONF_DIR / key
+        if key.startswith("hydra") or not group.is_dir() or "(" in value:
+            continue
+        known = sorted(p.stem for p in group.glob("*.yaml"))
+        for v in value.split(","):
+            if v.strip() not in known and v.strip() != "null":
+                raise ConfigError(f"unknown {key} '{v}'; choose one of: {', '.join(known)}")
+
+
+def check_output_dir(argv: list[str]) -> None:
+    """The run/sweep folder's nearest existing ancestor must be a writable folder."""
+    import os
+
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    target = next((a.split("=", 1)[1] for a in argv if a.startswith(key + "=")), "multirun" if multirun else "runs")
+    path = Path(target.split("${")[0] or ".").expanduser().absolute()
+    while not path.exists():
+        path = path.parent
+    if not path.is_dir() or not os.access(path, os.W_OK):
+        raise ConfigError(f"cannot write the output folder {target} ({path} is not a writable folder); "
+                          f"choose another with {key}=PATH")

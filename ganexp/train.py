@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import checkpoint as ckpt
 from .checkpoint import CheckpointError
-from .config import ConfigError, config_hash, register_resolvers, to_container, validate
+from .config import ConfigError, check_choices, check_output_dir, config_hash, register_resolvers, to_container, validate
 from .data import DatasetError, TensorBatcher
 from .module import Diverged, GANModule, sample_latent
 from .runlog import RunLogger, atomic_write_json, save_grid
@@ -188,9 +188,9 @@ def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
     if prev and prev["status"] in ("completed", "diverged"):
         print(f"[skip] {name}: already {prev['status']}", flush=True)
         return prev
+    r.build()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(r.cfg_dict))
-    r.build()
     try:
         res = r.fit()
     except USER_ERRORS:
@@ -218,5 +218,15 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    try:
+        check_choices(sys.argv[1:])
+        check_output_dir(sys.argv[1:])
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     main()
+
+
+if __name__ == "__main__":
+    cli()

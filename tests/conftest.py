@@ -1,0 +1,33 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT.parent / "shared" / "assets"
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+# Small, fast settings for CPU runs in tests.
+FAST = ["dataset=digits", "metrics=none", "logger=none", "trainer.accelerator=cpu", "model.width=8",
+        "batch_size=16", "trainer.log_every_n_steps=1", "trainer.sample_every_n_steps=1000",
+        "trainer.ckpt_every_n_steps=1000", "trainer.num_eval_samples=16"]
+
+
+@pytest.fixture
+def compose():
+    from ganexp.config import compose as _compose
+
+    return _compose
+
+
+def assets_or_skip(*parts: str) -> Path:
+    path = ASSETS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the offline assets live in ../shared/assets)")
+    return path
+
+
+def train_cmd(*overrides: str) -> list[str]:
+    return [sys.executable, "-m", "ganexp.train", *overrides]

@@ -1,0 +1,135 @@
+"""Each loss equals its closed form on fixed inputs (SPEC's table, with the paper typos fixed)."""
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.testing import assert_close
+
+from ganexp.losses import began, dragan, gan_mm, gan_ns, gradient_penalty, hinge, lsgan, wgan, wgan_gp
+
+R = [0.5, 2.0, -1.0]  # D(x), raw logits
+F = [-0.5, 0.25, 3.0]  # D(G(z))
+sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+t = lambda xs: torch.tensor(xs, dtype=torch.float64)  # noqa: E731
+
+CLOSED_FORMS = {
+    # module: (D loss, G loss) written with the paper's sigma/log notation
+    gan_mm: (-mean([math.log(sig(r)) for r in R]) - mean([math.log(1 - sig(f)) for f in F]),
+             mean([math.log(1 - sig(f)) for f in F])),
+    gan_ns: (-mean([math.log(sig(r)) for r in R]) - mean([math.log(1 - sig(f)) for f in F]),
+             -mean([math.log(sig(f)) for f in F])),
+    lsgan: (0.5 * mean([(r - 1) ** 2 for r in R]) + 0.5 * mean([f**2 for f in F]),
+            0.5 * mean([(f - 1) ** 2 for f in F])),
+    wgan: (mean(F) - mean(R), -mean(F)),
+    hinge: (mean([max(0, 1 - r) for r in R]) + mean([max(0, 1 + f) for f in F]), -mean(F)),
+}
+
+
+@pytest.mark.parametrize("mod", list(CLOSED_FORMS), ids=lambda m: m.__name__.split(".")[-1])
+def test_logit_losses_equal_closed_form(mod):
+    d_exp, g_exp = CLOSED_FORMS[mod]
+    assert_close(mod.d_loss(t(R), t(F)), torch.tensor(d_exp, dtype=torch.float64), rtol=1e-12, atol=1e-12)
+    assert_close(mod.g_loss(t(F)), torch.tensor(g_exp, dtype=torch.float64), rtol=1e-12, atol=1e-12)
+
+
+def test_exact_values_by_hand():
+    # WGAN: (-0.5 + 0.25 + 3)/3 - (0.5 + 2 - 1)/3 = 2.75/3 - 1.5/3
+    assert wgan.d_loss(t(R), t(F)).item() == pytest.approx(1.25 / 3, abs=1e-15)
+    # hinge D: relu(0.5)+relu(-1)+relu(2) = 2.5 -> 2.5/3; relu(0.5)+relu(1.25)+relu(4) = 5.75 -> 5.75/3
+    assert hinge.d_loss(t(R), t(F)).item() == pytest.approx(8.25 / 3, abs=1e-15)
+    # LSGAN G: 0.5 * (2.25 + 0.5625 + 4) / 3
+    assert lsgan.g_loss(t(F)).item() == pytest.approx(0.5 * 6.8125 / 3, abs=1e-15)
+    # the saturating G loss is the negative of the NS loss's complement: log(1 - sigma(0)) = -log 2
+    assert gan_mm.g_loss(torch.zeros(4)).item() == pytest.approx(-math.log(2), abs=1e-7)
+    assert gan_ns.g_loss(torch.zeros(4)).item() == pytest.approx(math.log(2), abs=1e-7)
+
+
+class Linear(nn.Module):
+    """D(x) = <w, x> + b: its input gradient is w everywhere."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(w, dtype=torch.float64))
+        self.b = nn.Parameter(torch.tensor(0.25, dtype=torch.float64))
+
+    def forward(self, x):
+        return x.flatten(1) @ self.w + self.b
+
+
+def test_gradient_penalty_of_linear_critic():
+    d = Linear([2.0, 2.0, 1.0, 0.0])  # ||w|| = 3 -> (3 - 1)^2 = 4
+    x = torch.randn(5, 1, 2, 2, dtype=torch.float64)
+    assert gradient_penalty(d, x).item() == pytest.approx(4.0, abs=1e-12)
+
+
+def test_wgan_gp_critic_loss_closed_form():
+    d = Linear([0.0, 3.0, 4.0, 0.0])  # ||w|| = 5 -> penalty 16
+    real = torch.randn(6, 1, 2, 2, dtype=torch.float64)
+    fake = torch.randn(6, 1, 2, 2, dtype=torch.float64)
+    loss, logs = wgan_gp.WGANGP(gp_weight=10.0).discriminator_loss(d, real, fake)
+    expected = d(fake).mean() - d(real).mean() + 10.0 * 16.0
+    assert_close(loss, expected)
+    assert logs["gp"].item() == pytest.approx(16.0, abs=1e-12)
+
+
+def test_wgan_gp_interpolates_between_real_and_fake():
+    real, fake = torch.zeros(1000, 1, 1, 1), torch.ones(1000, 1, 1, 1)
+    x_hat = wgan_gp.interpolate(real, fake)  # = 1 - eps, eps ~ U[0, 1] per sample
+    assert x_hat.min() >= 0 and x_hat.max() <= 1
+    assert x_hat.mean().item() == pytest.approx(0.5, abs=0.05)
+
+
+def test_dragan_penalty_closed_form():
+    d = Linear([1.0, 0.0, 0.0, 0.0])  # ||w|| = 1 -> penalty 0; D loss is GAN-NS's
+    real, fake = torch.randn(4, 1, 2, 2, dtype=torch.float64), torch.randn(4, 1, 2, 2, dtype=torch.float64)
+    loss, logs = dragan.DRAGAN(gp_weight=10.0).discriminator_loss(d, real, fake)
+    assert logs["gp"].item() == pytest.approx(0.0, abs=1e-12)
+    assert_close(loss, gan_ns.d_loss(d(real), d(fake)))
+
+
+def test_dragan_perturbation_scale():
+    real = torch.tensor([[-1.0], [1.0]]).repeat(500, 1)  # std ~ 1
+    delta = dragan.perturb(real, 0.5) - real  # 0.5 * std(x) * U[0, 1]
+    assert delta.min() >= 0 and delta.max() <= 0.5 * real.std() + 1e-6
+
+
+def test_wgan_clips_critic_weights():
+    d = nn.Linear(4, 1)
+    with torch.no_grad():
+        d.weight.copy_(torch.tensor([[0.5, -0.5, 0.005, -0.02]]))
+        d.bias.fill_(3.0)
+    wgan.WGAN(clip=0.01).after_d_step(d)
+    assert_close(d.weight, torch.tensor([[0.01, -0.01, 0.005, -0.01]]))
+    assert_close(d.bias, torch.tensor([0.01]))
+
+
+def test_began_k_update_and_clipping():
+    k = began.update_k(torch.tensor(0.5), torch.tensor(0.2), torch.tensor(0.05), gamma=0.5, lambda_k=0.001)
+    assert k.item() == pytest.approx(0.5 + 0.001 * (0.1 - 0.05), abs=1e-7)
+    assert began.update_k(torch.tensor(0.9995), torch.tensor(1.0), torch.tensor(0.0), 0.5, 1.0).item() == 1.0
+    assert began.update_k(torch.tensor(0.0005), torch.tensor(0.0), torch.tensor(1.0), 0.5, 1.0).item() == 0.0
+    assert began.convergence(torch.tensor(0.2), torch.tensor(0.05), 0.5).item() == pytest.approx(0.25)
+
+
+class ZeroAE(nn.Module):
+    """AE(v) = 0, so L(v) = mean |v|."""
+
+    def forward(self, v):
+        return torch.zeros_like(v)
+
+
+def test_began_losses_and_k_through_a_step():
+    loss = began.BEGAN(gamma=0.5, lambda_k=0.001, k0=0.25)
+    real, fake = torch.full((2, 1, 2, 2), 0.4), torch.full((2, 1, 2, 2), -0.1)
+    d_loss, logs = loss.discriminator_loss(ZeroAE(), real, fake)
+    assert d_loss.item() == pytest.approx(0.4 - 0.25 * 0.1)
+    g_loss, g_logs = loss.generator_loss(ZeroAE(), fake)
+    assert g_loss.item() == pytest.approx(0.1)
+    loss.after_g_step(g_logs)  # k = 0.25 + 0.001 * (0.5 * 0.4 - 0.1)
+    assert loss.k.item() == pytest.approx(0.2501, abs=1e-7)
+    assert g_logs["convergence"].item() == pytest.approx(0.4 + abs(0.2 - 0.1))
+    restored = began.BEGAN()
+    restored.load_state_dict(loss.state_dict())
+    assert restored.k.item() == pytest.approx(0.2501, abs=1e-7)

@@ -1,0 +1,135 @@
+"""Multiruns from the command line: folders, skipping finished runs, resuming after SIGKILL, bad input."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ASSETS, FAST, ROOT, assets_or_skip, train_cmd
+
+ENV = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
+
+
+def sh(args, **kw):
+    return subprocess.run(args, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600, **kw)
+
+
+def results(sweep: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/result.json")}
+
+
+def test_multirun_writes_named_folders_and_skips_finished(tmp_path):
+    cmd = train_cmd("-m", "loss=lsgan,wgan_gp", "z_dim=1,10", *FAST, "trainer.max_steps=2",
+                    f"hydra.sweep.dir={tmp_path}")
+    out = sh(cmd)
+    assert out.returncode == 0, out.stderr
+    res = results(tmp_path)
+    names = {n.split(",loss=")[1].split(",")[0] + "/" + n.split("z_dim=")[1] for n in res}
+    assert names == {"lsgan/1", "lsgan/10", "wgan_gp/1", "wgan_gp/10"}
+    assert all(r["status"] == "completed" and r["steps"] == 2 for r in res.values())
+    assert out.stdout.count("[completed]") == 4
+    again = sh(cmd)
+    assert again.returncode == 0 and again.stdout.count("[skip]") == 4 and "[completed]" not in again.stdout
+
+
+def wait_for(cond, timeout=240):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_sigkill_mid_sweep_then_rerun_matches_uninterrupted(tmp_path):
+    """Kill a 3-run sweep while the 2nd run is mid-way; the rerun skips run 1, resumes run 2 from last.ckpt,
+    runs run 3, and every final metric equals an uninterrupted sweep's (deterministic CPU runs)."""
+    common = ["-m", "loss=gan_ns,began,wgan_gp", "z_dim=3", *FAST, "trainer.max_steps=60",
+              "trainer.log_every_n_steps=7", "trainer.ckpt_every_n_steps=10"]
+    ref, killed = tmp_path / "ref", tmp_path / "killed"
+    assert sh(train_cmd(*common, f"hydra.sweep.dir={ref}")).returncode == 0
+
+    proc = subprocess.Popen(train_cmd(*common, f"hydra.sweep.dir={killed}"), cwd=ROOT, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    second = lambda: next(killed.glob("*loss=began*/last.ckpt"), None)  # noqa: E731
+    assert wait_for(lambda: second() is not None), "the second run never checkpointed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = results(killed)
+    assert [r["config"]["loss"]["name"] for r in before.values()] == ["gan_ns"]  # only run 1 finished
+    first_mtime = next(killed.glob("*gan_ns*/result.json")).stat().st_mtime_ns
+
+    out = sh(train_cmd(*common, f"hydra.sweep.dir={killed}"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("[skip]") == 1 and out.stdout.count("[completed]") == 2
+    assert next(killed.glob("*gan_ns*/result.json")).stat().st_mtime_ns == first_mtime
+    got, want = results(killed), results(ref)
+    assert got.keys() == want.keys()
+    for name in want:
+        assert got[name]["status"] == "completed" and got[name]["steps"] == 60
+        for key, value in want[name]["metrics"].items():
+            if key != "images_per_s":
+                assert got[name]["metrics"][key] == value, (name, key)
+        losses = lambda p: [{k: v for k, v in json.loads(x).items() if k not in ("time_s", "images_per_s")}  # noqa: E731
+                            for x in (p / name / "metrics.jsonl").read_text().splitlines()]
+        assert losses(killed) == losses(ref)
+
+
+BAD = [
+    (["loss=lsgan,nope"], "unknown loss 'nope'; choose one of: began, dragan, gan_mm"),
+    (["norm=fancy"], "unknown norm 'fancy'; choose one of:"),
+    (["z_dim=0"], "z_dim must be an integer >= 1"),
+    (["loss=wgan", "loss.n_critic=0"], "loss.n_critic must be an integer >= 1"),
+    (["optim.lr_g=0"], "optim.lr_g must be a positive number"),
+    (["batch_size=-4"], "batch_size must be a positive integer"),
+    (["trainer.max_steps=0"], "trainer.max_steps must be an integer >= 1"),
+]
+
+
+@pytest.mark.parametrize("overrides,message", BAD, ids=[b[0][-1] for b in BAD])
+def test_bad_input_one_sentence_no_result(tmp_path, overrides, message):
+    out = sh(train_cmd("-m", *FAST, *overrides, f"hydra.sweep.dir={tmp_path / 's'}"))
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("error: ") and message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert not list(tmp_path.rglob("result.json"))
+
+
+def test_dataset_missing_offline(tmp_path):
+    out = sh(train_cmd(*FAST, "dataset=mnist", f"dataset.root={tmp_path / 'empty'}", "dataset.download=false",
+                       f"hydra.run.dir={tmp_path / 'r'}"))
+    assert out.returncode == 2
+    assert "dataset 'mnist' is not under" in out.stderr and "dataset.root=PATH" in out.stderr
+    assert not list(tmp_path.rglob("result.json"))
+
+
+def test_corrupted_dataset_file(tmp_path):
+    raw = assets_or_skip("datasets", "MNIST", "raw")
+    dst = tmp_path / "MNIST" / "raw"
+    shutil.copytree(raw, dst)
+    with open(dst / "t10k-labels-idx1-ubyte", "r+b") as f:
+        f.seek(100)
+        f.write(b"\xff")
+    out = sh(train_cmd(*FAST, "dataset=mnist", f"dataset.root={tmp_path}", f"hydra.run.dir={tmp_path / 'r'}"))
+    assert out.returncode == 2 and "t10k-labels-idx1-ubyte is corrupted (md5 differs)" in out.stderr
+    assert not list(tmp_path.rglob("result.json"))
+
+
+def test_unwritable_output_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = sh(train_cmd("-m", *FAST, "z_dim=1,2", f"hydra.sweep.dir={blocker / 'sweep'}"))
+    assert out.returncode == 2 and "cannot write the output folder" in out.stderr
+
+
+def test_checkpoint_that_is_not_one_stops_the_run(tmp_path):
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "last.ckpt").write_text("garbage")
+    out = sh(train_cmd(*FAST, "trainer.max_steps=2", f"hydra.run.dir={run_dir}"))
+    assert out.returncode == 2 and "is not a readable ganexp checkpoint" in out.stderr
+    assert not (run_dir / "result.json").exists()

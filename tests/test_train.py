@@ -1,0 +1,63 @@
+"""Every loss trains a few CPU steps with finite losses, a checkpoint, samples and result.json."""
+import json
+import math
+
+import pytest
+import torch
+from PIL import Image
+
+from ganexp import checkpoint
+from ganexp.config import CONF_DIR
+from ganexp.train import run
+from conftest import FAST
+
+LOSSES = sorted(p.stem for p in (CONF_DIR / "loss").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_loss_trains(compose, tmp_path, loss):
+    cfg = compose(FAST + [f"loss={loss}", "z_dim=5", "trainer.max_steps=3"])
+    res = run(cfg, tmp_path, loss)
+    assert res["status"] == "completed" and res["steps"] == 3
+    assert math.isfinite(res["metrics"]["d_loss"]) and math.isfinite(res["metrics"]["g_loss"])
+    on_disk = json.loads((tmp_path / "result.json").read_text())
+    assert on_disk["status"] == "completed" and on_disk["config"]["loss"]["name"] == loss
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3]
+    assert lines[-1]["images_seen"] == 3 * 16 * cfg.loss.n_critic
+    state = checkpoint.load(tmp_path / "last.ckpt")
+    assert state["step"] == 3 and state["config"]["z_dim"] == 5
+    with Image.open(tmp_path / "samples" / "final.png") as im:  # 16 images, 8 per row, 28 px + 2 px padding
+        assert im.size == (8 * 30 + 2, 2 * 30 + 2)
+    if loss == "began":
+        assert 0.0 <= res["metrics"]["k"] <= 1.0 and "convergence" in res["metrics"]
+
+
+def test_generator_from_checkpoint_reproduces_samples(compose, tmp_path):
+    cfg = compose(FAST + ["loss=lsgan", "z_dim=4", "trainer.max_steps=2"])
+    run(cfg, tmp_path, "lsgan")
+    g, cfg_dict = checkpoint.load_generator(tmp_path / "last.ckpt")
+    z = checkpoint.sample_z(cfg_dict, 5, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (5, 4) and z.min() >= -1 and z.max() <= 1
+    assert g(z).shape == (5, 1, 28, 28)
+
+
+def test_checkpoint_that_is_not_one(tmp_path):
+    bad = tmp_path / "last.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(checkpoint.CheckpointError, match="is not a readable ganexp checkpoint"):
+        checkpoint.load(bad)
+    torch.save({"some": torch.zeros(1)}, bad)
+    with pytest.raises(checkpoint.CheckpointError, match="is not a ganexp checkpoint"):
+        checkpoint.load(bad)
+
+
+def test_divergence_is_contained(compose, tmp_path):
+    cfg = compose(FAST + ["loss=wgan", "optim.lr_d=1e30", "optim.lr_g=1e30", "loss.clip=1e30",
+                          "trainer.max_steps=50"])
+    res = run(cfg, tmp_path, "diverge")
+    assert res["status"] == "diverged"
+    assert 1 <= res["diverged_at"] < 50 and res["steps"] == res["diverged_at"]
+    assert json.loads((tmp_path / "result.json").read_text())["status"] == "diverged"
+    for v in res["metrics"].values():  # last good values only
+        assert v is None or math.isfinite(v)
