@@ -19,7 +19,7 @@ from . import checkpoint as ckpt
 from .checkpoint import CheckpointError
 from .config import ConfigError, check_choices, check_output_dir, config_hash, register_resolvers, to_container, validate
 from .data import DatasetError, TensorBatcher
-from .module import Diverged, GANModule, sample_latent
+from .module import Diverged, GANModule, chunks, sample_latent
 from .runlog import RunLogger, atomic_write_json, save_grid
 
 register_resolvers()
@@ -98,7 +98,7 @@ class Run:
         self.t0 = time.monotonic()
         trainer = make_trainer(self.cfg.trainer, self.dir)
         start = resume["step"] if resume else 0
-        steps = torch.utils.data.DataLoader(range(start, self.cfg.trainer.max_steps), batch_size=None)
+        steps = torch.utils.data.DataLoader(chunks(start, self.cfg.trainer.max_steps), batch_size=None)
         status, extra = "completed", {}
         try:
             trainer.fit(self.module, train_dataloaders=steps)

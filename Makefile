@@ -1,0 +1,37 @@
+# ganexp — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA_ROOT ?= data
+QUICK ?=
+ARGS ?=
+
+.PHONY: help setup demo test test-slow bench reproduce-table31 clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## create .venv, install ganexp with its dependencies, fetch the FID weights
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m ganexp.metrics setup
+	touch $@
+
+demo: setup ## the main job: a 2x2 grid (loss x z_dim) on the embedded digits, CPU, one line + FID per run
+	$(PY) -m ganexp.train -m experiment=demo $(ARGS)
+
+test: setup ## the test suite (fast; `make test-slow` for the real-data tests)
+	$(PY) -m pytest -q $(ARGS)
+
+test-slow: setup ## real-data tests on ../shared/assets (minutes)
+	$(PY) -m pytest -q -m slow $(ARGS)
+
+bench: setup ## training throughput vs a plain PyTorch loop (python -m ganexp.bench train)
+	$(PY) -m ganexp.bench train $(ARGS)
+
+clean: ## remove runs, sweeps and caches made in this folder (not ~/.cache/ganexp)
+	rm -rf multirun runs outputs reports .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m ganexp.bench train`` and ``python -m ganexp.bench fid``."""
