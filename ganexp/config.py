@@ -22,6 +22,8 @@ def _critic_norm(norm: str, batchnorm_allowed: bool) -> str:
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("critic_norm"):
         OmegaConf.register_new_resolver("critic_norm", _critic_norm)
+    if not OmegaConf.has_resolver("floordiv"):
+        OmegaConf.register_new_resolver("floordiv", lambda a, b: int(a) // int(b))
 
 
 def compose(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
@@ -44,7 +46,7 @@ def to_container(cfg: DictConfig) -> dict:
 
 def config_hash(cfg: dict) -> str:
     """Stable hash of what determines a run's result (logger and paths excluded)."""
-    keep = {k: v for k, v in cfg.items() if k not in ("logger", "data_root", "sweep")}
+    keep = {k: v for k, v in cfg.items() if k not in ("logger", "data_root", "sweep", "launch")}
     if isinstance(keep.get("dataset"), dict):
         keep["dataset"] = {k: v for k, v in keep["dataset"].items() if k not in ("root", "cache_dir", "path", "folder")}
     if isinstance(keep.get("metrics"), dict):
@@ -80,7 +82,7 @@ def check_choices(argv: list[str]) -> None:
         group = CONF_DIR / key
         if key.startswith("hydra") or not group.is_dir() or "(" in value:
             continue
-        known = sorted(p.stem for p in group.glob("*.yaml"))
+        known = sorted(p.stem for p in group.glob("*.yaml") if not p.stem.startswith("_"))
         for v in value.split(","):
             if v.strip() not in known and v.strip() != "null":
                 raise ConfigError(f"unknown {key} '{v}'; choose one of: {', '.join(known)}")

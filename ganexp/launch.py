@@ -13,13 +13,21 @@ How a joblib sweep is pinned, and why it is correct
   never closes. flock is atomic between processes, so two live processes never hold the same slot, whatever
   the timing. A worker takes the lowest free slot, and slot ``k`` means GPU ``visible[k % n_gpus]``: with
   ``W`` live workers the slots in use are distinct, and when all ``W = n_gpus * jobs_per_gpu`` workers run at
-  once they hold slots ``0..W-1``, i.e. exactly ``jobs_per_gpu`` per GPU, round-robin.
+  once (and no other sweep holds slots in the same folder) they hold slots ``0..W-1``, i.e. exactly
+  ``jobs_per_gpu`` per GPU, round-robin. Which worker gets which slot depends on timing; the balance does not.
 * The kernel drops a flock when its process dies (crash, OOM kill, loky retiring an idle worker), so no lock
-  goes stale; a replacement worker takes the freed lowest slot, i.e. the GPU the dead one had.
+  goes stale; a replacement worker takes the lowest free slot, normally the one (and GPU) the dead worker had.
 * Slots are shared by every sweep on this machine that sees the same GPUs (the default lock folder is keyed by
-  user and visible GPU list), so two sweeps started side by side spread over the GPUs too.
-* Visible GPUs are the parent's ``CUDA_VISIBLE_DEVICES`` (inherited by the workers) when set, else all GPUs
-  counted by ``nvidia-smi -L`` without initializing CUDA. With no GPU, jobs are not pinned (CPU jobs).
+  user and visible GPU list), so a second sweep started beside the first takes slots ``W..2W-1``, again
+  spread round-robin.
+* Visible GPUs are the parent's ``CUDA_VISIBLE_DEVICES`` (inherited by the workers, which loky starts as fresh
+  interpreters, so no CUDA state is inherited) when set, else all GPUs counted by ``nvidia-smi -L`` without
+  initializing CUDA. With no GPU, jobs are not pinned (CPU jobs).
+
+Limits: Hydra turns an exception raised in a callback into a warning ("Callback GpuSlots.on_job_start
+raised ..."), after which that job runs unpinned. pin_gpu refuses a process where torch already initialized
+CUDA; that does not happen in a fresh loky worker. Child processes forked by a job (DataLoader workers) share
+the slot's lock until they exit.
 """
 from __future__ import annotations
 
@@ -32,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +74,7 @@ def parse_visible(value: str) -> list[str]:
     """Device ids in a ``CUDA_VISIBLE_DEVICES`` value; like CUDA, a negative index ends the list."""
     ids: list[str] = []
     for token in (t.strip() for t in value.split(",")):
-        if not token or token.lstrip("-").isdigit() and int(token) < 0:
+        if not token or (token.lstrip("-").isdigit() and int(token) < 0):
             break
         ids.append(token)
     return ids
@@ -185,9 +194,14 @@ class GpuSlots(Callback):
     """Installed by ``hydra/launcher=joblib``: pins each worker to a GPU before its job runs and writes
     ``launch.json`` (slot, GPU, pid, CUDA_VISIBLE_DEVICES, start/end times) into the job's run folder."""
 
-    def __init__(self, slot_dir: str | None = None):
+    def __init__(self, slot_dir: str | None = None, jobs_per_gpu: Any = 1):
+        """Built by Hydra in the launching process before the launcher, so bad input stops the sweep here."""
+        try:
+            check_jobs_per_gpu(jobs_per_gpu)
+        except ConfigError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            sys.exit(2)
         self.slot_dir = slot_dir
-        register_resolvers()
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Pin (Hydra runs this in the worker, before the task function) and record it."""
@@ -216,4 +230,12 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def quiet_schema_notice() -> None:
+    """Hide Hydra's "validated against ConfigStore schema with the same name" notice for our launcher files:
+    they share the plugins' names on purpose (hydra/launcher=joblib, ...) and set only the plugins' own keys."""
+    warnings.filterwarnings("ignore", category=UserWarning, message=r"\s*'hydra/launcher/(joblib|submitit_local|"
+                            r"submitit_slurm)' is validated against ConfigStore schema")
+
+
 register_resolvers()
+quiet_schema_notice()

@@ -16,6 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from . import checkpoint as ckpt
+from . import launch  # noqa: F401  (registers the joblib GPU-slot resolver; quiets a Hydra notice)
 from .checkpoint import CheckpointError
 from .config import ConfigError, check_choices, check_output_dir, config_hash, register_resolvers, to_container, validate
 from .data import DatasetError, TensorBatcher

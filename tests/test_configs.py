@@ -13,7 +13,7 @@ GROUPS = ["dataset", "loss", "model", "norm", "optim", "trainer", "logger", "met
 
 
 def options(group):
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if not p.stem.startswith("_"))
 
 
 def test_groups_exist():

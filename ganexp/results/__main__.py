@@ -1,0 +1,61 @@
+"""``python -m ganexp.results SWEEP_DIR... [--out DIR] [--wandb]``: write the Study A report.
+
+Prints a short summary and, as its last line, the report folder.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .report import build_report, write_report
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="python -m ganexp.results", description=__doc__.split("\n")[0])
+    p.add_argument("sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR",
+                   help="sweep folder(s) holding run folders (searched recursively)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report folder (default: <first SWEEP_DIR>/report)")
+    p.add_argument("--wandb", action="store_true",
+                   help="also log tables and figures to a W&B run in the sweep's group")
+    p.add_argument("--paper-grid", action="store_true",
+                   help="expect the paper's full grid (4 data sets × 7 losses × d=1..100)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="expected seeds per cell (default: distinct seeds seen)")
+    p.add_argument("--fid-key", default=None,
+                   help="FID key to tabulate, e.g. fid10k (default: the one most runs report)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build and write the report; returns the process exit code."""
+    args = parse_args(argv)
+    missing = [str(s) for s in args.sweep_dirs if not s.is_dir()]
+    if missing:
+        print(f"error: no such sweep folder: {', '.join(missing)}; pass the folder a multirun "
+              "wrote (e.g. multirun/table31).", file=sys.stderr)
+        return 2
+    report = build_report(args.sweep_dirs, paper_grid=args.paper_grid, seeds=args.seeds,
+                          fid_key=args.fid_key)
+    if not report.runs:
+        print(f"error: no run folders (result.json, metrics.jsonl, .hydra/) under "
+              f"{', '.join(map(str, args.sweep_dirs))}; check the path.", file=sys.stderr)
+        return 1
+    out = write_report(report, args.out or args.sweep_dirs[0] / "report")
+    c = report.counts
+    print(f"runs: {c['completed']} completed, {c['diverged']} diverged, {c['failed']} failed, "
+          f"{c['incomplete']} incomplete, {c['missing']} missing")
+    for f in report.findings:
+        print(f"claim {f.claim}: {f.verdict}" + (f": {f.reason}" if f.reason else ""))
+    if args.wandb:
+        from .wandb_push import push  # imported only here: aggregation never imports wandb
+
+        print(f"wandb: {push(report, out)}")
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Tables as CSV (long and paper-shaped), Markdown and LaTeX.
+
+A cell reads ``mean ± std (n)``: n is the number of completed seeds averaged; anything else in
+the cell is listed after a semicolon (``12.00 ± 1.41 (2; 1 diverged)``). A cell without a value
+lists why (``diverged (3/3)``, ``failed (1/3), missing (2/3)``, ``— (0/3)``, ``unavailable (3/3)``).
+Beside every z column: the paper's value and our difference (ours − paper).
+Marks: **bold** = best loss of the data set in that z column; underlined = best z of that loss.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Callable
+
+from . import paper
+from .aggregate import DECIMALS, Cell, Table
+
+TITLES = {"fid": ("3.1", "FID", "lower is better"),
+          "is": ("3.2", "Inception Score", "higher is better")}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How marks and symbols are written in one output format."""
+
+    bold: Callable[[str], str]
+    under: Callable[[str], str]
+    pm: str
+    dash: str
+    delta: str
+
+
+PLAIN = Style(lambda s: s, lambda s: s, " ± ", "—", "Δ")
+MARKDOWN = Style(lambda s: f"**{s}**", lambda s: f"<u>{s}</u>", " ± ", "—", "Δ")
+LATEX = Style(lambda s: rf"\textbf{{{s}}}", lambda s: rf"\underline{{{s}}}", r" $\pm$ ", "---",
+              r"$\Delta$")
+
+
+def num(x: float | None, signed: bool = False) -> str:
+    """A number at the table's precision (``+1.23`` when signed); empty for None."""
+    if x is None:
+        return ""
+    return f"{x:+.{DECIMALS}f}" if signed else f"{x:.{DECIMALS}f}"
+
+
+def cell_text(cell: Cell, metric: str, style: Style = PLAIN) -> str:
+    """Our side of a cell: value with marks and counts, or the reason there is no value."""
+    novalue = "unavailable" if metric == "is" else "no value"
+    extra = [(cell.n_diverged, "diverged"), (cell.n_failed, "failed"),
+             (cell.n_incomplete, "incomplete"), (cell.n_novalue, novalue),
+             (cell.n_missing, "missing")]
+    extra = [(k, label) for k, label in extra if k]
+    if cell.n:
+        core = num(cell.mean) + (style.pm + num(cell.std) if cell.std is not None else "")
+        if cell.best_loss:
+            core = style.under(core)
+        if cell.best_dataset:
+            core = style.bold(core)
+        notes = "".join(f"; {k} {label}" for k, label in extra)
+        return f"{core} ({cell.n}{notes})"
+    total = max(cell.n_expected or 0, cell.n_runs)
+    if not cell.n_runs:
+        return style.dash + (f" (0/{total})" if total else "")
+    if extra == [(total, novalue)]:
+        return novalue  # every expected run completed without the metric (e.g. IS without logits)
+    return ", ".join(f"{label} ({k}/{total})" for k, label in extra)
+
+
+def paper_text(cell: Cell, style: Style = PLAIN) -> str:
+    """The paper's side of a cell: ``4.79 (+7.21)``; dash when the paper has no value."""
+    if cell.paper is None:
+        return style.dash
+    return num(cell.paper) + (f" ({num(cell.diff, signed=True)})" if cell.diff is not None else "")
+
+
+def title(table: Table) -> str:
+    """``Table 3.1: FID (`fid10k`, lower is better)``."""
+    number, name, better = TITLES[table.metric]
+    key = f"`{table.key}`, " if table.key else ""
+    return f"Table {number}: {name} ({key}{better})"
+
+
+def legend(table: Table) -> list[str]:
+    """Lines explaining a table: metric key and samples, std, marks, counts, availability."""
+    lines = [f"Mean ± sample std (ddof=1) over seeds; (n) = completed seeds averaged. "
+             f"Paper = Lee & Seok 2018, ({'Δ'} = ours − paper). **Bold** = best loss of the data "
+             f"set in that d column; underlined = best d of that loss. Expected seeds per cell: "
+             f"{table.grid.seeds_per_cell or 'unknown'} (grid from {table.grid.source})."]
+    if table.key is None:
+        lines.append("No run reported this metric.")
+    elif not table.available:
+        lines.append(f"{TITLES[table.metric][1]} unavailable: no completed run reported a value "
+                     f"for `{table.key}` (no official Inception weights with logits).")
+    lines += [f"Samples: {s}" for s in table.info]
+    return lines
+
+
+def to_markdown(table: Table, with_title: bool = True) -> str:
+    """A GitHub Markdown table, rows dataset × loss, two columns (ours, paper (Δ)) per z_dim."""
+    head = ["Dataset", "Model"]
+    for z in table.grid.z_dims:
+        head += [f"d={z}", "paper (Δ)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for d, loss in table.grid.rows():
+        row = [paper.dataset_label(d), paper.loss_label(loss)]
+        for z in table.grid.z_dims:
+            c = table.cell(d, loss, z)
+            row += [cell_text(c, table.metric, MARKDOWN), paper_text(c, MARKDOWN)]
+        lines.append("| " + " | ".join(row) + " |")
+    head = [f"**{title(table)}**", ""] if with_title else []
+    return "\n".join([*head, *lines, "", *legend(table)]) + "\n"
+
+
+def _tex_escape(text: str) -> str:
+    return text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%") \
+        .replace("&", r"\&").replace("#", r"\#")
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs LaTeX table (needs ``\\usepackage{booktabs}``)."""
+    zs = table.grid.z_dims
+    out = [r"\begin{table}[t]", r"\centering", r"\scriptsize",
+           r"\begin{tabular}{ll" + "rr" * len(zs) + "}", r"\toprule",
+           " & & " + " & ".join(rf"\multicolumn{{2}}{{c}}{{$d={z}$}}" for z in zs) + r" \\",
+           "Dataset & Model & " + " & ".join([r"ours & paper ($\Delta$)"] * len(zs)) + r" \\",
+           r"\midrule"]
+    for i, (d, loss) in enumerate(table.grid.rows()):
+        if i and loss == table.grid.losses[0]:
+            out.append(r"\midrule")
+        first = _tex_escape(paper.dataset_label(d)) if loss == table.grid.losses[0] else ""
+        cells = [f"{cell_text(c, table.metric, LATEX)} & {paper_text(c, LATEX)}"
+                 for c in (table.cell(d, loss, z) for z in zs)]
+        out.append(" & ".join([first, _tex_escape(paper.loss_label(loss)), *cells]) + r" \\")
+    caption = _tex_escape(" ".join([title(table) + ".", *legend(table)]))
+    caption = caption.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("−", "$-$")
+    caption = caption.replace("**Bold**", r"\textbf{Bold}").replace("`", "")
+    out += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}",
+            rf"\label{{tab:{table.metric}}}", r"\end{table}"]
+    return "\n".join(out).replace("—", "---") + "\n"
+
+
+LONG_COLUMNS = ["dataset", "loss", "z_dim", "key", "mean", "std", "n", "seeds", "n_expected",
+                "n_diverged", "n_failed", "n_incomplete", "n_novalue", "n_missing", "paper",
+                "diff", "best_loss", "best_dataset", "text"]
+
+
+def long_rows(table: Table) -> list[list]:
+    """One row per cell with every count (the columns of ``LONG_COLUMNS``)."""
+    rows = []
+    for d, loss in table.grid.rows():
+        for z in table.grid.z_dims:
+            c = table.cell(d, loss, z)
+            rows.append([d, loss, z, table.key or "", num(c.mean), num(c.std), c.n,
+                         " ".join(str(s) for s in c.seeds), c.n_expected or "", c.n_diverged,
+                         c.n_failed, c.n_incomplete, c.n_novalue, c.n_missing, num(c.paper),
+                         num(c.diff, signed=True), int(c.best_loss), int(c.best_dataset),
+                         cell_text(c, table.metric)])
+    return rows
+
+
+def to_csv_long(table: Table) -> str:
+    """Tidy CSV: one row per (dataset, loss, z_dim) with mean, std, counts, paper, diff, marks."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(LONG_COLUMNS)
+    writer.writerows(long_rows(table))
+    return buf.getvalue()
+
+
+def to_csv_wide(table: Table) -> str:
+    """Our means in the reference CSV's shape (``dataset,model,z1,...``); empty = no value."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["dataset", "model", *(f"z{z}" for z in table.grid.z_dims)])
+    for d, loss in table.grid.rows():
+        writer.writerow([d, loss, *(num(table.cell(d, loss, z).mean) for z in table.grid.z_dims)])
+    return buf.getvalue()

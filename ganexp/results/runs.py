@@ -1,0 +1,182 @@
+"""Find and read run folders of one or more sweep folders (read-only).
+
+A run folder holds ``result.json`` once the run ended (status completed / diverged / failed).
+A folder that looks like a run (``metrics.jsonl``, ``.hydra/``, ``samples/``, ``config.yaml``,
+``last.ckpt``) but has no readable ``result.json`` is counted as *incomplete* (running or killed);
+its cell is recovered from its config when one is there.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STATUSES = ("completed", "diverged", "failed", "incomplete")
+RUN_MARKERS = ("result.json", "metrics.jsonl", ".hydra", "samples", "config.yaml", "last.ckpt")
+SKIP_DIRS = frozenset({"wandb", "report", "reports", ".hydra", "samples", "__pycache__"})
+CONFIG_FILES = ("config.yaml", "config.json", ".hydra/config.yaml")  # resolved ones first
+MAX_DEPTH = 4
+STATUS_RANK = {"completed": 0, "diverged": 1, "failed": 2, "incomplete": 3}
+
+
+@dataclass
+class Run:
+    """One run folder: its cell (dataset, loss, z_dim), seed, status and final metrics."""
+
+    path: Path
+    status: str
+    dataset: str | None = None
+    loss: str | None = None
+    z_dim: int | None = None
+    seed: int | None = None
+    config: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    metric_info: dict = field(default_factory=dict)
+    steps: int | None = None
+    wall_s: float | None = None
+    diverged_at: int | None = None
+    note: str = ""
+
+    @property
+    def cell(self) -> tuple | None:
+        """(dataset, loss, z_dim), or None when the config does not say."""
+        if None in (self.dataset, self.loss, self.z_dim):
+            return None
+        return (self.dataset, self.loss, self.z_dim)
+
+    def value(self, key: str) -> float | None:
+        """Finite metric value ``key`` (e.g. ``fid10k``), else None."""
+        v = self.metrics.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            return float(v)
+        return None
+
+
+def find_run_dirs(sweep_dir: Path) -> list[Path]:
+    """Run folders under ``sweep_dir`` (recursively; a run's own subfolders are not searched)."""
+    found: list[Path] = []
+
+    def walk(d: Path, depth: int) -> None:
+        # The sweep folder itself is a run only when given a single run folder.
+        markers = ("result.json",) if depth == 0 else RUN_MARKERS
+        if any((d / m).exists() for m in markers):
+            found.append(d)
+            return
+        if depth >= MAX_DEPTH:
+            return
+        for child in sorted(p for p in d.iterdir() if p.is_dir()):
+            if child.name not in SKIP_DIRS and not child.name.startswith("."):
+                walk(child, depth + 1)
+
+    walk(Path(sweep_dir), 0)
+    return found
+
+
+def _get(cfg: dict, dotted: str):
+    """``cfg["a"]["b"]`` for ``"a.b"``; None when any part is missing."""
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _name(cfg: dict, group: str) -> str | None:
+    """A config group's name: ``cfg[group]["name"]`` or a plain string ``cfg[group]``."""
+    node = cfg.get(group)
+    if isinstance(node, str):
+        return node
+    name = _get(cfg, f"{group}.name")
+    return str(name) if name is not None else None
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _read_config(run_dir: Path) -> dict:
+    """The config an unfinished run left behind (Hydra's or ours), or {}."""
+    import yaml  # PyYAML ships with Hydra/OmegaConf
+
+    for rel in CONFIG_FILES:
+        p = run_dir / rel
+        if p.is_file():
+            try:
+                text = p.read_text(encoding="utf-8")
+                cfg = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+            except (OSError, ValueError, yaml.YAMLError):
+                continue
+            if isinstance(cfg, dict):
+                return cfg
+    return {}
+
+
+def load_run(run_dir: Path) -> Run:
+    """Read one run folder; a missing or unreadable result.json gives status "incomplete"."""
+    run_dir = Path(run_dir)
+    result, note = {}, ""
+    try:
+        result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        note = "no result.json"
+    except (OSError, ValueError) as exc:
+        note = f"unreadable result.json ({type(exc).__name__})"
+    if not isinstance(result, dict):
+        result, note = {}, "result.json is not a JSON object"
+    status = result.get("status")
+    if status not in STATUSES[:3]:
+        note = note or f"unknown status {status!r}"
+        status = "incomplete"
+    cfg = result.get("config") if isinstance(result.get("config"), dict) else _read_config(run_dir)
+    return Run(path=run_dir, status=status, dataset=_name(cfg, "dataset"), loss=_name(cfg, "loss"),
+               z_dim=_int(cfg.get("z_dim")), seed=_int(cfg.get("seed")), config=cfg,
+               metrics=_dict(result.get("metrics")), metric_info=_dict(result.get("metric_info")),
+               steps=_int(result.get("steps")), wall_s=result.get("wall_s"),
+               diverged_at=_int(result.get("diverged_at")),
+               note=note or str(result.get("error") or ""))
+
+
+def dedupe(runs: list[Run]) -> tuple[list[Run], list[Run]]:
+    """Keep one run per (cell, seed): the best status, then the newest folder.
+
+    Returns (kept, dropped); runs without a cell or seed are always kept.
+    """
+    best: dict[tuple, Run] = {}
+    kept, dropped = [], []
+    for run in runs:
+        if run.cell is None or run.seed is None:
+            kept.append(run)
+            continue
+        key = (*run.cell, run.seed)
+        other = best.get(key)
+        if other is None or _preference(run) < _preference(other):
+            if other is not None:
+                dropped.append(other)
+            best[key] = run
+        else:
+            dropped.append(run)
+    return kept + list(best.values()), dropped
+
+
+def _preference(run: Run) -> tuple:
+    try:
+        mtime = os.path.getmtime(run.path / "result.json")
+    except OSError:
+        mtime = 0.0
+    return (STATUS_RANK[run.status], -mtime)
+
+
+def collect_runs(sweep_dirs: list[Path]) -> tuple[list[Run], list[Run]]:
+    """All runs under the sweep folders, deduplicated: (runs, dropped duplicates)."""
+    runs = [load_run(d) for s in sweep_dirs for d in find_run_dirs(Path(s))]
+    return dedupe(runs)

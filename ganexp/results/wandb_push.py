@@ -1,0 +1,80 @@
+"""Log a built report to W&B: tables as ``wandb.Table``, figures as ``wandb.Image``.
+
+One run of job type "results" in the sweep's group. Project, entity, group and mode come from
+the run configs (``logger.project`` / ``logger.entity`` / ``logger.group`` / ``logger.mode``;
+defaults "ganexp", none, the sweep name, "offline"). Kept apart so the aggregation never imports
+wandb.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from . import render
+from .aggregate import Table
+from .report import TABLE_FILES, Report
+
+CELL_COLUMNS = ["dataset", "loss", "z_dim", "key", "mean", "std", "n", "n_expected", "n_diverged",
+                "n_failed", "n_incomplete", "n_novalue", "n_missing", "paper", "diff",
+                "best_loss", "best_dataset", "text"]
+
+
+def _most_common(values: list) -> str | None:
+    values = [v for v in values if v not in (None, "")]
+    return Counter(map(str, values)).most_common(1)[0][0] if values else None
+
+
+def wandb_settings(report: Report) -> dict:
+    """``wandb.init`` keyword arguments taken from the run configs (see the module docstring)."""
+    loggers = [r.config.get("logger") for r in report.runs]
+    loggers = [lg for lg in loggers if isinstance(lg, dict)]
+    group = (_most_common([lg.get("group") for lg in loggers])
+             or _most_common([r.config.get("sweep") for r in report.runs])
+             or report.sweep_dirs[0].name)
+    settings = {"project": _most_common([lg.get("project") for lg in loggers]) or "ganexp",
+                "group": group, "mode": _most_common([lg.get("mode") for lg in loggers])
+                or "offline", "job_type": "results", "name": f"results-{group}"}
+    entity = _most_common([lg.get("entity") for lg in loggers])
+    if entity:
+        settings["entity"] = entity
+    return settings
+
+
+def cell_rows(table: Table) -> list[list]:
+    """Typed rows (numbers or None) of every cell, columns ``CELL_COLUMNS``."""
+    rows = []
+    for d, loss in table.grid.rows():
+        for z in table.grid.z_dims:
+            c = table.cell(d, loss, z)
+            rows.append([d, loss, z, table.key, c.mean, c.std, c.n, c.n_expected, c.n_diverged,
+                         c.n_failed, c.n_incomplete, c.n_novalue, c.n_missing, c.paper, c.diff,
+                         c.best_loss, c.best_dataset, render.cell_text(c, table.metric)])
+    return rows
+
+
+def push(report: Report, out: Path) -> str:
+    """Log ``report`` (already written to ``out``) to W&B; returns a one-line description."""
+    import wandb
+
+    settings = wandb_settings(report)
+    run = wandb.init(dir=str(out), config={"sweeps": [str(s) for s in report.sweep_dirs],
+                                           "fid_key": report.fid.key}, **settings)
+    try:
+        data = {TABLE_FILES[t.metric]: wandb.Table(columns=CELL_COLUMNS, data=cell_rows(t),
+                                                   allow_mixed_types=True)
+                for t in (report.fid, report.inception)}
+        data["findings"] = wandb.Table(
+            columns=["claim", "title", "ours", "paper", "criterion", "details"],
+            data=[[f.claim, f.title, f.verdict, p.verdict, f.criterion,
+                   "\n".join(f.details) or f.reason]
+                  for f, p in zip(report.findings, report.paper_findings)])
+        data.update({name[:-4]: wandb.Image(str(path)) for name, path in report.files.items()
+                     if name.endswith(".png")})
+        run.log(data)
+        run.summary.update({f"runs/{k}": v for k, v in report.counts.items() if v is not None})
+        where = f"{settings['mode']} run {run.id} in {settings['project']}/{settings['group']}"
+        if settings["mode"] == "offline":
+            where += f" (upload later: wandb sync {Path(out) / 'wandb' / 'latest-run'})"
+    finally:
+        run.finish()
+    return where

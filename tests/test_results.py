@@ -1,0 +1,392 @@
+"""ganexp.results on hand-made run folders: exact means/stds, marks, counts, figures, findings.
+
+Std convention under test: sample std (ddof=1), so seeds 10, 12, 14 -> mean 12, std 2.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ganexp.results import build_report, build_table, findings, render, write_report
+from ganexp.results.figures import metric_figure_size, sample_figure_size
+from ganexp.results.grid import Grid, infer_grid, parse_sweep_value
+from ganexp.results.paper import paper_table
+from ganexp.results.runs import Run, collect_runs, load_run
+
+ZS = [1, 10, 100]
+
+
+def make_run(root: Path, dataset: str, loss: str, z: int, seed: int, fid: float | None = None,
+             status: str = "completed", inception: float | None = None, png: bool = False,
+             channels: int | None = None, **config) -> Path:
+    """Write one run folder following the training's result.json contract."""
+    run = root / f"dataset={dataset},loss={loss},z_dim={z}" / str(seed)
+    run.mkdir(parents=True)
+    data = {"name": dataset, "resolution": 28} | ({"channels": channels} if channels else {})
+    cfg = {"dataset": data, "loss": {"name": loss}, "z_dim": z, "seed": seed,
+           "sweep": root.name, "norm": {"g": "batch", "d": "batch"}, **config}
+    result = {"status": status, "config": cfg, "steps": 100, "wall_s": 1.0,
+              "metrics": {"fid10k": fid, "is10k": inception, "d_loss": 0.5, "g_loss": 1.0},
+              "metric_info": {"num_samples": 10000, "num_real": 10000, "real_split": "train",
+                              "weights": "official" if inception is not None else "pool3-only"}}
+    if status == "diverged":
+        result["diverged_at"] = 50
+    if status == "failed":
+        result["error"] = "RuntimeError: boom"
+    (run / "result.json").write_text(json.dumps(result))
+    if png:
+        (run / "samples").mkdir()
+        Image.new("L", (8 * 28, 8 * 28), color=seed * 40).save(run / "samples" / "final.png")
+    return run
+
+
+def mem_run(dataset: str, loss: str, z: int, seed: int, fid: float | None,
+            inception: float | None = None, status: str = "completed") -> Run:
+    """An in-memory run (no folder) for table and findings tests."""
+    return Run(path=Path("/nonexistent"), status=status, dataset=dataset, loss=loss, z_dim=z,
+               seed=seed, metrics={"fid10k": fid, "is10k": inception})
+
+
+def tables(runs: list[Run]):
+    """FID and IS tables over the grid the runs span."""
+    grid = infer_grid(runs, [])
+    return build_table(runs, "fid", "fid10k", grid), build_table(runs, "is", "is10k", grid)
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    """mnist × {lsgan, gan_ns} × d ∈ {1, 10, 100} × 3 seeds with known FIDs and problem cells."""
+    root = tmp_path / "table31"
+    fids = {("lsgan", 1): [100, 110, 120], ("lsgan", 10): [10, 12, 14],
+            ("gan_ns", 1): [90, 90, 90], ("gan_ns", 100): [20, 22, 24]}
+    for (loss, z), values in fids.items():
+        for seed, v in enumerate(values):
+            make_run(root, "mnist", loss, z, seed, fid=v, png=(loss == "lsgan"))
+    make_run(root, "mnist", "lsgan", 100, 0, fid=11.0, png=True)
+    make_run(root, "mnist", "lsgan", 100, 1, fid=15.0)
+    make_run(root, "mnist", "lsgan", 100, 2, fid=999.0, status="diverged")
+    for seed in range(3):
+        make_run(root, "mnist", "gan_ns", 10, seed, status="failed")
+    return root
+
+
+def test_paper_reference_is_shipped_package_data():
+    fid, inception = paper_table("fid"), paper_table("is")
+    assert len(fid) == len(inception) == 4 * 7 * 6
+    assert fid[("mnist", "lsgan", 10)] == 4.79
+    assert fid[("celeba", "wgan_gp", 100)] == 103.28
+    assert inception[("cifar10", "gan_mm", 100)] == 5.29
+
+
+def test_mean_sample_std_and_paper_difference(sweep: Path):
+    report = build_report([sweep])
+    cell = report.fid.cell("mnist", "lsgan", 10)
+    assert (cell.values, cell.mean, cell.std, cell.n) == ([10.0, 12.0, 14.0], 12.0, 2.0, 3)
+    assert cell.paper == 4.79
+    assert cell.diff == pytest.approx(7.21, abs=1e-12)
+    assert render.cell_text(cell, "fid") == "12.00 ± 2.00 (3)"
+    assert render.paper_text(cell) == "4.79 (+7.21)"
+    assert report.fid.key == "fid10k"
+    assert report.fid.info == ["fid10k: 10000 generated vs 10000 real images (train split), "
+                               "Inception weights pool3-only (14 runs)"]
+
+
+def test_best_marks_per_loss_and_per_dataset(sweep: Path):
+    fid = build_report([sweep]).fid
+    marks = {(loss, z): (c.best_loss, c.best_dataset)
+             for (d, loss, z), c in fid.cells.items() if c.mean is not None}
+    assert marks == {("lsgan", 1): (False, False), ("lsgan", 10): (True, True),
+                     ("lsgan", 100): (False, True), ("gan_ns", 1): (False, True),
+                     ("gan_ns", 100): (True, False)}
+    md, tex = render.to_markdown(fid), render.to_latex(fid)
+    assert ("| MNIST | LSGAN | 110.00 ± 10.00 (3) | 166.79 (-56.79) | **<u>12.00 ± 2.00</u>** (3) |"
+            in md)
+    assert r"\textbf{\underline{12.00 $\pm$ 2.00}} (3)" in tex
+    assert r"\textbf{90.00 $\pm$ 0.00} (3) & 186.43 (-96.43)" in tex
+
+
+def test_ties_are_all_marked():
+    fid, _ = tables([mem_run("mnist", loss, 10, 0, 5.0) for loss in ("lsgan", "gan_ns")])
+    assert [c.best_dataset for c in fid.cells.values()] == [True, True]
+
+
+def test_diverged_failed_missing_cells_are_counted_not_averaged(sweep: Path):
+    report = build_report([sweep])
+    fid = report.fid
+    partial = fid.cell("mnist", "lsgan", 100)
+    assert (partial.values, partial.mean, partial.n_diverged) == ([11.0, 15.0], 13.0, 1)
+    assert render.cell_text(partial, "fid") == "13.00 ± 2.83 (2; 1 diverged)"
+    assert render.cell_text(fid.cell("mnist", "gan_ns", 10), "fid") == "failed (3/3)"
+    assert render.cell_text(fid.cell("mnist", "lsgan", 1), "fid") == "110.00 ± 10.00 (3)"
+    assert fid.cell("mnist", "lsgan", 1).best_loss is False
+    assert report.counts == {"completed": 14, "diverged": 1, "failed": 3, "incomplete": 0,
+                             "total": 18, "expected": 18, "missing": 0}
+
+
+def test_incomplete_and_missing_runs_are_shown(sweep: Path):
+    run = sweep / "dataset=mnist,loss=gan_ns,z_dim=1" / "3"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text(
+        "dataset:\n  name: mnist\nloss:\n  name: gan_ns\nz_dim: 1\nseed: 3\n")
+    (run / "metrics.jsonl").write_text('{"step": 100}\n')
+    report = build_report([sweep])
+    assert report.grid.seeds_per_cell == 4
+    assert report.counts["incomplete"] == 1
+    assert report.counts["missing"] == 4 * 6 - 19
+    assert render.cell_text(report.fid.cell("mnist", "gan_ns", 1), "fid") == \
+        "90.00 ± 0.00 (3; 1 incomplete)"
+    assert render.cell_text(report.fid.cell("mnist", "lsgan", 10), "fid") == \
+        "12.00 ± 2.00 (3; 1 missing)"
+    assert render.cell_text(report.fid.cell("mnist", "gan_ns", 10), "fid") == \
+        "failed (3/4), missing (1/4)"
+
+
+def test_empty_cell_of_a_known_grid_reads_dash():
+    runs = [mem_run("mnist", "lsgan", 1, s, 100.0 + s) for s in range(3)]
+    grid = Grid(["mnist"], ["lsgan"], [1, 10], seeds_per_cell=3, source="test")
+    fid = build_table(runs, "fid", "fid10k", grid)
+    assert render.cell_text(fid.cell("mnist", "lsgan", 10), "fid") == "— (0/3)"
+    assert render.cell_text(fid.cell("mnist", "lsgan", 10), "fid", render.LATEX) == "--- (0/3)"
+
+
+def test_is_table_with_nulls_reads_unavailable(sweep: Path):
+    report = build_report([sweep])
+    inception = report.inception
+    assert inception.key == "is10k" and not inception.available
+    assert render.cell_text(inception.cell("mnist", "lsgan", 10), "is") == "unavailable"
+    assert render.cell_text(inception.cell("mnist", "lsgan", 100), "is") == \
+        "diverged (1/3), unavailable (2/3)"
+    md = render.to_markdown(inception)
+    assert "Inception Score unavailable: no completed run reported a value for `is10k`" in md
+    claim4 = report.findings[3]
+    assert (claim4.verdict, claim4.reason) == ("not testable",
+                                               "IS unavailable (no official Inception weights)")
+
+
+def test_is_values_higher_is_better():
+    runs = [mem_run("mnist", "lsgan", z, s, 10.0, inception=v)
+            for z, vals in ((1, [2.0, 2.2, 2.4]), (10, [1.0, 1.0, 1.0]))
+            for s, v in enumerate(vals)]
+    _, inception = tables(runs)
+    best = inception.cell("mnist", "lsgan", 1)
+    assert (best.mean, best.std, best.best_loss) == (pytest.approx(2.2), pytest.approx(0.2), True)
+    assert best.diff == pytest.approx(2.2 - 1.82)
+    assert inception.cell("mnist", "lsgan", 10).best_loss is False
+
+
+def test_csv_outputs(sweep: Path, tmp_path: Path):
+    out = write_report(build_report([sweep]), tmp_path / "out")
+    rows = list(csv.DictReader(io.StringIO((out / "table3_1_fid.csv").read_text())))
+    row = next(r for r in rows if (r["loss"], r["z_dim"]) == ("lsgan", "10"))
+    assert {k: row[k] for k in ("mean", "std", "n", "seeds", "paper", "diff", "best_loss",
+                                "best_dataset")} == {
+        "mean": "12.00", "std": "2.00", "n": "3", "seeds": "0 1 2", "paper": "4.79",
+        "diff": "+7.21", "best_loss": "1", "best_dataset": "1"}
+    wide = (out / "table3_1_fid_wide.csv").read_text().splitlines()
+    assert wide == ["dataset,model,z1,z10,z100", "mnist,gan_ns,90.00,,22.00",
+                    "mnist,lsgan,110.00,12.00,13.00"]
+
+
+def test_figures_are_written_with_expected_size(sweep: Path, tmp_path: Path):
+    make_run(sweep, "fashion_mnist", "lsgan", 10, 0, fid=30.0)
+    report = build_report([sweep])
+    out = write_report(report, tmp_path / "out")
+    assert metric_figure_size(2) == (1000, 440)
+    for name in ("figure3_1_fid.png", "figure3_2_is.png"):
+        with Image.open(out / name) as img:
+            assert img.size == metric_figure_size(2)
+    assert sample_figure_size(3) == (900, 340)
+    with Image.open(out / "figure3_3_mnist_samples.png") as img:
+        assert img.size == sample_figure_size(3)
+    assert not (out / "figure3_4_fashion_mnist_samples.png").exists()
+    assert "No samples/final.png for Fashion-MNIST: no sample figure." in report.notes
+    text = (out / "report.md").read_text()
+    for name in ("figure3_1_fid.png", "figure3_3_mnist_samples.png", "table3_1_fid.csv"):
+        assert f"]({name})" in text
+    assert "| 15 | 1 | 3 | 0 | 19 | 36 | 17 |" in text
+
+
+def test_sample_figure_uses_completed_first_seed(sweep: Path):
+    from ganexp.results.figures import sample_loss, sample_run
+
+    runs, _ = collect_runs([sweep])
+    assert sample_loss(runs, "mnist", ["gan_ns", "lsgan"]) == "lsgan"
+    assert sample_run(runs, "mnist", "lsgan", 10).seed == 0
+    assert sample_run(runs, "mnist", "lsgan", 100).path.name == "0"
+
+
+def test_cli_prints_report_folder_last_and_never_imports_wandb(sweep: Path):
+    code = ("import sys; from ganexp.results.__main__ import main; rc = main(sys.argv[1:]); "
+            "assert 'wandb' not in sys.modules; sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, str(sweep)], capture_output=True,
+                          text=True, check=True)
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1] == str(sweep / "report")
+    assert lines[0] == "runs: 14 completed, 1 diverged, 3 failed, 0 incomplete, 0 missing"
+    assert (sweep / "report" / "report.md").is_file()
+
+
+def test_cli_rejects_missing_folder(tmp_path: Path, capsys):
+    from ganexp.results.__main__ import main
+
+    assert main([str(tmp_path / "nope")]) == 2
+    assert "no such sweep folder" in capsys.readouterr().err
+
+
+def test_unreadable_or_unknown_result_is_incomplete(tmp_path: Path):
+    bad = tmp_path / "a"
+    bad.mkdir()
+    (bad / "result.json").write_text("{not json")
+    odd = make_run(tmp_path, "mnist", "lsgan", 1, 0, fid=1.0, status="running")
+    assert load_run(bad).status == "incomplete"
+    assert (load_run(odd).status, load_run(odd).note) == ("incomplete", "unknown status 'running'")
+
+
+def test_duplicates_and_mixed_configs_are_reported(tmp_path: Path):
+    root = tmp_path / "s"
+    make_run(root / "a", "mnist", "lsgan", 1, 0, fid=1.0, norm={"g": "batch", "d": "none"})
+    make_run(root / "a", "mnist", "lsgan", 1, 1, fid=3.0)
+    make_run(root / "b", "mnist", "lsgan", 1, 1, fid=5.0, status="failed")
+    report = build_report([root])
+    assert report.fid.cell("mnist", "lsgan", 1).values == [1.0, 3.0]
+    assert [r.status for r in report.dropped] == ["failed"]
+    assert any(n.startswith("1 duplicate run(s)") for n in report.notes)
+    assert "`norm.d` (1 cells)" in " ".join(report.notes)
+
+
+def test_grid_from_multirun_yaml(tmp_path: Path):
+    assert parse_sweep_value("range(0,3)") == ["0", "1", "2"]
+    assert parse_sweep_value("choice(lsgan, wgan)") == ["lsgan", "wgan"]
+    assert parse_sweep_value("1,10,100") == ["1", "10", "100"]
+    assert parse_sweep_value("${oc.env:X}") is None
+    (tmp_path / "multirun.yaml").write_text(
+        "hydra:\n  sweeper:\n    params:\n      seed: range(0,3)\n      z_dim: 1,10\n"
+        "  overrides:\n    task:\n    - loss=lsgan,wgan\n    - dataset=mnist\n")
+    grid = infer_grid([], [tmp_path])
+    assert (grid.datasets, grid.losses, grid.z_dims, grid.seeds_per_cell) == (
+        ["mnist"], ["lsgan", "wgan"], [1, 10], 3)
+    assert infer_grid([], [tmp_path], paper_grid=True, seeds=5).rows()[-1] == ("celeba", "began")
+
+
+def steep_flat_runs(fid_by_z: dict[int, float], losses=("lsgan", "gan_ns")) -> list[Run]:
+    return [mem_run("mnist", loss, z, 0, v) for loss in losses for z, v in fid_by_z.items()]
+
+
+def test_claim1_holds_and_fails():
+    fid, _ = tables(steep_flat_runs({1: 100.0, 10: 10.0, 100: 11.0}))
+    f = findings.claim1(fid)
+    assert f.verdict == "holds"
+    assert f.details == ["MNIST (2 losses): median FID d=1 100.00 → d=10 10.00 (×0.10, steep yes) "
+                         "→ d=100 11.00 (+10%, flat yes)"]
+    assert findings.claim1(tables(steep_flat_runs({1: 100.0, 10: 60.0, 100: 61.0}))[0]).verdict \
+        == "does not hold"
+    assert findings.claim1(tables(steep_flat_runs({1: 100.0, 10: 10.0, 100: 20.0}))[0]).verdict \
+        == "does not hold"
+    untestable = findings.claim1(tables(steep_flat_runs({1: 100.0, 100: 10.0}))[0])
+    assert (untestable.verdict, untestable.reason) == (
+        "not testable", "needs FID at d=10, at some d<10 and some d>10")
+
+
+RANKED = {"gan_ns": 10.0, "lsgan": 11.0, "gan_mm": 12.0, "dragan": 13.0, "wgan_gp": 14.0,
+          "wgan": 20.0}
+
+
+def ranked_runs(dataset: str, fids: dict[str, float], seeds=(0, 1)) -> list[Run]:
+    """Each loss at d=10 with the given FID ± 0.5 over two seeds (equal CV for all)."""
+    return [mem_run(dataset, loss, 10, s, v * (1 + (0.05 if s else -0.05)))
+            for loss, v in fids.items() for s in seeds]
+
+
+def test_claim2_holds_and_fails():
+    fid, _ = tables(ranked_runs("mnist", RANKED))
+    assert findings.claim2(fid).verdict == "holds"
+    worst = dict(RANKED, gan_ns=30.0)
+    assert findings.claim2(tables(ranked_runs("mnist", worst))[0]).verdict == "does not hold"
+    diverging = ranked_runs("mnist", RANKED) + [mem_run("mnist", "lsgan", 10, 2, None,
+                                                        status="diverged")]
+    f = findings.claim2(tables(diverging)[0])
+    assert f.verdict == "does not hold"
+    assert "LSGAN 33% diverged" in f.details[0]
+
+
+def test_claim3_holds_and_fails():
+    gray = findings.claim3(tables(ranked_runs("mnist", RANKED))[0])
+    assert (gray.verdict, gray.details) == ("holds", [
+        "MNIST (gray): WGAN ranks 6/6 (FID 20.00) — weak yes"])
+    color = findings.claim3(tables(ranked_runs("cifar10", RANKED))[0])
+    assert color.details == ["CIFAR-10 (color): WGAN-GP ranks 5/6 (FID 14.00) — weak yes"]
+    assert color.verdict == "holds"
+    strong = findings.claim3(tables(ranked_runs("cifar10", dict(RANKED, wgan_gp=1.0)))[0])
+    assert strong.verdict == "does not hold"
+
+
+def test_claim4_holds_and_fails():
+    fids = {1: 200.0, 10: 10.0, 100: 11.0}
+    good_is = [mem_run("mnist", "lsgan", z, 0, f, inception=i)
+               for (z, f), i in zip(fids.items(), (2.0, 2.2, 2.1))]
+    f = findings.claim4(*tables(good_is))
+    assert f.verdict == "holds"
+    assert f.details[1] == "MNIST LSGAN: IS(d=1) 2.00 vs best 2.20, FID(d=1) 200.00 vs best 10.00"
+    low_is = [mem_run("mnist", "lsgan", z, 0, f, inception=i)
+              for (z, f), i in zip(fids.items(), (1.0, 2.2, 2.1))]
+    assert findings.claim4(*tables(low_is)).verdict == "does not hold"
+
+
+def test_paper_numbers_satisfy_the_criteria():
+    grid = infer_grid([], [], paper_grid=True, seeds=3)
+    fid = findings.paper_only(build_table([], "fid", "fid10k", grid))
+    inception = findings.paper_only(build_table([], "is", "is10k", grid))
+    assert [f.verdict for f in findings.all_findings(fid, inception)] == ["holds"] * 4
+
+
+def test_wandb_push_with_fake_module(sweep: Path, tmp_path: Path, monkeypatch):
+    calls: dict = {}
+
+    class FakeRun:
+        id, summary = "abc", {}
+
+        def log(self, data):
+            calls["log"] = data
+
+        def finish(self):
+            calls["finished"] = True
+
+    fake = types.SimpleNamespace(
+        init=lambda **kw: calls.setdefault("init", kw) and FakeRun(),
+        Table=lambda columns, data, **kw: ("table", columns, data),
+        Image=lambda path: ("image", path))
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    from ganexp.results.wandb_push import CELL_COLUMNS, push
+
+    report = build_report([sweep])
+    out = write_report(report, tmp_path / "out")
+    assert push(report, out) == (f"offline run abc in ganexp/table31 (upload later: wandb sync "
+                                 f"{out / 'wandb' / 'latest-run'})")
+    init = calls["init"]
+    assert (init["project"], init["group"], init["mode"], init["job_type"]) == (
+        "ganexp", "table31", "offline", "results")
+    kind, columns, data = calls["log"]["table3_1_fid"]
+    assert (kind, columns, len(data)) == ("table", CELL_COLUMNS, 6)
+    assert calls["log"]["figure3_1_fid"] == ("image", str(out / "figure3_1_fid.png"))
+    assert calls["finished"]
+
+
+def test_dataset_outside_the_paper_uses_config_channels(tmp_path: Path):
+    root = tmp_path / "digits"
+    for loss, v in RANKED.items():
+        make_run(root, "digits", loss, 10, 0, fid=v, channels=1)
+    report = build_report([root])
+    assert report.fid.cell("digits", "wgan", 10).paper is None
+    assert render.paper_text(report.fid.cell("digits", "wgan", 10)) == "—"
+    assert "Not in the paper (no published values to compare): digits." in report.notes
+    claim3 = report.findings[2]
+    assert (claim3.verdict, claim3.details) == ("holds", [
+        "digits (gray): WGAN ranks 6/6 (FID 20.00) — weak yes"])
