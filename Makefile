@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 DATA_ROOT ?= data
 QUICK ?=
 ARGS ?=
+RESULTS_ARGS ?= --wandb
 
 .PHONY: help setup demo test test-slow bench reproduce-table31 clean
 
@@ -29,6 +30,12 @@ test: setup ## the test suite (fast; `make test-slow` for the real-data tests)
 
 test-slow: setup ## real-data tests on ../shared/assets (minutes)
 	$(PY) -m pytest -q -m slow $(ARGS)
+
+TABLE31 := table31$(if $(QUICK),_quick)
+
+reproduce-table31: setup ## Study A grid (or QUICK=1: MNIST, CPU, ~30 min) then its report; DATA_ROOT=data
+	$(PY) -m ganexp.train -m experiment=$(TABLE31) data_root=$(abspath $(DATA_ROOT)) $(ARGS)
+	$(PY) -m ganexp.results multirun/$(TABLE31) $(RESULTS_ARGS)
 
 bench: setup ## training throughput vs a plain PyTorch loop (python -m ganexp.bench train)
 	$(PY) -m ganexp.bench train $(ARGS)
