@@ -133,3 +133,25 @@ def test_checkpoint_that_is_not_one_stops_the_run(tmp_path):
     out = sh(train_cmd(*FAST, "trainer.max_steps=2", f"hydra.run.dir={run_dir}"))
     assert out.returncode == 2 and "is not a readable ganexp checkpoint" in out.stderr
     assert not (run_dir / "result.json").exists()
+
+
+def test_two_jobs_at_once_share_the_real_statistics_cache(tmp_path):
+    """Two joblib workers start together on an empty cache: one computes the real statistics, the
+    other waits and loads them; both score, and one statistics file results."""
+    weights = next((Path.home() / ".cache" / "ganexp" / "inception").glob("*pool3-only*.pth"), None)
+    if weights is None:
+        pytest.skip("no pool3 weights in ~/.cache/ganexp (run `python -m ganexp.metrics setup`)")
+    cache = tmp_path / "cache"
+    out = sh(train_cmd("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "z_dim=2,3",
+                       *[o for o in FAST if not o.startswith("metrics")], "trainer.max_steps=2",
+                       "metrics.num_samples=8", "metrics.every_n_steps=0", f"metrics.inception_weights={weights}",
+                       f"metrics.cache_dir={cache}", f"hydra.sweep.dir={tmp_path / 's'}"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = results(tmp_path / "s")
+    assert len(res) == 2 and all(r["status"] == "completed" and r["metrics"]["fid8"] > 0 for r in res.values())
+    logs = "".join(p.read_text() for p in (tmp_path / "s").glob("*/train.log"))
+    assert logs.count("Computed real statistics") == 1 and logs.count("Loaded real statistics") == 1
+    assert len(list((cache / "fid_stats").glob("*.npz"))) == 1
+    spans = [json.loads(p.read_text()) for p in (tmp_path / "s").glob("*/launch.json")]
+    assert len(spans) == 2
+    assert max(s["started"] for s in spans) < min(s["ended"] for s in spans)  # the two jobs overlapped
