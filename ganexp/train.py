@@ -47,6 +47,8 @@ class RunHooks:
         if (step % t.ckpt_every_n_steps == 0 or due) and step != t.max_steps:
             self.run.save_checkpoint()
             self.last_ckpt_time = time.monotonic()
+        if step == t.max_steps:
+            self.run.finish_training()
 
 
 class Run:
@@ -89,6 +91,7 @@ class Run:
             from .metrics import Evaluator
 
             self.evaluator = Evaluator(cfg.metrics, self.dataset)
+            self.evaluator.weights  # resolve the Inception weights now: a problem shows before training
 
     def fit(self) -> dict:
         resume = self._resume_state()
@@ -102,16 +105,21 @@ class Run:
         steps = torch.utils.data.DataLoader(chunks(start, self.cfg.trainer.max_steps), batch_size=None)
         status, extra = "completed", {}
         try:
-            trainer.fit(self.module, train_dataloaders=steps)
-            self.save_samples("final", self.module.step_count)
-            if self.evaluator is not None:
-                self.evaluate(self.module.step_count)
+            if start < self.cfg.trainer.max_steps:  # else: killed after the final checkpoint; it holds the final metrics
+                trainer.fit(self.module, train_dataloaders=steps)
         except Diverged as d:
             status, extra = "diverged", {"diverged_at": d.step, "error": str(d)}
         self.logger.finish({k: v for k, v in self.metrics.items() if v is not None})
-        if status == "completed":
-            self.save_checkpoint()
         return self.result(status, extra)
+
+    def finish_training(self) -> None:
+        """Final grid, evaluation and checkpoint, run inside the last training step: still on the
+        training device (Lightning moves the module to the CPU when fit() returns)."""
+        step = self.module.step_count
+        self.save_samples("final", step)
+        if self.evaluator is not None:
+            self.evaluate(step)
+        self.save_checkpoint()
 
     def _resume_state(self) -> dict | None:
         path = self.dir / "last.ckpt"
@@ -138,9 +146,12 @@ class Run:
         self.logger.image("samples", path, step)
 
     def evaluate(self, step: int) -> None:
-        t = time.monotonic()
+        """FID/IS on codes from a dedicated generator: the same codes at every evaluation, and the
+        training RNG untouched (evaluating more or less often never changes the training run)."""
+        t, device = time.monotonic(), self.module.device
+        gen = torch.Generator(device=device).manual_seed(10_000 + self.cfg.seed)
         scores = self.evaluator.evaluate(lambda n: self.module.generate(
-            sample_latent(n, self.cfg.z_dim, self.cfg.latent, self.module.device)), self.module.device)
+            sample_latent(n, self.cfg.z_dim, self.cfg.latent, device, gen)), device)
         self.metrics.update(scores)
         self.metric_info = dict(self.evaluator.info)
         self.logger.log({"step": step, "time_s": round(self.elapsed(), 3), **scores,

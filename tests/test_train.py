@@ -61,3 +61,22 @@ def test_divergence_is_contained(compose, tmp_path):
     assert json.loads((tmp_path / "result.json").read_text())["status"] == "diverged"
     for v in res["metrics"].values():  # last good values only
         assert v is None or math.isfinite(v)
+
+
+def test_final_evaluation_runs_before_lightning_teardown(compose, tmp_path, monkeypatch):
+    """Lightning moves the module to the CPU when fit() returns; the final samples and evaluation must
+    happen while it is still on the training device, i.e. while fit is running."""
+    from lightning.pytorch.trainer.states import TrainerStatus
+
+    from ganexp.train import Run
+
+    seen = []
+    original = Run.save_samples
+
+    def spy(self, tag, step):
+        seen.append((tag, step, self.module.trainer.state.status))
+        return original(self, tag, step)
+
+    monkeypatch.setattr(Run, "save_samples", spy)
+    run(compose(FAST + ["trainer.max_steps=3"]), tmp_path, "r")
+    assert seen == [("final", 3, TrainerStatus.RUNNING)]

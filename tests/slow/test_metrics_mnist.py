@@ -1,5 +1,6 @@
 """Real data against published reference values (../shared/assets/README.md): with 256 images per side,
-FID(MNIST test, MNIST train) is about 31 and FID(MNIST, Fashion-MNIST) about 216. CPU, ~2 minutes."""
+FID(MNIST test, MNIST train) is about 31 and FID(MNIST, Fashion-MNIST) about 216 (measured here: 31.37
+and 216.99 with the first 256 images of each file). CPU, ~2 minutes."""
 
 from __future__ import annotations
 
@@ -51,5 +52,5 @@ def test_fid_reference_values(tmp_path):
     same_domain = Evaluator(cfg, MnistTest()).evaluate(as_sampler(train), "cpu")["fid256"]
     other = Evaluator(cfg, MnistTest()).evaluate(as_sampler(fashion), "cpu")["fid256"]  # real stats from cache
     print({"fid256(mnist train, mnist test)": same_domain, "fid256(fashion test, mnist test)": other})
-    assert same_domain == pytest.approx(31, rel=0.2)
-    assert other == pytest.approx(216, rel=0.1)
+    assert same_domain == pytest.approx(31, rel=0.05)
+    assert other == pytest.approx(216, rel=0.05)

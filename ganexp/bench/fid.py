@@ -1,0 +1,222 @@
+"""Benchmark: ganexp's FID pipeline next to torch_fidelity.calculate_metrics on the same generator and data.
+
+    python -m ganexp.bench fid                       # GPU defaults: 10k generated, 10k real
+    python -m ganexp.bench fid --num-samples 64 --device cpu
+
+Prints Inception feature extraction (images/s) and end-to-end FID seconds (generator -> features -> FID)
+against cached real statistics and including them, for both, with the ratio, and both FID values
+(they agree: same z stream, same uint8 conversion, same network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ganexp.metrics import Evaluator, config, metric_key, resolve_weights, to_uint8
+from ganexp.metrics.extractor import InceptionFeatures, full_fp32
+from ganexp.metrics.imagesource import load_images
+
+
+class RandomDCGAN(torch.nn.Module):
+    """Untrained DCGAN-style generator z (n, z_dim) -> tanh images (n, C, R, R), R = 28 or a multiple of 8."""
+
+    def __init__(self, z_dim: int = 100, channels: int = 3, resolution: int = 32, width: int = 64):
+        super().__init__()
+        ups = 2 if resolution % 8 else 3
+        s0 = resolution // 2**ups
+        if s0 * 2**ups != resolution:
+            raise ValueError(f"resolution {resolution} must be 28 or a multiple of 8")
+        widths = [width * 2 ** (ups - i) for i in range(ups + 1)]
+        layers: list[torch.nn.Module] = [torch.nn.ConvTranspose2d(z_dim, widths[0], s0),
+                                         torch.nn.BatchNorm2d(widths[0]), torch.nn.ReLU()]
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            layers += [torch.nn.ConvTranspose2d(a, b, 4, 2, 1), torch.nn.BatchNorm2d(b), torch.nn.ReLU()]
+        layers += [torch.nn.Conv2d(widths[-1], channels, 3, 1, 1), torch.nn.Tanh()]
+        self.net = torch.nn.Sequential(*layers)
+        self.z_dim = z_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class Uint8Generator(torch.nn.Module):
+    """What torch-fidelity expects from a generative model: uint8 RGB output (same conversion as ganexp)."""
+
+    def __init__(self, g: torch.nn.Module, mode: str):
+        super().__init__()
+        self.g, self.mode = g, mode
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = to_uint8(self.g(z), self.mode)
+        return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+class ArrayDataset:
+    """ganexp's dataset interface over a uint8 tensor."""
+
+    def __init__(self, images: torch.Tensor, name: str):
+        self.x, self.name, self.preprocessing = images, name, "bench"
+        self.channels, self.resolution = images.shape[1], images.shape[2]
+
+    def images(self, split: str) -> torch.Tensor:
+        return self.x
+
+
+class RGBDataset(torch.utils.data.Dataset):
+    """torch-fidelity's input: uint8 (3, H, W) items."""
+
+    def __init__(self, images: torch.Tensor):
+        self.x = images
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.x[i].expand(3, -1, -1)
+
+
+def _z_sampler(g: torch.nn.Module, device: torch.device, seed: int) -> Callable[[int], torch.Tensor]:
+    """sample_fn drawing z exactly as torch-fidelity does (numpy RandomState(seed), 'normal' noise)."""
+    from torch_fidelity.noise import random_normal
+
+    rng = np.random.RandomState(seed)
+    return lambda n: g(random_normal(rng, (n, g.z_dim)).to(device))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn: Callable, device: torch.device):
+    _sync(device)
+    t0 = time.perf_counter()
+    out = fn()
+    _sync(device)
+    return out, time.perf_counter() - t0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ganexp.bench fid", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--num-samples", type=int, default=10000, help="generated images (default 10000)")
+    p.add_argument("--num-real", type=int, default=None, help="real images (default: num-samples)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--batch-size", type=int, default=200)
+    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--channels", type=int, default=3, choices=(1, 3))
+    p.add_argument("--data", default=None, help="real images (.npz or folder); default: seeded random images")
+    p.add_argument("--weights", default=None, help="Inception weights (default: resolved from the cache)")
+    p.add_argument("--to-uint8", default="round", choices=config.TO_UINT8_MODES)
+    p.add_argument("--tf32", action="store_true", help="allow TF32 convolutions in ganexp's extractor")
+    p.add_argument("--skip-torch-fidelity", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def _real_images(args, n: int) -> torch.Tensor:
+    if args.data:
+        x = load_images(args.data)
+        return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[:n]]
+    g = torch.Generator().manual_seed(args.seed)
+    return torch.randint(0, 256, (n, args.channels, args.resolution, args.resolution), dtype=torch.uint8, generator=g)
+
+
+def _bench_ganexp(args, g, ds, weights_path: Path, device, cache_dir: Path) -> dict:
+    cfg = {"num_samples": args.num_samples, "num_real": len(ds.x), "batch_size": args.batch_size,
+           "inception_weights": str(weights_path), "cache_dir": str(cache_dir), "real_split": "bench",
+           "to_uint8": args.to_uint8, "tf32": args.tf32}
+    ev = Evaluator(cfg, ds)
+    # The generator also runs without TF32 (as inside torch-fidelity below), so both score the same images.
+    with full_fp32(not args.tf32):
+        cold, t_cold = _timed(lambda: ev.evaluate(_z_sampler(g, device, args.seed), device), device)
+        warm, t_warm = _timed(lambda: ev.evaluate(_z_sampler(g, device, args.seed), device), device)
+        fresh = Evaluator(cfg, ds)  # a new job: cached stats from disk, extractor built again
+        _, t_fresh = _timed(lambda: fresh.evaluate(_z_sampler(g, device, args.seed), device), device)
+    key = metric_key("fid", args.num_samples)
+    return {"fid": warm[key], "t_cold": t_cold, "t_warm": t_warm, "t_fresh": t_fresh}
+
+
+def _bench_torch_fidelity(args, g, ds, weights_path: Path, device, cache_root: Path) -> dict:
+    import torch_fidelity
+
+    wrapped = torch_fidelity.GenerativeModelModuleWrapper(Uint8Generator(g, args.to_uint8), g.z_dim, "normal", 0)
+    kw = dict(input1=wrapped, input1_model_num_samples=args.num_samples, input2=RGBDataset(ds.x), fid=True,
+              feature_extractor_weights_path=str(weights_path), cuda=device.type == "cuda", batch_size=args.batch_size,
+              rng_seed=args.seed, verbose=False, cache_root=str(cache_root), input2_cache_name="ganexp-bench-real")
+    with full_fp32(not args.tf32):
+        cold, t_cold = _timed(lambda: torch_fidelity.calculate_metrics(**kw), device)  # fills its cache of input2
+        warm, t_warm = _timed(lambda: torch_fidelity.calculate_metrics(**kw), device)
+    return {"fid": warm["frechet_inception_distance"], "fid_cold": cold["frechet_inception_distance"],
+            "t_cold": t_cold, "t_warm": t_warm}
+
+
+def _extraction_rate(args, real: torch.Tensor, weights, device) -> tuple[float, float | None]:
+    ours = InceptionFeatures(weights, tf32=args.tf32).to(device)
+    ours.from_uint8(real[: args.batch_size], device, args.batch_size)  # warm-up (cuDNN autotune, allocations)
+    _, t = _timed(lambda: ours.from_uint8(real, device, args.batch_size), device)
+    if args.skip_torch_fidelity:
+        return len(real) / t, None
+    from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
+
+    cuda = device.type == "cuda"
+    fe = create_feature_extractor("inception-v3-compat", ["2048"], cuda=cuda, verbose=False,
+                                  feature_extractor_weights_path=str(weights.path))
+    data = RGBDataset(real)
+    with full_fp32(not args.tf32):
+        get_featuresdict_from_dataset(RGBDataset(real[: args.batch_size]), fe, args.batch_size, cuda, False, False)
+        _, t_tf = _timed(lambda: get_featuresdict_from_dataset(data, fe, args.batch_size, cuda, False, False), device)
+    return len(real) / t, len(real) / t_tf
+
+
+def _row(label: str, ours: float, theirs: float | None, fmt: str, higher_is_better: bool) -> str:
+    if theirs is None:
+        return f"{label:<38}{ours:>14{fmt}}{'-':>16}{'-':>12}"
+    ratio = ours / theirs if higher_is_better else theirs / ours
+    return f"{label:<38}{ours:>14{fmt}}{theirs:>16{fmt}}{ratio:>11.2f}x"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.getLogger("ganexp.metrics").setLevel(logging.ERROR)  # no "IS unavailable" lines in the table
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    num_real = args.num_real or args.num_samples
+    weights = resolve_weights(args.weights, config.default_cache_dir())
+    torch.manual_seed(args.seed)
+    real = _real_images(args, num_real)
+    g = RandomDCGAN(channels=real.shape[1], resolution=real.shape[2]).to(device).eval()
+    ds = ArrayDataset(real, name=f"bench-{Path(args.data).name if args.data else 'random'}")
+
+    rate_ours, rate_tf = _extraction_rate(args, real, weights, device)
+    with tempfile.TemporaryDirectory(prefix="ganexp-bench-") as tmp:
+        with torch.no_grad():
+            ours = _bench_ganexp(args, g, ds, weights.path, device, Path(tmp) / "ganexp")
+            tf = None if args.skip_torch_fidelity else _bench_torch_fidelity(args, g, ds, weights.path, device,
+                                                                             Path(tmp) / "tf")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    key = metric_key("fid", args.num_samples)
+    print(f"FID benchmark on {device} ({name}), torch {torch.__version__}: {args.num_samples} generated, {num_real} "
+          f"real {tuple(real.shape[1:])} images, batch {args.batch_size}, weights {weights.kind}, "
+          f"TF32 {'on' if args.tf32 else 'off'}")
+    print(f"{'':<38}{'ganexp':>14}{'torch-fidelity':>16}{'speedup':>12}")
+    print(_row("Inception features [images/s]", rate_ours, rate_tf, ".1f", True))
+    print(_row(f"{key}, real stats cached [s]", ours["t_warm"], tf and tf["t_warm"], ".2f", False))
+    print(_row(f"{key}, including real stats [s]", ours["t_cold"], tf and tf["t_cold"], ".2f", False))
+    print(f"{'  (ganexp new job, stats from disk [s])':<38}{ours['t_fresh']:>14.2f}")
+    diff = f"{abs(ours['fid'] - tf['fid']) / abs(tf['fid']):>11.1e} rel. diff" if tf else ""
+    print(f"{key + ' value':<38}{ours['fid']:>14.6f}{tf['fid'] if tf else float('nan'):>16.6f}{diff}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

