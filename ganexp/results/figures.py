@@ -90,7 +90,7 @@ def metric_figure(table: Table, path: Path) -> Path:
                for loss in table.grid.losses]
     handles += [Line2D([], [], color="k", marker="o", ms=3, label="ours (mean ± std)"),
                 Line2D([], [], color="k", ls="--", alpha=0.6, label="paper")]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=8,
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5 if cols > 1 else 4), fontsize=8,
                frameon=False)
     name = "log FID" if table.metric == "fid" else "IS"
     fig.suptitle(f"Figure {FIGURE_NUMBER[table.metric]}: {name} vs latent dimension d")
