@@ -19,14 +19,14 @@ class CheckpointError(RuntimeError):
 
 def save(path: Path, module, extra: dict) -> None:
     """Write atomically (temp file + rename): a kill never leaves a truncated last.ckpt."""
-    opt_g, opt_d = module.trainer.optimizers if module._trainer is not None else (None, None)
+    opt_g, opt_d = module.trainer.optimizers
     state = {
         "format": FORMAT,
         "step": module.step_count,
         "G": module.G.state_dict(),
         "D": module.D.state_dict(),
-        "opt_g": opt_g.state_dict() if opt_g else None,
-        "opt_d": opt_d.state_dict() if opt_d else None,
+        "opt_g": opt_g.state_dict(),
+        "opt_d": opt_d.state_dict(),
         "loss": module.loss.state_dict(),
         "batcher": module.batcher.state_dict(),
         "acc": {k: v.detach().cpu() for k, v in module._acc.items()},  # partial log interval

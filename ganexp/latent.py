@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError, load_generator
+from .module import eval_codes
 from .runlog import save_grid
 
 
@@ -33,14 +34,6 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return lerp(z0, z1, t)
     so = torch.sin(omega)
     return (torch.sin((1 - t) * omega)[:, None] * z0 + torch.sin(t * omega)[:, None] * z1) / so
-
-
-def eval_codes(cfg: dict) -> torch.Tensor:
-    """The 64 fixed codes behind every run's samples/final.png (see train.Run.build)."""
-    from .module import sample_latent
-
-    n = cfg["trainer"].get("num_eval_samples", 64)
-    return sample_latent(n, cfg["z_dim"], cfg.get("latent", "uniform"), "cpu", torch.Generator().manual_seed(1234))
 
 
 def interpolate(g, cfg: dict, steps: int, pairs: int, seed: int) -> torch.Tensor:

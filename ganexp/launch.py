@@ -49,6 +49,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError
+from .runlog import atomic_write_json
 
 CPUS_PER_CPU_JOB = 4  # with no GPU, n_jobs defaults to cpu_count // 4: each job's torch uses several threads
 MAX_SLOTS = 4096
@@ -208,26 +209,21 @@ class GpuSlots(Callback):
         pin = pin_gpu(self.slot_dir)
         record = {**asdict(pin), "visible": list(pin.visible), "pid": os.getpid(),
                   "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES"), "started": time.time()}
-        _write_json(_record_path(config), record)
+        atomic_write_json(_record_path(config), record)
 
     def on_job_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Add the end time to launch.json (what tells concurrent jobs apart in a post-mortem)."""
         path = _record_path(config)
         if path.is_file():
-            _write_json(path, {**json.loads(path.read_text()), "ended": time.time()})
+            atomic_write_json(path, {**json.loads(path.read_text()), "ended": time.time()})
 
 
 def _record_path(config: DictConfig) -> Path:
-    """``launch.json`` in the job's run folder."""
-    return Path(config.hydra.runtime.output_dir) / "launch.json"
+    """``launch.json`` in the job's run folder (created if Hydra has not made it yet)."""
+    out = Path(config.hydra.runtime.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out / "launch.json"
 
-
-def _write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def quiet_schema_notice() -> None:

@@ -33,6 +33,16 @@ def sample_latent(n: int, z_dim: int, prior: str, device, generator: torch.Gener
     return torch.randn(n, z_dim, device=device, generator=generator)
 
 
+EVAL_SEED = 1234  # the same evaluation codes for every run of a z_dim
+
+
+def eval_codes(cfg: dict) -> Tensor:
+    """The fixed codes behind every run's sample grids (samples/*.png), on the CPU; (n, z_dim)."""
+    n = cfg["trainer"].get("num_eval_samples", 64)
+    gen = torch.Generator().manual_seed(EVAL_SEED)
+    return sample_latent(n, cfg["z_dim"], cfg.get("latent", "uniform"), "cpu", gen)
+
+
 def chunks(start: int, stop: int, size: int = 32) -> list[int]:
     """Generator steps per Lightning batch: [size, size, ..., rest] covering start..stop."""
     n = max(stop - start, 0)
@@ -50,12 +60,11 @@ class GANModule(L.LightningModule):
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, loss: AdversarialLoss, optim: dict,
                  batcher: TensorBatcher, z_dim: int, latent: str = "uniform", batch_size: int = 64,
-                 log_every: int = 50, hooks=None):
+                 hooks=None):
         super().__init__()
         self.automatic_optimization = False
         self.G, self.D, self.loss, self.optim_cfg = generator, discriminator, loss, dict(optim)
         self.batcher, self.z_dim, self.latent, self.batch_size = batcher, z_dim, latent, batch_size
-        self.log_every = max(1, int(log_every))
         self.hooks = hooks  # RunHooks: logging, sampling, evaluation, checkpoints (train.py)
         self.step_count = 0  # generator steps done
         self._acc: dict[str, Tensor] = {}

@@ -20,7 +20,7 @@ from . import launch  # noqa: F401  (registers the joblib GPU-slot resolver; qui
 from .checkpoint import CheckpointError
 from .config import ConfigError, check_choices, check_output_dir, config_hash, register_resolvers, to_container, validate
 from .data import DatasetError, TensorBatcher
-from .module import Diverged, GANModule, chunks, sample_latent
+from .module import Diverged, GANModule, chunks, eval_codes, sample_latent
 from .runlog import RunLogger, atomic_write_json, save_grid
 
 register_resolvers()
@@ -84,9 +84,8 @@ class Run:
         loss = instantiate(cfg.loss)
         batcher = TensorBatcher(images, cfg.batch_size, seed=cfg.seed)
         self.module = GANModule(generator, discriminator, loss, OmegaConf.to_container(cfg.optim), batcher,
-                                cfg.z_dim, cfg.latent, cfg.batch_size, cfg.trainer.log_every_n_steps, RunHooks(self))
-        gen = torch.Generator().manual_seed(1234)  # the same evaluation codes for every run of a z_dim
-        self.eval_z = sample_latent(cfg.trainer.num_eval_samples, cfg.z_dim, cfg.latent, "cpu", gen)
+                                cfg.z_dim, cfg.latent, cfg.batch_size, RunHooks(self))
+        self.eval_z = eval_codes(self.cfg_dict)
         if cfg.metrics.enabled:
             from .metrics import Evaluator
 

@@ -5,12 +5,12 @@ from .sources import ArraySet, DatasetError, Digits, FolderSet, ImageSet, Torchv
 
 def build_dataset(name: str, root: str | None = None, **overrides):
     """The dataset named by ``conf/dataset/<name>.yaml`` (optionally with another root)."""
+    from hydra.utils import instantiate
+
     from ganexp.config import compose
 
     ov = [f"dataset={name}"] + ([f"dataset.root={root}"] if root else [])
     ov += [f"dataset.{k}={v}" for k, v in overrides.items()]
-    from hydra.utils import instantiate
-
     return instantiate(compose(ov).dataset)
 
 
