@@ -89,10 +89,58 @@ def test_dragan_penalty_closed_form():
     assert_close(loss, gan_ns.d_loss(d(real), d(fake)))
 
 
-def test_dragan_perturbation_scale():
-    real = torch.tensor([[-1.0], [1.0]]).repeat(500, 1)  # std ~ 1
-    delta = dragan.perturb(real, 0.5) - real  # 0.5 * std(x) * U[0, 1]
-    assert delta.min() >= 0 and delta.max() <= 0.5 * real.std() + 1e-6
+def test_dragan_perturb_uses_the_population_std_of_the_whole_batch():
+    real = torch.tensor([[-1.0], [1.0]], dtype=torch.float64)  # population std 1 (the sample std would be sqrt 2)
+    torch.manual_seed(0)
+    u = torch.rand_like(real)
+    torch.manual_seed(0)
+    assert torch.equal(dragan.perturb(real, 0.5), real + 0.5 * 1.0 * u)  # x_p = x + c std(x) u
+
+
+class Recording(nn.Module):
+    """The linear critic above, keeping a copy of every input batch it is evaluated on."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.inner, self.inputs = Linear(w), []
+
+    def forward(self, x):
+        self.inputs.append(x.detach().clone())
+        return self.inner(x)
+
+
+N_ALPHA = 4000  # samples; tolerances below are 5 standard errors of the uniform's moments at this N
+
+
+def test_dragan_interpolation_has_one_uniform_alpha_per_sample():
+    torch.manual_seed(1)
+    real = torch.randn(N_ALPHA, 1, 2, 2, dtype=torch.float64)
+    perturbed = real + 1 + torch.rand_like(real)  # x_p - x in [1, 2]: the ratio below is well defined
+    ratio = (dragan.interpolate(real, perturbed) - real) / (perturbed - real)  # (N, 1, 2, 2), alpha per sample
+    alpha = ratio.flatten(1)[:, 0]
+    assert_close(ratio, alpha.view(-1, 1, 1, 1).expand_as(ratio), rtol=0, atol=1e-12)  # one alpha per sample
+    assert alpha.min() >= 0 and alpha.max() <= 1
+    # U[0, 1]: mean 1/2 (variance 1/12), variance 1/12 (its estimate has variance (1/80 - 1/144) / N)
+    assert alpha.mean().item() == pytest.approx(0.5, abs=5 * math.sqrt(1 / 12 / N_ALPHA))
+    assert alpha.var(correction=0).item() == pytest.approx(1 / 12, abs=5 * math.sqrt((1 / 80 - 1 / 144) / N_ALPHA))
+
+
+def test_dragan_penalty_is_taken_between_real_data_and_its_perturbation():
+    torch.manual_seed(2)
+    # every sample [[-1, 1], [1, -1]]: batch mean 0, population std exactly 1, so x_hat - x = c alpha u
+    real = torch.tensor([[-1.0, 1.0], [1.0, -1.0]], dtype=torch.float64).expand(N_ALPHA, 1, 2, 2).contiguous()
+    fake = torch.zeros_like(real)
+    d = Recording([1.0, 0.0, 0.0, 0.0])
+    dragan.DRAGAN(gp_weight=10.0, noise_scale=0.5).discriminator_loss(d, real, fake)
+    assert len(d.inputs) == 3 and torch.equal(d.inputs[0], real) and torch.equal(d.inputs[1], fake)
+    r = ((d.inputs[2] - real) / 0.5).flatten(1)  # alpha * u, (N, 4)
+    assert r.min() >= 0 and r.max() <= 1
+    # E[alpha u] = 1/4 (u alone would give 1/2); a sample's mean of 4 has variance 1/36
+    assert r.mean().item() == pytest.approx(0.25, abs=5 * math.sqrt(1 / 36 / N_ALPHA))
+    # a shared alpha correlates a sample's elements: Cov(alpha u_1, alpha u_2) = E[alpha^2] E[u]^2 - 1/16 = 1/48
+    # (0 with independent noise); the product's variance is 41/11520 - (1/48)^2 = 1/320
+    cov = ((r[:, 0] - 0.25) * (r[:, 1] - 0.25)).mean().item()
+    assert cov == pytest.approx(1 / 48, abs=5 * math.sqrt(1 / 320 / N_ALPHA))
 
 
 def test_wgan_clips_critic_weights():

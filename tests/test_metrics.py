@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
+import shutil
 import sys
 import time
 import types
@@ -183,21 +185,31 @@ def test_inception_score_equals_torch_fidelity_isc():
 # ---------------------------------------------------------------- statistics cache
 
 
-def _key(**kw):
+def _key(content="c0", **kw):
     ds = types.SimpleNamespace(name="mnist", resolution=28, channels=1, preprocessing="none")
     for k, v in kw.items():
         setattr(ds, k, v)
-    return cache.stats_key(ds, "train", 1000, 0, "inception", "abc")
+    return cache.stats_key(ds, "train", 1000, 0, "inception", "abc", content)
 
 
 def test_stats_key_separates_what_the_statistics_depend_on(tmp_path):
     base = cache.stats_path(tmp_path, _key())
     assert base == cache.stats_path(tmp_path, _key())
-    variants = [_key(name="fashion_mnist"), _key(resolution=32), _key(channels=3), _key(preprocessing="pad2")]
-    assert len({base, *(cache.stats_path(tmp_path, k) for k in variants)}) == 5
+    variants = [_key(name="fashion_mnist"), _key(resolution=32), _key(channels=3), _key(preprocessing="pad2"),
+                _key(content="c1")]
+    assert len({base, *(cache.stats_path(tmp_path, k) for k in variants)}) == 6
     cache.save_stats(base, _key(), np.zeros(2), np.eye(2), 7)
     assert cache.load_stats(base, _key())["n"] == 7
     assert cache.load_stats(base, _key(preprocessing="pad2")) is None  # same file name, other key: not reused
+
+
+def test_content_digest_is_sha256_of_shape_then_bytes():
+    x = torch.arange(8, dtype=torch.uint8).view(2, 1, 2, 2)
+    assert cache.content_digest(x) == hashlib.sha256(b"2x1x2x2|uint8|" + bytes(range(8))).hexdigest()
+    assert cache.content_digest(x.view(1, 2, 2, 2)) == hashlib.sha256(b"1x2x2x2|uint8|" + bytes(range(8))).hexdigest()
+    # a non-contiguous view is hashed in its logical (C) order: the transposed 2x2 blocks
+    assert cache.content_digest(x.transpose(2, 3)) == \
+        hashlib.sha256(b"2x1x2x2|uint8|" + bytes([0, 2, 1, 3, 4, 6, 5, 7])).hexdigest()
 
 
 def _compute_in_child(path, key, log_path, out_q):
@@ -354,10 +366,36 @@ def test_cached_stats_reused_and_set_against_itself_is_zero(first_eval, mnist, c
     ds = ArrayDataset(mnist[:8])
     ev = Evaluator(base_cfg(cache_dir), ds)
     scores = ev.evaluate(Sampler(mnist[:8]), "cpu")
-    assert ds.calls == 0  # real images not even loaded
+    assert ds.calls == 1  # real images loaded once, for their content digest, but not through Inception
     assert ev.features.images_seen == 8  # only the generated ones went through Inception
     assert abs(scores["fid8"]) < 1e-6  # same uint8 images: exact round trip, float64 rounding only
     assert ev.info["real_stats_path"] == first_eval[0].info["real_stats_path"]
+
+
+@needs_assets
+def test_same_name_different_data_get_their_own_statistics(mnist, tmp_path):
+    """Two `dataset=npz` files (same name, resolution, preprocessing) must not share real statistics; a
+    byte-identical copy at another path must reuse them."""
+    from ganexp.data import ArraySet
+
+    np.savez(tmp_path / "a.npz", x_test=mnist[:4, 0].numpy())  # (4, 28, 28) uint8
+    np.savez(tmp_path / "b.npz", x_test=mnist[4:8, 0].numpy())
+    shutil.copy(tmp_path / "a.npz", tmp_path / "a_copy.npz")
+    cfg = base_cfg(tmp_path / "cache", num_samples=4, num_real=4, batch_size=4)
+    evs = {k: Evaluator(cfg, ArraySet("npz", 28, 1, path=str(tmp_path / f"{k}.npz"))) for k in ("a", "b", "a_copy")}
+    fids = {k: ev.evaluate(Sampler(mnist[8:12]), "cpu")["fid4"] for k, ev in evs.items()}
+    # expected FIDs from one Inception pass over real a, real b and the generated images
+    feats = InceptionFeatures(evs["a"].weights).from_uint8(mnist[:12], torch.device("cpu"), 12)[POOL3]
+    gen = feature_stats(feats[8:12])
+    expected = {k: frechet_distance(*feature_stats(feats[sl]), *gen) for k, sl in (("a", slice(0, 4)), ("b", slice(4, 8)))}
+    assert fids["a"] == pytest.approx(expected["a"], rel=1e-4) and fids["b"] == pytest.approx(expected["b"], rel=1e-4)
+    assert abs(expected["a"] - expected["b"]) > 1  # the two real sets really score differently
+    paths = {k: ev.info["real_stats_path"] for k, ev in evs.items()}
+    assert paths["a"] != paths["b"] and paths["a_copy"] == paths["a"]
+    assert len(list((tmp_path / "cache" / "fid_stats").glob("*.npz"))) == 2
+    assert evs["a_copy"].features.images_seen == 4  # cache hit: only the generated images went through Inception
+    assert fids["a_copy"] == pytest.approx(fids["a"], rel=1e-12)
+    assert evs["a"].info["real_content_sha256"] == cache.content_digest(mnist[:4])
 
 
 @needs_assets
@@ -410,6 +448,34 @@ def test_non_finite_generator_output_gives_nan(mnist, cache_dir):
     ev = Evaluator(base_cfg(cache_dir), ArrayDataset(mnist[:8]))
     scores = ev.evaluate(lambda n: torch.full((n, 1, 28, 28), float("nan")), "cpu")
     assert np.isnan(scores["fid8"]) and scores["is8"] is None
+
+
+def test_folder_cache_sees_an_image_rewritten_in_place(tmp_path):
+    """FolderSet's decoded-image cache is keyed by every file's name, size and mtime, not the folder alone."""
+    from PIL import Image
+
+    from ganexp.data import FolderSet
+
+    folder, cache_dir = tmp_path / "imgs", tmp_path / "decoded"
+    folder.mkdir()
+    pixels = np.stack([np.full((4, 4), v, np.uint8) for v in (10, 20, 30)])  # (3, 4, 4)
+    for i, a in enumerate(pixels):  # uncompressed PNG: the file size depends on the image size only
+        Image.fromarray(a).save(folder / f"{i}.png", compress_level=0)
+
+    def load():
+        return FolderSet("folder", 4, 1, folder=str(folder), cache_dir=str(cache_dir)).images("train")
+
+    first = load()
+    assert torch.equal(first, torch.from_numpy(pixels)[:, None]) and len(list(cache_dir.iterdir())) == 1
+    assert torch.equal(load(), first) and len(list(cache_dir.iterdir())) == 1  # unchanged: the same cache file
+    target = folder / "1.png"
+    size, mtime = target.stat().st_size, target.stat().st_mtime_ns
+    Image.fromarray(np.full((4, 4), 200, np.uint8)).save(target, compress_level=0)
+    os.utime(target, ns=(mtime + 10**9, mtime + 10**9))  # 1 s later, whatever the filesystem's clock granularity
+    assert target.stat().st_size == size  # same name, size and count: only the mtime tells the files apart
+    again = load()
+    assert torch.equal(again[1], torch.full((1, 4, 4), 200, dtype=torch.uint8))
+    assert torch.equal(again[[0, 2]], first[[0, 2]]) and len(list(cache_dir.iterdir())) == 2
 
 
 def test_config_file_and_defaults_agree(monkeypatch):

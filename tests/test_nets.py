@@ -27,6 +27,19 @@ def test_autoencoder_discriminator_reconstructs_shape(res, ch):
     assert AutoencoderDiscriminator(res, ch, width=8, h_dim=16)(x).shape == x.shape
 
 
+def test_autoencoder_discriminator_uses_the_norm_it_is_given():
+    # 28x28, width 8: encoder hidden map of 16 channels (not the input layer); decoder maps of 16 and 8
+    def kinds(norm):
+        ae = AutoencoderDiscriminator(28, 1, width=8, norm=norm, h_dim=4)
+        return ([type(m).__name__ for m in ae.encoder.modules() if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm))],
+                [type(m).__name__ for m in ae.decoder.modules() if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm))],
+                sum(hasattr(m, "parametrizations") for m in ae.modules()))
+    assert kinds("batch") == (["BatchNorm2d"], ["BatchNorm2d", "BatchNorm2d"], 0)  # no silent override
+    assert kinds("layer") == (["GroupNorm"], ["GroupNorm", "GroupNorm"], 0)
+    assert kinds("none") == ([], [], 0)
+    assert kinds("spectral") == ([], [], 3)  # SN on the encoder's 3 convs only; the decoder gets none
+
+
 @pytest.mark.parametrize("norm", ["batch", "layer", "instance", "none", "adain"])
 def test_generator_norms(norm):
     g = DCGANGenerator(10, 32, 3, width=8, norm=norm)

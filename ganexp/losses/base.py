@@ -18,8 +18,6 @@ class AdversarialLoss:
     """Base class: logit losses where D maps images to one raw score per image."""
 
     name = "base"
-    #: whether batch norm is allowed in D (WGAN-GP's penalty is per sample: no batch norm)
-    batchnorm_in_d = True
     #: whether D is an autoencoder returning reconstructions (BEGAN)
     autoencoder_d = False
 

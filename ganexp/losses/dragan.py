@@ -1,4 +1,10 @@
-"""DRAGAN (Kodali et al. 2017): GAN-NS losses plus a gradient penalty around perturbed real data."""
+"""DRAGAN (Kodali et al. 2017, "On Convergence and Stability of GANs"): GAN-NS losses plus a gradient
+penalty at random points between real data and a noisy copy of it.
+
+The points follow the authors' reference code (github.com/kodalinaveen3/DRAGAN):
+``X_p = X + 0.5 * X.std() * np.random.random(X.shape)`` and
+``interpolates = X + alpha * (X_p - X)`` with ``alpha ~ U[0, 1]`` of shape ``[batch, 1]``.
+"""
 import torch
 from torch import Tensor, nn
 
@@ -7,11 +13,27 @@ from .base import AdversarialLoss, gradient_penalty
 
 
 def perturb(real: Tensor, scale: float) -> Tensor:
-    """x_hat = x + scale * std(x) * u, u ~ U[0, 1] (the authors' reference implementation)."""
-    return real + scale * real.std() * torch.rand_like(real)
+    """x_p = x + c std(x) u, u ~ U[0, 1] elementwise; std over the whole batch (all elements).
+
+    The std is the population one (correction 0), as numpy's ``ndarray.std()`` in the reference code.
+    """
+    return real + scale * real.std(correction=0) * torch.rand_like(real)
+
+
+def interpolate(real: Tensor, perturbed: Tensor) -> Tensor:
+    """x_hat = x + alpha (x_p - x), alpha ~ U[0, 1] per sample (one alpha broadcast over C, H, W)."""
+    alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)  # (B, 1, 1, 1)
+    return real + alpha * (perturbed - real)
+
+
+def penalty_points(real: Tensor, scale: float) -> Tensor:
+    """Where DRAGAN's penalty is taken: x + alpha c std(x) u (the two steps above)."""
+    return interpolate(real, perturb(real, scale))
 
 
 class DRAGAN(AdversarialLoss):
+    """D: GAN-NS loss + lambda E(||grad D(x_hat)||_2 - 1)^2 at ``penalty_points``; G: GAN-NS."""
+
     name = "dragan"
 
     def __init__(self, n_critic: int = 1, gp_weight: float = 10.0, noise_scale: float = 0.5, **kw):
@@ -24,7 +46,7 @@ class DRAGAN(AdversarialLoss):
 
     def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor):
         loss, logs = super().discriminator_loss(d, real, fake)
-        gp = gradient_penalty(d, perturb(real, self.noise_scale))
+        gp = gradient_penalty(d, penalty_points(real, self.noise_scale))
         logs["gp"] = gp
         total = loss + self.gp_weight * gp
         logs["d_loss"] = total

@@ -14,7 +14,6 @@ def interpolate(real: Tensor, fake: Tensor) -> Tensor:
 
 class WGANGP(AdversarialLoss):
     name = "wgan_gp"
-    batchnorm_in_d = False
 
     def __init__(self, n_critic: int = 5, gp_weight: float = 10.0, **kw):
         super().__init__(n_critic=n_critic)

@@ -1,5 +1,6 @@
 """On-disk cache of real-data FID statistics, one .npz per (dataset, split, resolution, channels,
-preprocessing, extractor, weights, sample count, subset seed), computed once even when jobs start together."""
+preprocessing, content digest of the split, extractor, weights, sample count, subset seed), computed once
+even when jobs start together."""
 
 from __future__ import annotations
 
@@ -10,18 +11,35 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from ganexp.metrics.locking import atomic_write, file_lock
 
-FORMAT = 1
+FORMAT = 2  # 2: the key holds the split's content digest
 
 
-def stats_key(dataset: Any, split: str, num_real: int, seed: int, extractor: str, weights_sha256: str) -> dict:
-    """Everything the real statistics depend on, as a JSON-able dict."""
+def content_digest(images: torch.Tensor) -> str:
+    """sha256 of a uint8 (N, C, H, W) split: over ``"<N>x<C>x<H>x<W>|uint8|"`` then the C-contiguous bytes.
+
+    Names and paths do not identify data (two `dataset=npz` files share a name and resolution); this does.
+    """
+    if images.dtype != torch.uint8:
+        raise ValueError(f"content_digest expects uint8 images, got {images.dtype}")
+    x = images.detach().cpu().contiguous()
+    h = hashlib.sha256(("x".join(str(s) for s in x.shape) + "|uint8|").encode())
+    h.update(x.numpy().data)  # a memoryview: no copy of the bytes
+    return h.hexdigest()
+
+
+def stats_key(dataset: Any, split: str, num_real: int, seed: int, extractor: str, weights_sha256: str,
+              content_sha256: str) -> dict:
+    """Everything the real statistics depend on, as a JSON-able dict; `content_sha256` is
+    ``content_digest`` of the whole split (before the seeded subset)."""
     return {
         "format": FORMAT,
         "dataset": str(dataset.name),
         "split": str(split),
+        "content_sha256": str(content_sha256),
         "resolution": int(dataset.resolution),
         "channels": int(dataset.channels),
         "preprocessing": str(getattr(dataset, "preprocessing", "")),

@@ -23,7 +23,9 @@ class Evaluator:
 
     `metrics_cfg`: the `metrics` config node or a dict (missing keys take config.DEFAULTS).
     `dataset`: has .name, .resolution, .channels, .preprocessing and .images(split) -> uint8 (N, C, H, W).
-    Weights, extractor and real statistics are resolved lazily on first use and kept for later calls.
+    Weights, extractor and real statistics are resolved lazily on first use and kept for later calls. The
+    statistics are cached on disk under a key that includes a sha256 of the whole real split's pixels, so two
+    data sets that share a name and resolution (two `dataset=npz` files) never share statistics.
     """
 
     def __init__(self, metrics_cfg: Any, dataset: Any):
@@ -34,6 +36,8 @@ class Evaluator:
         self._weights: InceptionWeights | None = None
         self._features: InceptionFeatures | None = None
         self._real: dict | None = None  # mu, sigma (float64 tensors), n, path; sqrt_sigma per device
+        self._split: torch.Tensor | None = None  # the whole real split until its statistics are known
+        self._content_sha256: str | None = None  # digest of that split, part of the statistics key
         self._warned_no_is = False
         self.last_details: dict[str, Any] = {}
 
@@ -54,12 +58,14 @@ class Evaluator:
 
     @property
     def info(self) -> dict[str, Any]:
-        """What the scores depend on: sample counts, real split, weights kind/path/sha, statistics file."""
+        """What the scores depend on: sample counts, real split and its content digest, weights kind/path/sha,
+        statistics file."""
         w = self.weights
         return {
             "num_samples": self.cfg["num_samples"],
             "num_real": self._real["n"] if self._real else self.cfg["num_real"],
             "real_split": self.cfg["real_split"],
+            "real_content_sha256": self.content_sha256,
             "weights": w.kind,
             "weights_path": str(w.path),
             "weights_sha256": w.sha256,
@@ -69,17 +75,31 @@ class Evaluator:
             "real_stats_path": str(self._stats_path()),
         }
 
+    @property
+    def content_sha256(self) -> str:
+        """sha256 of the whole real split's uint8 tensor (cache.content_digest), computed once per Evaluator."""
+        if self._content_sha256 is None:
+            self._content_sha256 = cache.content_digest(self._split_images())
+        return self._content_sha256
+
     def _stats_key(self) -> dict:
         return cache.stats_key(self.dataset, self.cfg["real_split"], self.cfg["num_real"], self.cfg["real_seed"],
-                               EXTRACTOR_ID, self.weights.sha256)
+                               EXTRACTOR_ID, self.weights.sha256, self.content_sha256)
 
     def _stats_path(self):
         return cache.stats_path(self.cfg["cache_dir"], self._stats_key())
 
+    def _split_images(self) -> torch.Tensor:
+        """The whole real split, uint8 (N, C, H, W), asked of the dataset once (digest and subset share it)."""
+        if self._split is None:
+            images = self.dataset.images(self.cfg["real_split"])
+            if not torch.is_tensor(images) or images.dtype != torch.uint8 or images.dim() != 4:
+                raise ValueError(f"dataset {self.dataset.name}.images() must return a uint8 (N, C, H, W) tensor")
+            self._split = images
+        return self._split
+
     def _real_images(self) -> torch.Tensor:
-        images = self.dataset.images(self.cfg["real_split"])
-        if not torch.is_tensor(images) or images.dtype != torch.uint8 or images.dim() != 4:
-            raise ValueError(f"dataset {self.dataset.name}.images() must return a uint8 (N, C, H, W) tensor")
+        images = self._split_images()
         n = images.shape[0]
         if self.cfg["num_real"] < n:  # seeded random subset, kept in dataset order
             g = torch.Generator().manual_seed(int(self.cfg["real_seed"]))
@@ -101,6 +121,7 @@ class Evaluator:
         if self._real is None:
             key, path = self._stats_key(), self._stats_path()
             stats, computed = cache.cached_stats(path, key, lambda: self._compute_real(device))
+            self._split = None  # from here on the statistics stand for the split: do not keep it alive
             log.info("%s real statistics %s (%d images).", "Computed" if computed else "Loaded", path, stats["n"])
             self._real = {"mu": torch.from_numpy(stats["mu"]), "sigma": torch.from_numpy(stats["sigma"]),
                           "n": stats["n"], "path": path, "sqrt": {}}

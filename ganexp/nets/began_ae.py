@@ -11,9 +11,10 @@ class AutoencoderDiscriminator(nn.Module):
     def __init__(self, resolution: int = 28, channels: int = 1, width: int = 64, norm: str = "none",
                  h_dim: int = 64, **_):
         super().__init__()
-        # BEGAN uses no batch norm: batch statistics would couple L(x) and L(G(z)).
-        norm = "none" if norm == "batch" else norm
-        self.encoder = DCGANDiscriminator(resolution, channels, width, norm, out_features=h_dim)
+        # `norm` is used as given (BEGAN's own networks have none: conf/loss/began.yaml maps a requested
+        # batch norm to none). Spectral normalization bounds the encoder's Lipschitz constant like any
+        # D's (Miyato et al. 2018); the decoder is an image generator, which has no spectral option.
+        self.encoder = DCGANDiscriminator(resolution, channels, width, norm, out_features=h_dim)  # -> (B, h_dim)
         self.decoder = DCGANGenerator(h_dim, resolution, channels, width, "none" if norm == "spectral" else norm)
 
     def forward(self, x: Tensor) -> Tensor:
