@@ -6,15 +6,22 @@ the W&B run id and the resolved config (plain types only, never code).
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import torch
+
+from .runlog import replace_atomically
 
 FORMAT = "ganexp-ckpt/1"
 
 
 class CheckpointError(RuntimeError):
-    """A file that is not a ganexp checkpoint; the message says what to do."""
+    """A file that is not a ganexp checkpoint; the message says what to do, ``reason`` says why, briefly."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def save(path: Path, module, extra: dict) -> None:
@@ -35,9 +42,15 @@ def save(path: Path, module, extra: dict) -> None:
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         **extra,
     }
+    write(path, state)
+
+
+def write(path: Path, state: dict) -> None:
+    """torch.save via a temp file and a rename; an error removes the temp file (a kill leaves it for
+    runlog.remove_stale_temps)."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with replace_atomically(tmp, path):
+        torch.save(state, tmp)
 
 
 def load(path: Path | str) -> dict:
@@ -48,12 +61,36 @@ def load(path: Path | str) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{path} is not a readable ganexp checkpoint ({type(err).__name__}); "
-                              f"delete it to start the run over, or give a run's last.ckpt") from None
+        why = _unreadable_reason(path, err)
+        raise CheckpointError(f"{path} is not a readable ganexp checkpoint ({why}); "
+                              f"delete it to start the run over, or give a run's last.ckpt", why) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{path} is not a ganexp checkpoint (format {FORMAT} expected); "
-                              f"give the last.ckpt of a ganexp run")
+                              f"give the last.ckpt of a ganexp run", f"format {found!r}, not {FORMAT}")
     return state
+
+
+def _unreadable_reason(path: Path, err: Exception) -> str:
+    """One short phrase: torch's messages run to paragraphs, and for a file that is not a zip archive
+    they only speak of weights_only."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # every torch.save since torch 1.6 writes a zip archive
+            return f"not a zip archive, {size} bytes"
+    if not zipfile.is_zipfile(path):  # the directory is a zip's last record: a cut-short file lacks it
+        return f"cut short, {size} bytes: a zip archive without its directory"
+    return f"{type(err).__name__}: {str(err).split('. ')[0]}"
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged file to <name>.damaged (.damaged.2, ... when taken), so nothing is ever lost."""
+    dest, n = path.with_name(f"{path.name}.damaged"), 1
+    while dest.exists():
+        n += 1
+        dest = path.with_name(f"{path.name}.damaged.{n}")
+    os.replace(path, dest)
+    return dest
 
 
 def restore(module, state: dict) -> None:

@@ -1,8 +1,10 @@
-"""Config helpers: OmegaConf resolvers, composing outside a Hydra app, and input validation."""
+"""Config helpers: OmegaConf resolvers, composing outside a Hydra app, the config hash, and the
+command-line checks that run before Hydra (the schema itself is ganexp/schema.py)."""
 from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -14,9 +16,15 @@ class ConfigError(ValueError):
     """A config value the user can fix; the message is one sentence that says how."""
 
 
-def _critic_norm(norm: str, batchnorm_allowed: bool) -> str:
-    """D's norm: the requested one, except batch -> layer for losses with per-sample penalties."""
-    return "layer" if (norm == "batch" and not batchnorm_allowed) else norm
+D_BATCHNORM_AS = ("batch", "layer", "none")
+
+
+def _critic_norm(norm_d: str, d_batchnorm_as: str) -> str:
+    """D's norm: ``norm.d`` as requested, except that a requested batch norm becomes the loss's
+    ``loss.d_batchnorm_as`` (layer for WGAN-GP's per-sample penalty, none for BEGAN's autoencoder)."""
+    if d_batchnorm_as not in D_BATCHNORM_AS:
+        raise ConfigError(f"loss.d_batchnorm_as must be one of {', '.join(D_BATCHNORM_AS)} (got {d_batchnorm_as!r})")
+    return d_batchnorm_as if norm_d == "batch" else norm_d
 
 
 def register_resolvers() -> None:
@@ -37,6 +45,24 @@ def compose(overrides: list[str] | None = None, config_name: str = "train") -> D
         return hcompose(config_name=config_name, overrides=list(overrides or []))
 
 
+@contextmanager
+def building(what: str, keys: str):
+    """Any error while building a run's parts becomes a ConfigError that says which keys to check."""
+    from .checkpoint import CheckpointError
+    from .data import DatasetError
+
+    try:
+        yield
+    except (ConfigError, DatasetError, CheckpointError):
+        raise
+    except Exception as err:  # networks, losses, weights, Lightning's Trainer: all config-driven here
+        raise ConfigError(f"cannot build the {what} ({type(err).__name__}: {_one_line(err)}); check {keys}") from None
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split()).rstrip(".")
+
+
 def to_container(cfg: DictConfig) -> dict:
     """Resolved plain dict of the run config (no hydra node)."""
     d = OmegaConf.to_container(cfg, resolve=True)
@@ -46,29 +72,14 @@ def to_container(cfg: DictConfig) -> dict:
 
 def config_hash(cfg: dict) -> str:
     """Stable hash of what determines a run's result (logger and paths excluded)."""
-    keep = {k: v for k, v in cfg.items() if k not in ("logger", "data_root", "sweep", "launch")}
+    keep = {k: v for k, v in cfg.items() if k not in ("logger", "data_root", "sweep", "launch", "force")}
+    if isinstance(keep.get("trainer"), dict):  # where a run trains does not change what it is
+        keep["trainer"] = {k: v for k, v in keep["trainer"].items() if k not in ("accelerator", "devices")}
     if isinstance(keep.get("dataset"), dict):
         keep["dataset"] = {k: v for k, v in keep["dataset"].items() if k not in ("root", "cache_dir", "path", "folder")}
     if isinstance(keep.get("metrics"), dict):
         keep["metrics"] = {k: v for k, v in keep["metrics"].items() if k not in ("cache_dir", "inception_weights")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def validate(cfg: DictConfig) -> None:
-    """Reject values that cannot train, with one sentence each."""
-    checks = [
-        (cfg.z_dim, lambda v: isinstance(v, int) and v >= 1, "z_dim must be an integer >= 1"),
-        (cfg.loss.n_critic, lambda v: isinstance(v, int) and v >= 1, "loss.n_critic must be an integer >= 1"),
-        (cfg.optim.lr_g, lambda v: isinstance(v, (int, float)) and v > 0, "optim.lr_g must be a positive number"),
-        (cfg.optim.lr_d, lambda v: isinstance(v, (int, float)) and v > 0, "optim.lr_d must be a positive number"),
-        (cfg.batch_size, lambda v: isinstance(v, int) and v >= 1, "batch_size must be a positive integer"),
-        (cfg.trainer.max_steps, lambda v: isinstance(v, int) and v >= 1, "trainer.max_steps must be an integer >= 1"),
-        (cfg.latent, lambda v: v in ("uniform", "normal"), "latent must be 'uniform' or 'normal'"),
-        (cfg.optim.name, lambda v: v in ("adam", "rmsprop"), "optim.name must be 'adam' or 'rmsprop'"),
-    ]
-    for value, ok, msg in checks:
-        if not ok(value):
-            raise ConfigError(f"{msg} (got {value!r}); fix it on the command line, e.g. {msg.split()[0]}=...")
 
 
 def check_choices(argv: list[str]) -> None:

@@ -5,13 +5,49 @@ import csv
 import json
 import math
 import os
+import re
+from contextlib import contextmanager
 from pathlib import Path
+
+# The temp files of the atomic writers below and of checkpoint.write: ".last.ckpt.tmp<pid>",
+# ".result.json.tmp<pid>", ".<stem>.tmp<pid>.png".
+TEMP_NAME = re.compile(r"\..+\.tmp\d+(\.png)?")
+
+
+@contextmanager
+def replace_atomically(tmp: Path, path: Path):
+    """Write ``tmp`` in the block, then rename it to ``path``: readers never see a partial file. An error
+    removes ``tmp``; a kill cannot, so remove_stale_temps does when the run starts again."""
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temps(run_dir: Path) -> list[Path]:
+    """Delete temp files that killed atomic writes left in a run folder (only names TEMP_NAME matches)."""
+    stale = [p for d in (run_dir, run_dir / "samples") if d.is_dir()
+             for p in d.iterdir() if TEMP_NAME.fullmatch(p.name) and p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def atomic_write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
-    os.replace(tmp, path)
+    with replace_atomically(tmp, path):
+        tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def read_json_dict(path: Path) -> dict | None:
+    """A JSON object from ``path``; None when absent, unparseable or not an object (a list, a number)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _jsonable(v):
@@ -33,11 +69,12 @@ class RunLogger:
     def __init__(self, run_dir: Path, logger_cfg: dict, run_cfg: dict, name: str, resume_id: str | None = None,
                  truncate_after: int | None = None):
         self.run_dir, self.cfg = run_dir, logger_cfg
-        self.jsonl = run_dir / "metrics.jsonl"
+        self.jsonl, self.csv = run_dir / "metrics.jsonl", run_dir / "metrics.csv"
         if truncate_after is not None:
             self._truncate(truncate_after)
-        else:
+        else:  # a fresh start: rows of an earlier attempt would mix with this one's
             self.jsonl.unlink(missing_ok=True)
+            self.csv.unlink(missing_ok=True)
         self.wandb_run = None
         if logger_cfg.get("name") == "wandb" and logger_cfg.get("mode", "offline") != "disabled":
             self.wandb_run = _init_wandb(run_dir, logger_cfg, run_cfg, name, resume_id)
@@ -47,29 +84,34 @@ class RunLogger:
         return self.wandb_run.id if self.wandb_run is not None else None
 
     def _truncate(self, step: int) -> None:
-        """On resume: drop lines written after the checkpoint's step (they will be redone)."""
-        if not self.jsonl.exists():
-            return
-        keep = [ln for ln in self.jsonl.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-        self.jsonl.write_text("".join(ln + "\n" for ln in keep))
+        """On resume: drop rows written after the checkpoint's step (they will be redone) and rows a kill
+        tore or that do not parse (they would stop every later resume)."""
+        if self.jsonl.exists():
+            keep = [ln for ln in _whole_lines(self.jsonl) if _le(_jsonl_step(ln), step)]
+            self.jsonl.write_text("".join(ln + "\n" for ln in keep))
+        if self.csv.exists():
+            rows = [r for r in csv.reader(ln.rstrip("\r") for ln in _whole_lines(self.csv))
+                    if len(r) == 3 and _le(_int(r[2]), step)]
+            self.csv.unlink()
+            self._csv_append(rows)
 
     def log(self, row: dict) -> None:
         row = {k: clean(v) for k, v in row.items()}
         with open(self.jsonl, "a") as f:
             f.write(json.dumps(row) + "\n")
         if self.cfg.get("name") == "csv":
-            self._csv(row)
+            self._csv_append([k, v, row["step"]] for k, v in row.items() if k != "step")
         if self.wandb_run is not None:
             self.wandb_run.log({k: v for k, v in row.items() if v is not None and k != "step"}, step=row["step"])
 
-    def _csv(self, row: dict) -> None:
-        path = self.run_dir / "metrics.csv"
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
+    def _csv_append(self, rows) -> None:
+        """Long format, one row per key: key, value, step (header first in a new file)."""
+        new = not self.csv.exists()
+        with open(self.csv, "a", newline="") as f:
             w = csv.writer(f)
             if new:
                 w.writerow(["key", "value", "step"])
-            w.writerows([k, v, row["step"]] for k, v in row.items() if k != "step")
+            w.writerows(rows)
 
     def image(self, key: str, path: Path, step: int) -> None:
         if self.wandb_run is not None:
@@ -83,6 +125,31 @@ class RunLogger:
                 self.wandb_run.summary[k] = v
             self.wandb_run.finish()
             self.wandb_run = None
+
+
+def _whole_lines(path: Path) -> list[str]:
+    """The lines of ``path`` that end in a newline: a last line without one was torn by a kill, and even
+    if it parses, it may be a prefix of another row ("...,1" of "...,12")."""
+    text = path.read_text(errors="replace")  # a torn multi-byte character must not stop the resume
+    return text.split("\n")[:-1]
+
+
+def _jsonl_step(line: str) -> int | None:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return _int(row.get("step")) if isinstance(row, dict) else None
+
+
+def _int(v) -> int | None:
+    if isinstance(v, str):
+        return int(v) if v.isascii() and v.isdigit() else None  # isdigit alone admits '²'
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _le(step: int | None, limit: int) -> bool:
+    return step is not None and step <= limit
 
 
 def _init_wandb(run_dir: Path, lcfg: dict, run_cfg: dict, name: str, resume_id: str | None):
@@ -105,6 +172,7 @@ def save_grid(images, path: Path, nrow: int = 8) -> None:
     from torchvision.utils import save_image
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    save_image(images.detach().float().cpu(), str(tmp), nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")  # ends in .png: save_image picks the format by it
+    with replace_atomically(tmp, path):
+        save_image(images.detach().float().cpu(), str(tmp), nrow=nrow, normalize=True, value_range=(-1, 1),
+                   padding=2)

@@ -1,5 +1,6 @@
-"""Entry point: ``python -m ganexp.train [-m] key=value ...`` (Hydra). One run per job:
-validate, build (instantiate), resume or skip, fit, evaluate, write result.json."""
+"""Entry point: ``python -m ganexp.train [-m] key=value ...`` (Hydra). Every job is checked before the
+first one trains (ganexp/preflight.py); then per job: lock its folder, skip / keep / resume, build
+(instantiate), fit, evaluate, write result.json."""
 from __future__ import annotations
 
 import logging
@@ -12,16 +13,21 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from . import checkpoint as ckpt
 from . import launch  # noqa: F401  (registers the joblib GPU-slot resolver; quiets a Hydra notice)
 from .checkpoint import CheckpointError
-from .config import ConfigError, check_choices, check_output_dir, config_hash, register_resolvers, to_container, validate
+from .config import (ConfigError, building, check_choices, check_output_dir, config_hash, register_resolvers,
+                     to_container)
+from .preflight import EXIT, check_command, check_job
+from .runlock import RunFolderLock
+from .schema import leaves
 from .data import DatasetError, TensorBatcher
 from .module import Diverged, GANModule, chunks, eval_codes, sample_latent
-from .runlog import RunLogger, atomic_write_json, save_grid
+from .runlog import RunLogger, atomic_write_json, read_json_dict, remove_stale_temps, save_grid
 
 register_resolvers()
 USER_ERRORS = (ConfigError, DatasetError, CheckpointError)
@@ -59,47 +65,46 @@ class Run:
         self.cfg_dict = to_container(cfg)
         self.hash = config_hash(self.cfg_dict)
         self.metrics: dict = {}
-        self.evaluator = None
+        self.metric_info: dict = {}
+        self.evaluator = self.module = None
         self.elapsed_before = 0.0
+        self.t0 = time.monotonic()  # fit() restarts it; set here so that a failure before fit can be timed
 
     # --- lifecycle -------------------------------------------------------------------------
-    def previous_result(self) -> dict | None:
-        import json
-
-        path = self.dir / "result.json"
-        if not path.is_file():
-            return None
-        try:
-            prev = json.loads(path.read_text())
-        except ValueError:
-            return None
-        return prev if prev.get("config_hash") == self.hash else None
-
     def build(self) -> None:
+        """Data, networks, loss and evaluator; anything that fails here is a user error naming its keys."""
         cfg = self.cfg
-        self.dataset = instantiate(cfg.dataset)
-        images = self.dataset.images("train")
+        with building("dataset", "dataset.*"):
+            self.dataset = instantiate(cfg.dataset)
+            images = self.dataset.images("train")
         L.seed_everything(cfg.seed, workers=True, verbose=False)
-        generator, discriminator = instantiate(cfg.model.generator), instantiate(cfg.model.discriminator)
-        loss = instantiate(cfg.loss)
-        batcher = TensorBatcher(images, cfg.batch_size, seed=cfg.seed)
+        with building("networks", "model.*, norm.*, z_dim"):
+            generator, discriminator = instantiate(cfg.model.generator), instantiate(cfg.model.discriminator)
+        with building("loss", "loss.*"):
+            loss = instantiate(cfg.loss)
+        with building("batches", "batch_size"):
+            batcher = TensorBatcher(images, cfg.batch_size, seed=cfg.seed)
         self.module = GANModule(generator, discriminator, loss, OmegaConf.to_container(cfg.optim), batcher,
                                 cfg.z_dim, cfg.latent, cfg.batch_size, RunHooks(self))
         self.eval_z = eval_codes(self.cfg_dict)
         if cfg.metrics.enabled:
             from .metrics import Evaluator
 
-            self.evaluator = Evaluator(cfg.metrics, self.dataset)
-            self.evaluator.weights  # resolve the Inception weights now: a problem shows before training
+            with building("evaluator", "metrics.*"):
+                self.evaluator = Evaluator(cfg.metrics, self.dataset)
+                self.evaluator.weights  # resolve the Inception weights now: a problem shows before training
+        with building("trainer", "trainer.*"):
+            self.trainer = make_trainer(cfg.trainer, self.dir)
 
     def fit(self) -> dict:
+        remove_stale_temps(self.dir)
         resume = self._resume_state()
         self.logger = RunLogger(self.dir, self.cfg_dict["logger"], self.cfg_dict, self.name,
                                 resume_id=resume.get("wandb_id") if resume else None,
                                 truncate_after=resume["step"] if resume else None)
         self.module.resume_state = resume
         self.t0 = time.monotonic()
-        trainer = make_trainer(self.cfg.trainer, self.dir)
+        trainer = self.trainer
         start = resume["step"] if resume else 0
         steps = torch.utils.data.DataLoader(chunks(start, self.cfg.trainer.max_steps), batch_size=None)
         status, extra = "completed", {}
@@ -108,7 +113,8 @@ class Run:
                 trainer.fit(self.module, train_dataloaders=steps)
         except Diverged as d:
             status, extra = "diverged", {"diverged_at": d.step, "error": str(d)}
-        self.logger.finish({k: v for k, v in self.metrics.items() if v is not None})
+        finally:  # a failed run's W&B run is closed too
+            self.logger.finish({k: v for k, v in self.metrics.items() if v is not None})
         return self.result(status, extra)
 
     def finish_training(self) -> None:
@@ -124,12 +130,22 @@ class Run:
         path = self.dir / "last.ckpt"
         if not path.exists():
             return None
-        state = ckpt.load(path)
+        try:
+            state = ckpt.load(path)
+        except CheckpointError as err:  # our own file, damaged (disk, a cut-short copy): keep it, start over
+            kept = ckpt.set_aside(path)
+            print(f"[restart] {self.name}: last.ckpt is unreadable ({err.reason}); kept as {kept.name}, "
+                  "training from scratch", flush=True)
+            return None
         if state.get("config_hash") != self.hash:
             print(f"[restart] {self.name}: last.ckpt belongs to another config; training from scratch")
             return None
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self.metrics = dict(state.get("metrics", {}))
+        self.metric_info = dict(state.get("metric_info", {}))
+        # Set now, not only by ResumeCallback: after a kill past the final checkpoint no step is left to run.
+        self.module.step_count = int(state["step"])
+        print(f"[resume] {self.name}: from step {state['step']} of {self.cfg.trainer.max_steps}", flush=True)
         return state
 
     # --- side work ---------------------------------------------------------------------------
@@ -159,15 +175,16 @@ class Run:
     def save_checkpoint(self) -> None:
         ckpt.save(self.dir / "last.ckpt", self.module, {
             "config": self.cfg_dict, "config_hash": self.hash, "wandb_id": self.logger.wandb_id,
-            "elapsed_s": self.elapsed(), "metrics": self.metrics})
+            "elapsed_s": self.elapsed(), "metrics": self.metrics, "metric_info": self.metric_info})
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.t0
 
     def result(self, status: str, extra: dict) -> dict:
         res = {"status": status, "name": self.name, "config_hash": self.hash, "config": self.cfg_dict,
-               "metrics": self.metrics, "metric_info": getattr(self, "metric_info", {}),
-               "steps": self.module.step_count, "wall_s": round(self.elapsed(), 3), **extra}
+               "metrics": self.metrics, "metric_info": self.metric_info,
+               "steps": self.module.step_count if self.module is not None else 0,
+               "wall_s": round(self.elapsed(), 3), **extra}
         atomic_write_json(self.dir / "result.json", res)
         return res
 
@@ -191,16 +208,34 @@ def make_trainer(t: DictConfig, run_dir: Path) -> L.Trainer:
                      default_root_dir=str(run_dir), callbacks=[ResumeCallback()])
 
 
+FINISHED = ("completed", "diverged")
+
+
 def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
-    """Train one configured run in ``run_dir``; returns its result dict."""
-    validate(cfg)
-    r = Run(cfg, run_dir, name)
-    prev = r.previous_result()
-    if prev and prev["status"] in ("completed", "diverged"):
-        print(f"[skip] {name}: already {prev['status']}", flush=True)
-        return prev
+    """Train one configured run in ``run_dir`` unless it is finished or another process holds it;
+    returns its result dict (``status`` busy / kept for runs left alone)."""
+    check_job(cfg)
+    with RunFolderLock(run_dir) as lock:
+        if not lock.held:
+            print(f"[busy] {name}: {lock.holder} is training this run folder; left to it", flush=True)
+            return {"status": "busy", "name": name}
+        r = Run(cfg, run_dir, name)
+        prev = read_result(run_dir)
+        if prev.get("status") in FINISHED:
+            if prev.get("config_hash") == r.hash:
+                print(f"[skip] {name}: already {prev['status']}", flush=True)
+                return prev
+            if not cfg.force:
+                print(f"[kept] {name}: already {prev['status']} with another config (differs in "
+                      f"{', '.join(config_diff(prev.get('config', {}), r.cfg_dict)) or 'its hash'}); "
+                      f"add force=true to retrain it", flush=True)
+                return {**prev, "status": "kept"}
+            print(f"[force] {name}: retraining a {prev['status']} run with a new config", flush=True)
+        return train(r, run_dir)
+
+
+def train(r: Run, run_dir: Path) -> dict:
     r.build()
-    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(r.cfg_dict))
     try:
         res = r.fit()
@@ -212,31 +247,58 @@ def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
     return res
 
 
+def read_result(run_dir: Path) -> dict:
+    """The run's result.json as a dict; {} when absent, torn, or not a JSON object."""
+    return read_json_dict(run_dir / "result.json") or {}
+
+
+def config_diff(old: dict, new: dict) -> list[str]:
+    """Dotted keys whose values differ between two resolved configs (first five)."""
+    a, b = dict(leaves(old)), dict(leaves(new))
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))[:5]
+
+
 def summary_line(res: dict) -> str:
     fids = {k: v for k, v in res["metrics"].items() if k.startswith(("fid", "is")) and v is not None}
     scores = " ".join(f"{k}={v:.2f}" for k, v in fids.items())
-    return f"[{res['status']}] {res['name']}  steps={res['steps']}  {scores}  {res['wall_s']:.1f}s".replace("  ", " ")
+    why = f"  error: {res['error']}" if res["status"] == "failed" else ""
+    return f"[{res['status']}] {res['name']}  steps={res['steps']}  {scores}  {res['wall_s']:.1f}s{why}".replace("  ", " ")
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> dict:
+    """One job. In a grid, a user error ends only this job (printed; the sweeper sums up and exits 2)."""
     hc = HydraConfig.get()
     name = hc.job.override_dirname or "default"
+    grid = hc.mode == RunMode.MULTIRUN
     try:
-        run(cfg, Path(hc.runtime.output_dir), name)
+        res = run(cfg, Path(hc.runtime.output_dir), name)
     except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        sys.exit(2)
+        print(f"error: {name}: {err}" if grid else f"error: {err}", file=sys.stderr, flush=True)
+        if not grid:
+            sys.exit(2)
+        return {"name": name, "status": "error", "error": str(err)}
+    if res["status"] == "failed":
+        EXIT["code"] = 1
+    return {"name": name, "status": res["status"], "error": res.get("error")}
+
+
+HYDRA_FLAGS_WITHOUT_CHECK = ("-h", "--help", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
+                             "--shell-completion", "-sc", "--resolve", "--package", "-p")
 
 
 def cli() -> None:
+    argv = sys.argv[1:]
     try:
-        check_choices(sys.argv[1:])
-        check_output_dir(sys.argv[1:])
+        check_choices(argv)
+        check_output_dir(argv)
+        if not any(a.split("=")[0] in HYDRA_FLAGS_WITHOUT_CHECK for a in argv):
+            check_command(argv)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     main()
+    sys.exit(EXIT["code"])
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from ganexp.config import CONF_DIR, ConfigError, validate
+from ganexp.config import CONF_DIR, ConfigError, _critic_norm
 from ganexp.losses import AdversarialLoss
+from ganexp.nets import AutoencoderDiscriminator, DCGANDiscriminator, DCGANGenerator
+from ganexp.nets.norms import IgnoreZ
 
 GROUPS = ["dataset", "loss", "model", "norm", "optim", "trainer", "logger", "metrics", "hydra/launcher"]
 
@@ -62,25 +64,40 @@ def test_optimizer_overrides(compose):
     assert compose(["loss=lsgan", "optim=rmsprop"]).optim.betas is None
 
 
-def test_wgan_gp_critic_gets_no_batch_norm(compose):
-    cfg = compose(["loss=wgan_gp", "norm=batch"])
+NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm, nn.LayerNorm)
+
+
+def norm_layers(d: nn.Module) -> list[tuple]:
+    """(type name, groups or None, channels) of every normalization module, in module order."""
+    return [(type(m).__name__, getattr(m, "num_groups", None), getattr(m, "num_channels", getattr(m, "num_features", None)))
+            for m in d.modules() if isinstance(m, NORM_TYPES)]
+
+
+def test_what_a_requested_batch_norm_becomes_per_loss(compose):
+    got = {name: compose([f"loss={name}"]).loss.d_batchnorm_as for name in options("loss")}
+    assert got == {"began": "none", "dragan": "batch", "gan_mm": "batch", "gan_ns": "batch", "hinge": "batch",
+                   "lsgan": "batch", "wgan": "batch", "wgan_gp": "layer"}
+    with pytest.raises(ConfigError, match="loss.d_batchnorm_as must be one of batch, layer, none"):
+        _critic_norm("batch", "group")
+    assert [_critic_norm(n, "none") for n in ("batch", "layer", "instance", "spectral", "none")] == \
+        ["none", "layer", "instance", "spectral", "none"]  # only a requested batch norm is replaced
+
+
+def test_began_autoencoder_has_no_normalization(compose):
+    cfg = compose(["loss=began", "norm=batch"])  # 28x28 digits, width 64: encoder/decoder maps of 64 and 128
+    assert cfg.model.discriminator.norm == "none"
     d = instantiate(cfg.model.discriminator)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
+    assert {type(m) for m in d.modules()} == {
+        AutoencoderDiscriminator, DCGANDiscriminator, DCGANGenerator, IgnoreZ, nn.Sequential, nn.ModuleList,
+        nn.Conv2d, nn.ConvTranspose2d, nn.LeakyReLU, nn.ReLU, nn.Identity}
+    assert norm_layers(d) == []
+
+
+def test_wgan_gp_critic_gets_layer_norm_and_gan_ns_batch_norm(compose):
+    cfg = compose(["loss=wgan_gp", "norm=batch"])
     assert cfg.model.discriminator.norm == "layer"
+    assert norm_layers(instantiate(cfg.model.discriminator)) == [("GroupNorm", 1, 128)]  # GroupNorm(1, C) = layer norm
+    assert norm_layers(instantiate(compose(["loss=gan_ns", "norm=batch"]).model.discriminator)) == \
+        [("BatchNorm2d", None, 128)]  # all but D's input layer (28x28: one hidden map of 128 channels)
     assert compose(["loss=wgan_gp", "norm=spectral"]).model.discriminator.norm == "spectral"
     assert compose(["loss=lsgan", "norm=batch"]).model.discriminator.norm == "batch"
-
-
-@pytest.mark.parametrize("override,message", [
-    ("z_dim=0", "z_dim must be an integer >= 1"),
-    ("loss.n_critic=0", "loss.n_critic must be an integer >= 1"),
-    ("optim.lr_g=-1e-4", "optim.lr_g must be a positive number"),
-    ("optim.lr_d=0", "optim.lr_d must be a positive number"),
-    ("batch_size=0", "batch_size must be a positive integer"),
-    ("trainer.max_steps=0", "trainer.max_steps must be an integer >= 1"),
-    ("latent=cauchy", "latent must be 'uniform' or 'normal'"),
-])
-def test_validation_messages(compose, override, message):
-    with pytest.raises(ConfigError, match=message):
-        validate(compose([override]))
-    validate(compose([]))  # the defaults are valid

@@ -84,8 +84,8 @@ BAD = [
     (["norm=fancy"], "unknown norm 'fancy'; choose one of:"),
     (["z_dim=0"], "z_dim must be an integer >= 1"),
     (["loss=wgan", "loss.n_critic=0"], "loss.n_critic must be an integer >= 1"),
-    (["optim.lr_g=0"], "optim.lr_g must be a positive number"),
-    (["batch_size=-4"], "batch_size must be a positive integer"),
+    (["optim.lr_g=0"], "optim.lr_g=0 is not allowed: optim.lr_g must be a number > 0"),
+    (["batch_size=-4"], "batch_size=-4 is not allowed: batch_size must be an integer >= 1"),
     (["trainer.max_steps=0"], "trainer.max_steps must be an integer >= 1"),
 ]
 
@@ -126,13 +126,18 @@ def test_unwritable_output_folder(tmp_path):
     assert out.returncode == 2 and "cannot write the output folder" in out.stderr
 
 
-def test_checkpoint_that_is_not_one_stops_the_run(tmp_path):
+def test_unreadable_checkpoint_is_kept_aside_and_the_run_starts_over(tmp_path):
     run_dir = tmp_path / "r"
     run_dir.mkdir()
     (run_dir / "last.ckpt").write_text("garbage")
     out = sh(train_cmd(*FAST, "trainer.max_steps=2", f"hydra.run.dir={run_dir}"))
-    assert out.returncode == 2 and "is not a readable ganexp checkpoint" in out.stderr
-    assert not (run_dir / "result.json").exists()
+    assert out.returncode == 0, out.stderr
+    res = json.loads((run_dir / "result.json").read_text())
+    assert (res["status"], res["steps"]) == ("completed", 2)
+    assert [ln for ln in out.stdout.splitlines() if ln.startswith(("[restart]", "[resume]"))] == [
+        f"[restart] {res['name']}: last.ckpt is unreadable (not a zip archive, 7 bytes); kept as last.ckpt.damaged, "
+        "training from scratch"]
+    assert (run_dir / "last.ckpt.damaged").read_text() == "garbage"
 
 
 def test_two_jobs_at_once_share_the_real_statistics_cache(tmp_path):

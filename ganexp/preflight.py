@@ -1,0 +1,159 @@
+"""Checks before anything trains: every job of a grid is composed and checked against the schema
+first, so one bad value stops the whole grid at once with one sentence, exit code 2, and no folder.
+
+- ``check_command(argv)`` (called by ``ganexp.train.cli``) composes the command's config without its
+  sweep values, so composition mistakes (``foo=1``, a bad override syntax) never reach Hydra's
+  traceback hint, and fully checks a single run.
+- ``GridSweeper`` (``hydra/sweeper=ganexp``, the default; Hydra loads sweepers only from the
+  ``hydra_plugins`` package, so it lives in hydra_plugins/ganexp_sweeper) expands a multirun exactly like Hydra's
+  basic sweeper, checks every job's composed config, and only then launches; after the grid it
+  prints one summary line and sets the exit code (``EXIT``) from the jobs' outcomes.
+"""
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from typing import Any, Sequence
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
+
+from .config import CONF_DIR, ConfigError, compose, register_resolvers
+from .schema import check_config, closest_key, leaves, spec_for
+
+EXIT = {"code": 0}  # set by the sweeper or a single run; ganexp.train.cli exits with it
+
+
+def resolved(cfg: DictConfig, resolve: bool = True) -> dict:
+    """The run config as plain values without the hydra node; resolution errors become one sentence."""
+    if "hydra" in cfg:
+        cfg = copy.deepcopy(cfg)
+        with open_dict(cfg):
+            cfg.pop("hydra")
+    try:
+        return OmegaConf.to_container(cfg, resolve=resolve)
+    except OmegaConfBaseException as err:
+        if isinstance(err.__cause__, ConfigError):
+            raise err.__cause__ from None
+        key = getattr(err, "full_key", None) or "a value"
+        raise ConfigError(f"cannot resolve {key}: {_first_line(err)}; fix the value it refers to") from None
+
+
+def check_job(cfg: DictConfig) -> dict:
+    """Schema check of one composed job; returns the resolved dict. The values a user set are checked
+    before interpolations are resolved, so an error names the key the user set (norm.g, not
+    model.generator.norm = ${norm.g})."""
+    register_resolvers()
+    raw = resolved(cfg, resolve=False)
+    check_config(raw, skip=frozenset(k for k, v in leaves(raw) if isinstance(v, str) and "${" in v))
+    plain = resolved(cfg)
+    check_config(plain)
+    return plain
+
+
+def translate(err: Exception, overrides: Sequence[str]) -> ConfigError:
+    """A Hydra/OmegaConf composition error as one sentence that says what to do."""
+    text = _first_line(err)
+    m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
+    if m:
+        key = m.group(1)
+        if spec_for(key) is not None:
+            group = key.split(".")[0]
+            return ConfigError(f"'{key}' is not a key of the chosen {group} config; pick a {group} option that has it "
+                               f"(see conf/{group}/)")
+        hint = closest_key(key)
+        return ConfigError(f"unknown key '{key}'" + (f"; did you mean '{hint}'?" if hint else
+                           "; see the configuration reference in the README for the keys"))
+    m = re.search(r"Could not append to config. An item is already at '([^']+)'", text)
+    if m:
+        return ConfigError(f"'{m.group(1)}' already exists, so '+{m.group(1)}=...' cannot add it; "
+                           f"write {m.group(1)}=VALUE to change it")
+    m = re.search(r"Could not find '([^']+)'", text)
+    if m:
+        group = m.group(1).rsplit("/", 1)[0]
+        known = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if not p.stem.startswith("_"))
+        choices = f"; choose one of: {', '.join(known)}" if known else ""
+        return ConfigError(f"there is no config '{m.group(1)}'{choices}")
+    return ConfigError(f"cannot compose the config from {' '.join(overrides) or 'the defaults'}: {text}")
+
+
+def _first_line(err: Exception) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip() and not ln.startswith(("full_key", "object_type"))]
+    return (lines[0] if lines else type(err).__name__).rstrip(".")
+
+
+def parse(overrides: Sequence[str]) -> list:
+    try:
+        return OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as err:
+        raise ConfigError(f"cannot read the override: {_first_line(err)}; write key=value") from None
+
+
+def check_command(argv: Sequence[str]) -> None:
+    """Compose the command's config (sweep values left out) and, for a single run, check it fully."""
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    overrides = [a for a in argv if not a.startswith("-")]
+    parsed = parse(overrides)
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    if not multirun and len(fixed) != len(parsed):
+        raise ConfigError("a comma-separated list of values sweeps a grid; add -m to run one job per value")
+    try:
+        cfg = compose(fixed)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise translate(err, fixed) from None
+    if not multirun:
+        check_job(cfg)
+
+
+# --- the grid ----------------------------------------------------------------------------------------
+def _plain(override) -> bool:
+    """A value for an existing non-group key: applied to a composed copy instead of recomposing."""
+    key = override.key_or_group
+    return (override.package is None and not override.is_add() and not override.is_delete()
+            and not override.is_force_add() and "/" not in key and not key.startswith("hydra")
+            and not (CONF_DIR / key).is_dir())
+
+
+class GridChecker:
+    """Composes each distinct structure of a grid once (groups, +/~ keys) and applies plain values on a
+    copy: a 504-run grid costs ~30 compositions instead of 504 (~0.15 s each)."""
+
+    def __init__(self, loader, master: DictConfig):
+        self.loader, self.master = loader, master
+        self.cache: dict[tuple, dict] = {}  # structure -> composed config without its hydra node
+
+    def check(self, job: Sequence[str], label: Sequence[str] = ()) -> None:
+        """Compose and check one job; ``label``: the overrides that set this job apart (for the message)."""
+        parsed = OverridesParser.create().parse_overrides(list(job))
+        structure = tuple(o.input_line for o in parsed if not _plain(o))
+        if structure not in self.cache:
+            try:
+                composed = self.loader.load_sweep_config(self.master, list(structure))
+            except (HydraException, OmegaConfBaseException) as err:
+                raise translate(err, job) from None
+            self.cache[structure] = {k: v for k, v in OmegaConf.to_container(composed).items() if k != "hydra"}
+        cfg = OmegaConf.create(self.cache[structure])
+        OmegaConf.set_struct(cfg, True)  # as in Hydra: a value for a key that does not exist is an error
+        for o in (o for o in parsed if _plain(o)):
+            try:
+                OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
+            except OmegaConfBaseException as err:
+                raise translate(err, job) from None
+        try:
+            check_job(cfg)
+        except ConfigError as err:
+            raise ConfigError(f"{err} (in the job {','.join(label)})" if label else str(err)) from None
+
+
+def summarize(outcomes: list[dict]) -> int:
+    """One line for the grid; exit code 2 if a job had a user error, 1 if a run failed, else 0."""
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o["status"]] = counts.get(o["status"], 0) + 1
+    print(f"[grid] {len(outcomes)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), flush=True)
+    if counts.get("error"):
+        return 2
+    return 1 if counts.get("failed") else 0

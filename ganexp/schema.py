@@ -1,0 +1,250 @@
+"""The typed schema of a run's config: every key a user can set, with its type, range or choices.
+
+``check_config(cfg)`` walks every leaf of a resolved run config (the ``hydra`` node excluded) and
+raises ConfigError with one sentence that names the key, the value and what is allowed. A leaf
+that is not in SCHEMA is an unknown key, answered with the closest known key. Whatever a config
+group gains later must be added here: tests/test_schema.py feeds every key a wrong value and
+composes every option of every group, so a key without a check fails the suite.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .config import ConfigError
+
+
+@dataclass(frozen=True)
+class Check:
+    """One key's rule: ``ok(value)`` and the words that say what is allowed."""
+
+    allowed: str
+    ok: Callable[[Any], bool]
+    example: Any
+    bad: Any  # a wrong value for this key, used by the schema test
+    required: bool = True
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def Int(lo: int, hi: int | None = None, required: bool = True) -> Check:
+    rng = f"an integer >= {lo}" if hi is None else f"an integer from {lo} to {hi}"
+    return Check(rng, lambda v: _is_int(v) and v >= lo and (hi is None or v <= hi), lo, "abc", required)
+
+
+def Num(lo: float, hi: float | None = None, open_lo: bool = False, example: float = 1.0,
+        required: bool = True) -> Check:
+    words = f"a number {'>' if open_lo else '>='} {lo:g}" + (f" and <= {hi:g}" if hi is not None else "")
+    return Check(words, lambda v: _is_num(v) and (v > lo if open_lo else v >= lo) and (hi is None or v <= hi),
+                 example, "abc", required)
+
+
+def Choice(*values, required: bool = True) -> Check:
+    return Check("one of " + ", ".join(dict.fromkeys(map(str, values))), lambda v: v in values and not isinstance(v, bool),
+                 values[0], "foo", required)
+
+
+def Bool() -> Check:
+    return Check("true or false", lambda v: isinstance(v, bool), True, "maybe")
+
+
+def Str(pattern: str = r".+", words: str = "a non-empty string", required: bool = True) -> Check:
+    return Check(words, lambda v: isinstance(v, str) and re.fullmatch(pattern, v) is not None, "x", "", required)
+
+
+def Optional(c: Check) -> Check:
+    return Check(f"null or {c.allowed}", lambda v: v is None or c.ok(v), c.example, c.bad, required=False)
+
+
+def Target(package: str) -> Check:
+    """A dotted path to a class; built-ins live in ``package``, user classes anywhere importable."""
+    return Check(f"an importable class path such as {package}.<Class>", _importable, f"{package}.X", "no.such.Class")
+
+
+def _importable(v) -> bool:
+    if not isinstance(v, str) or "." not in v:
+        return False
+    module, _, name = v.rpartition(".")
+    try:
+        return callable(getattr(importlib.import_module(module), name, None))
+    except Exception:  # any import failure means the path is wrong
+        return False
+
+
+def Betas() -> Check:
+    def ok(v):
+        return v is None or (isinstance(v, list) and len(v) == 2 and all(_is_num(b) and 0 <= b < 1 for b in v))
+    return Check("null or a list of two numbers in [0, 1), e.g. [0.5,0.999]", ok, [0.5, 0.999], [0.5, 1.5])
+
+
+def Tags() -> Check:
+    return Check("a list of strings, e.g. [a,b]", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
+                 [], "notalist", required=False)
+
+
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # safe as a folder name and a W&B group
+PRECISIONS = ("32-true", "32", 32, "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "64", 64,
+              "16", 16, "bf16")
+RESOLUTIONS = (28, 32, 64, 128)
+
+SCHEMA: dict[str, Check] = {
+    # top level
+    "z_dim": Int(1),
+    "latent": Choice("uniform", "normal"),
+    "seed": Int(0, 2**32 - 1),
+    "batch_size": Int(1),
+    "sweep": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
+    "data_root": Str(),
+    "force": Bool(),
+    "launch.jobs_per_gpu": Int(1),
+    "schedule.*": Int(1),  # experiment files: generator steps per dataset name
+    # dataset
+    "dataset._target_": Target("ganexp.data"),
+    "dataset.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
+    "dataset.resolution": Choice(*RESOLUTIONS),
+    "dataset.channels": Choice(1, 3),
+    "dataset.root": Optional(Str()),
+    "dataset.tv_class": Choice("MNIST", "FashionMNIST", "CIFAR10", required=False),
+    "dataset.download": Bool(),
+    "dataset.path": Optional(Str()),
+    "dataset.md5": Optional(Str(r"[0-9a-f]{32}", "32 hexadecimal digits")),
+    "dataset.folder": Optional(Str()),
+    "dataset.crop": Optional(Int(8)),
+    "dataset.cache_dir": Optional(Str()),
+    # loss
+    "loss._target_": Target("ganexp.losses"),
+    "loss.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
+    "loss.n_critic": Int(1),
+    "loss.d_batchnorm_as": Choice("batch", "layer", "none"),
+    "loss.clip": Num(0, open_lo=True, example=0.01, required=False),
+    "loss.gp_weight": Num(0, example=10.0, required=False),
+    "loss.noise_scale": Num(0, open_lo=True, example=0.5, required=False),
+    "loss.gamma": Num(0, 1, open_lo=True, example=0.5, required=False),
+    "loss.lambda_k": Num(0, example=0.001, required=False),
+    "loss.k0": Num(0, 1, example=0.0, required=False),
+    # optimizer
+    "optim.name": Choice("adam", "rmsprop"),
+    "optim.lr_g": Num(0, open_lo=True, example=2e-4),
+    "optim.lr_d": Num(0, open_lo=True, example=2e-4),
+    "optim.betas": Betas(),
+    # model
+    "model.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
+    "model.width": Int(1),
+    "model.generator._target_": Target("ganexp.nets"),
+    "model.generator.z_dim": Int(1),
+    "model.generator.resolution": Choice(*RESOLUTIONS),
+    "model.generator.channels": Choice(1, 3),
+    "model.generator.width": Int(1),
+    "model.generator.norm": Choice("batch", "layer", "instance", "none", "adain"),
+    "model.discriminator._target_": Target("ganexp.nets"),
+    "model.discriminator.resolution": Choice(*RESOLUTIONS),
+    "model.discriminator.channels": Choice(1, 3),
+    "model.discriminator.width": Int(1),
+    "model.discriminator.norm": Choice("batch", "layer", "instance", "none", "spectral"),
+    "model.discriminator.h_dim": Int(1, required=False),
+    # normalization
+    "norm.g": Choice("batch", "layer", "instance", "none", "adain"),
+    "norm.d": Choice("batch", "layer", "instance", "none", "spectral"),
+    # trainer
+    "trainer.max_steps": Int(1),
+    "trainer.accelerator": Choice("auto", "cpu", "gpu", "cuda", "mps"),
+    "trainer.devices": Int(1, 1),  # one run trains on one device; grids spread runs over GPUs
+    "trainer.precision": Choice(*PRECISIONS),
+    "trainer.log_every_n_steps": Int(1),
+    "trainer.sample_every_n_steps": Int(1),
+    "trainer.ckpt_every_n_steps": Int(1),
+    "trainer.ckpt_every_minutes": Num(0, open_lo=True, example=5),
+    "trainer.num_eval_samples": Int(1, 1024),
+    # logger
+    "logger.name": Choice("wandb", "csv", "none"),
+    "logger.project": Optional(Str(r"[^/\\#?%:]+", "a W&B project name without / \\ # ? % :")),
+    "logger.entity": Optional(Str()),
+    "logger.mode": Choice("offline", "online", "disabled", required=False),
+    "logger.tags": Tags(),
+    # metrics
+    "metrics.enabled": Bool(),
+    "metrics.every_n_steps": Int(0),
+    "metrics.num_samples": Int(2, required=False),
+    "metrics.num_real": Optional(Int(2)),
+    "metrics.real_split": Choice("train", "test", required=False),
+    "metrics.real_seed": Int(0, required=False),
+    "metrics.batch_size": Int(1, required=False),
+    "metrics.inception_weights": Optional(Str()),
+    "metrics.cache_dir": Optional(Str()),
+    "metrics.allow_download": Bool(),
+    "metrics.to_uint8": Choice("round", "trunc", required=False),
+    "metrics.is_splits": Int(1, required=False),
+    "metrics.tf32": Bool(),
+}
+for _k in ("dataset.download", "metrics.allow_download", "metrics.tf32"):
+    SCHEMA[_k] = Check(SCHEMA[_k].allowed, SCHEMA[_k].ok, True, "maybe", required=False)
+
+
+def leaves(d: dict, prefix: str = ""):
+    """(dotted path, value) for every leaf; lists and empty dicts are leaves."""
+    for k, v in d.items():
+        path = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            yield from leaves(v, path + ".")
+        else:
+            yield path, v
+
+
+def spec_for(path: str) -> Check | None:
+    if path in SCHEMA:
+        return SCHEMA[path]
+    parent = path.rpartition(".")[0]
+    return SCHEMA.get(parent + ".*") if parent else None
+
+
+def closest_key(path: str) -> str | None:
+    known = [k for k in SCHEMA if not k.endswith("*")]
+    match = difflib.get_close_matches(path, known, n=1, cutoff=0.5)
+    if not match:  # a typo in the last part only: compare the last part among all keys
+        tails = {k.rpartition(".")[2]: k for k in known}
+        m = difflib.get_close_matches(path.rpartition(".")[2], list(tails), n=1, cutoff=0.6)
+        match = [tails[m[0]]] if m else []
+    return match[0] if match else None
+
+
+def check_config(cfg: dict, skip: frozenset[str] = frozenset()) -> None:
+    """Raise ConfigError for the first unknown, missing or invalid key of a run config; the values
+    of keys in ``skip`` (unresolved interpolations) are not checked."""
+    seen = set()
+    for path, value in leaves({k: v for k, v in cfg.items() if k != "hydra"}):
+        spec = spec_for(path)
+        if spec is None:
+            hint = closest_key(path)
+            raise ConfigError(f"unknown key '{path}'" + (f"; did you mean '{hint}'?" if hint else
+                              "; see the configuration reference in the README for the keys"))
+        if path not in skip and not spec.ok(value):
+            raise ConfigError(f"{path}={_show(value)} is not allowed: {path} must be {spec.allowed}")
+        seen.add(path)
+    for path, spec in SCHEMA.items():
+        if spec.required and not path.endswith("*") and path not in seen and _group_present(cfg, path):
+            raise ConfigError(f"{path} is missing; set it on the command line, e.g. +{path}={_show(spec.example)}")
+
+
+def _group_present(cfg: dict, path: str) -> bool:
+    """Required keys of a group count only when the group itself is in the config."""
+    head = path.split(".")[0]
+    return "." not in path or isinstance(cfg.get(head), dict)
+
+
+def _show(v) -> str:
+    if isinstance(v, str):
+        return repr(v) if v == "" or " " in v else v
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v).replace(" ", "")
