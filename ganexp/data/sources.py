@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -165,10 +166,23 @@ class ArraySet(ImageSet):
         if self.md5 and file_md5(path) != self.md5:
             raise DatasetError(f"dataset '{self.name}': {path} is corrupted (md5 differs from {self.md5}); "
                                f"replace it with a fresh copy")
-        with np.load(path) as z:
-            key = f"x_{split}" if f"x_{split}" in z.files else z.files[0]
-            arr = z[key]
+        arr = self._array(path, split)
+        if arr.dtype != np.uint8:
+            raise DatasetError(f"dataset '{self.name}': {path} holds {arr.dtype} images; save them as uint8 (0-255)")
         return to_channels(resize_uint8(to_nchw(arr), self.resolution), self.channels)
+
+    def _array(self, path: Path, split: str) -> np.ndarray:
+        """``x_<split>``, else the first array shaped like images (N, H, W[, C])."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                keys = [f"x_{split}"] if f"x_{split}" in z.files else [k for k in z.files if z[k].ndim in (3, 4)]
+                if not keys:
+                    raise DatasetError(f"dataset '{self.name}': {path} has no image array (it has "
+                                       f"{', '.join(z.files) or 'none'}); store the images as x_train / x_test")
+                return z[keys[0]]
+        except (OSError, ValueError, zipfile.BadZipFile) as err:
+            raise DatasetError(f"dataset '{self.name}': {path} is not a readable .npz file "
+                               f"({type(err).__name__}); replace it with a fresh copy") from None
 
 
 class FolderSet(ImageSet):
@@ -220,8 +234,12 @@ class FolderSet(ImageSet):
     def _read(self, path: Path) -> torch.Tensor:
         from PIL import Image
 
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB" if self.channels == 3 else "L"))
+        try:
+            with Image.open(path) as im:
+                arr = np.asarray(im.convert("RGB" if self.channels == 3 else "L"))
+        except OSError as err:  # PIL's UnidentifiedImageError and truncated files are OSErrors
+            raise DatasetError(f"dataset '{self.name}': {path} is not a readable image ({type(err).__name__}); "
+                               f"remove or replace it") from None
         x = to_nchw(arr[None] if arr.ndim == 3 else arr[None, ..., None])
         if self.crop:
             x = center_crop(x, min(self.crop, *x.shape[-2:]))
