@@ -87,7 +87,8 @@ def Betas() -> Check:
 
 
 def Tags() -> Check:
-    return Check("a list of strings, e.g. [a,b]", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
+    return Check("a list of strings of 1 to 64 characters (W&B's limit), e.g. [a,b]",
+                 lambda v: isinstance(v, list) and all(isinstance(t, str) and 1 <= len(t) <= 64 for t in v),
                  [], "notalist", required=False)
 
 
@@ -166,7 +167,7 @@ SCHEMA: dict[str, Check] = {
     "trainer.num_eval_samples": Int(1, 1024),
     # logger
     "logger.name": Choice("wandb", "csv", "none"),
-    "logger.project": Optional(Str(r"[^/\\#?%:]+", "a W&B project name without / \\ # ? % :")),
+    "logger.project": Optional(Str(r"[^/\\#?%:]{1,128}", "a W&B project name of at most 128 characters without / \\ # ? % :")),
     "logger.entity": Optional(Str()),
     "logger.mode": Choice("offline", "online", "disabled", required=False),
     "logger.tags": Tags(),

@@ -138,7 +138,7 @@ class Run:
                   "training from scratch", flush=True)
             return None
         if state.get("config_hash") != self.hash:
-            print(f"[restart] {self.name}: last.ckpt belongs to another config; training from scratch")
+            print(f"[restart] {self.name}: last.ckpt belongs to another config; training from scratch", flush=True)
             return None
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self.metrics = dict(state.get("metrics", {}))
