@@ -1,0 +1,72 @@
+"""Study C's update rules: Algorithm 2's decision table (all K = 2 cases and its K-generalization)
+and Algorithm 1's weight mixing."""
+import pytest
+import torch
+from torch import nn
+
+from ganexp.systems.multi_generator import Decision, algorithm2, judged_real
+from ganexp.systems.stepwise import mix_weights
+
+
+@pytest.mark.parametrize("real,fakes,want", [
+    (True, [True, False], Decision(True, (1,), "fooled")),     # G1 fooled D: update G2 and D
+    (False, [True, False], Decision(True, (1,), "fooled")),
+    (True, [False, True], Decision(True, (0,), "fooled")),     # only G2 fooled D: update G1 and D
+    (True, [True, True], Decision(True, (1,), "fooled")),      # both fooled: the first rule wins
+    (True, [False, False], Decision(True, (0, 1), "only_real")),  # D and both G, averaged loss
+    (False, [False, False], Decision(True, (0, 1), "all_fake")),  # the case the paper leaves open
+])
+def test_algorithm2_at_k2(real, fakes, want):
+    assert algorithm2(real, fakes) == want
+
+
+def test_algorithm2_for_any_k():
+    assert algorithm2(True, [False]) == Decision(True, (0,), "only_real")
+    assert algorithm2(True, [True]) == Decision(True, (), "fooled")  # K = 1: D alone learns from a fooled step
+    assert algorithm2(True, [False, True, True]) == Decision(True, (0, 2), "fooled")
+    assert algorithm2(False, [False, False, False]) == Decision(True, (0, 1, 2), "all_fake")
+    with pytest.raises(ValueError):
+        algorithm2(True, [])
+
+
+def test_judged_real_by_probability_or_critic_sign():
+    logits = torch.tensor([3.0, -1.0])  # mean sigma = (0.9526 + 0.2689) / 2 = 0.6107 > 0.5
+    assert judged_real(logits, probabilities=True) is True
+    assert judged_real(torch.tensor([-3.0, 1.0]), probabilities=True) is False
+    assert judged_real(torch.tensor([0.5, -0.4]), probabilities=False) is True  # mean 0.05 > 0
+    assert judged_real(torch.tensor([0.0, 0.0]), probabilities=False) is False  # not above the boundary
+
+
+class Old(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(2, 3)
+        self.b = nn.Linear(3, 1)
+        self.bn = nn.BatchNorm1d(3)
+
+
+class New(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(2, 3)      # same name and shape: mixed
+        self.b = nn.Linear(3, 2)      # same name, other shape: kept
+        self.c = nn.Linear(2, 2)      # new name: kept
+        self.bn = nn.BatchNorm1d(3)
+
+
+def test_mix_weights_matching_names_get_09_old_01_new():
+    torch.manual_seed(0)
+    old, new = Old(), New()
+    old.bn.num_batches_tracked.fill_(7)
+    before = {k: v.clone() for k, v in new.state_dict().items()}
+    mixed = mix_weights(old, new, alpha=0.1)
+    assert sorted(mixed) == ["a.bias", "a.weight", "bn.bias", "bn.num_batches_tracked", "bn.running_mean",
+                             "bn.running_var", "bn.weight"]
+    for name in ("a.weight", "a.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"):
+        torch.testing.assert_close(new.state_dict()[name], 0.9 * old.state_dict()[name] + 0.1 * before[name],
+                                   rtol=0, atol=1e-7)
+    for name in ("b.weight", "b.bias", "c.weight", "c.bias"):
+        assert torch.equal(new.state_dict()[name], before[name])
+    assert int(new.bn.num_batches_tracked) == 7
+    with pytest.raises(ValueError):
+        mix_weights(old, new, alpha=1.5)
