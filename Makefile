@@ -22,8 +22,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ganexp.metrics setup
 	touch $@
 
-demo: setup ## the main job: a 2x2 grid (loss x z_dim) on the embedded digits, CPU, one line + FID per run
-	$(PY) -m ganexp.train -m experiment=demo $(ARGS)
+# Two runs side by side, one thread each: the small demo networks use a second thread poorly, so this
+# finishes the 2x2 grid ~20% sooner than one run at a time on 2 threads (README, "The two commands").
+DEMO_JOBS ?= 2
+
+demo: setup ## the main job: 2x2 grid (loss x z_dim) on the embedded digits, CPU, one line + FID per run, then the report
+	OMP_NUM_THREADS=1 $(PY) -m ganexp.train -m experiment=demo hydra/launcher=joblib hydra.launcher.n_jobs=$(DEMO_JOBS) $(ARGS)
+	$(PY) -m ganexp.results multirun/demo
 
 test: setup ## the test suite (fast; `make test-slow` for the real-data tests)
 	$(PY) -m pytest -q $(ARGS)

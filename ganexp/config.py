@@ -30,8 +30,6 @@ def _critic_norm(norm_d: str, d_batchnorm_as: str) -> str:
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("critic_norm"):
         OmegaConf.register_new_resolver("critic_norm", _critic_norm)
-    if not OmegaConf.has_resolver("floordiv"):
-        OmegaConf.register_new_resolver("floordiv", lambda a, b: int(a) // int(b))
 
 
 def compose(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:

@@ -158,7 +158,8 @@ SCHEMA: dict[str, Check] = {
     # trainer
     "trainer.max_steps": Int(1),
     "trainer.accelerator": Choice("auto", "cpu", "gpu", "cuda", "mps"),
-    "trainer.devices": Int(1, 1),  # one run trains on one device; grids spread runs over GPUs
+    "trainer.devices": Check("1 (a run trains on one device; a grid spreads its runs over the GPUs)",
+                             lambda v: _is_int(v) and v == 1, 1, 2),
     "trainer.precision": Choice(*PRECISIONS),
     "trainer.log_every_n_steps": Int(1),
     "trainer.sample_every_n_steps": Int(1),

@@ -15,27 +15,39 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ganexp.results import build_report, build_table, findings, render, write_report
+from ganexp.metrics.config import metric_key
+from ganexp.results import build_report, build_table, findings, protocol, render, write_report
 from ganexp.results.figures import metric_figure_size, sample_figure_size
 from ganexp.results.grid import Grid, infer_grid, parse_sweep_value
-from ganexp.results.paper import paper_table
+from ganexp.results.paper import TABLE31, paper_table
 from ganexp.results.runs import Run, collect_runs, load_run
 
 ZS = [1, 10, 100]
 
 
+FULL_STEPS = 20000  # conf/experiment/table31.yaml's MNIST / Fashion-MNIST schedule (checked below)
+
+
 def make_run(root: Path, dataset: str, loss: str, z: int, seed: int, fid: float | None = None,
              status: str = "completed", inception: float | None = None, png: bool = False,
-             channels: int | None = None, **config) -> Path:
-    """Write one run folder following the training's result.json contract."""
+             channels: int | None = None, steps: int = FULL_STEPS, num_samples: int = 10000,
+             **config) -> Path:
+    """Write one run folder following the training's result.json contract.
+
+    Defaults follow the full table31 protocol (20000 generator steps, fid10k against 10k train
+    images, uniform prior), so a Δ to the paper is printed; ``steps``/``num_samples`` break it.
+    """
     run = root / f"dataset={dataset},loss={loss},z_dim={z}" / str(seed)
     run.mkdir(parents=True)
     data = {"name": dataset, "resolution": 28} | ({"channels": channels} if channels else {})
-    cfg = {"dataset": data, "loss": {"name": loss}, "z_dim": z, "seed": seed,
-           "sweep": root.name, "norm": {"g": "batch", "d": "batch"}, **config}
-    result = {"status": status, "config": cfg, "steps": 100, "wall_s": 1.0,
-              "metrics": {"fid10k": fid, "is10k": inception, "d_loss": 0.5, "g_loss": 1.0},
-              "metric_info": {"num_samples": 10000, "num_real": 10000, "real_split": "train",
+    cfg = {"dataset": data, "loss": {"name": loss}, "z_dim": z, "seed": seed, "latent": "uniform",
+           "sweep": root.name, "norm": {"g": "batch", "d": "batch"},
+           "trainer": {"max_steps": steps}, **config}
+    result = {"status": status, "config": cfg, "steps": steps, "wall_s": 1.0,
+              "metrics": {metric_key("fid", num_samples): fid,
+                          metric_key("is", num_samples): inception, "d_loss": 0.5, "g_loss": 1.0},
+              "metric_info": {"num_samples": num_samples, "num_real": num_samples,
+                              "real_split": "train",
                               "weights": "official" if inception is not None else "pool3-only"}}
     if status == "diverged":
         result["diverged_at"] = 50
@@ -50,9 +62,11 @@ def make_run(root: Path, dataset: str, loss: str, z: int, seed: int, fid: float 
 
 def mem_run(dataset: str, loss: str, z: int, seed: int, fid: float | None,
             inception: float | None = None, status: str = "completed") -> Run:
-    """An in-memory run (no folder) for table and findings tests."""
+    """An in-memory run (no folder) for table and findings tests (full MNIST protocol)."""
     return Run(path=Path("/nonexistent"), status=status, dataset=dataset, loss=loss, z_dim=z,
-               seed=seed, metrics={"fid10k": fid, "is10k": inception})
+               seed=seed, metrics={"fid10k": fid, "is10k": inception}, steps=FULL_STEPS,
+               config={"latent": "uniform", "trainer": {"max_steps": FULL_STEPS}},
+               metric_info={"num_samples": 10000, "num_real": 10000, "real_split": "train"})
 
 
 def tables(runs: list[Run]):
@@ -390,3 +404,193 @@ def test_dataset_outside_the_paper_uses_config_channels(tmp_path: Path):
     claim3 = report.findings[2]
     assert (claim3.verdict, claim3.details) == ("holds", [
         "digits (gray): WGAN ranks 6/6 (FID 20.00) — weak yes"])
+
+
+# --- comparison with the paper: Δ only under the full protocol --------------------------------
+
+RULE = ("Δ = ours − paper is printed only where every run of the cell follows the full table31 "
+        "protocol (MNIST/Fashion-MNIST 20000, CIFAR-10/CelebA 40000 generator steps; fid10k: "
+        "10000 generated vs 10000 train images; uniform latent prior).")
+UNPUBLISHED = ("Lee & Seok do not publish the sample count behind their FID/IS (nor their "
+               "training length)")
+FID10K = "fid10k (10000 generated vs 10000 real images, train split)"
+
+
+def quick_sweep(root: Path, steps: int = 400, num_samples: int = 250) -> Path:
+    """MNIST × lsgan × d ∈ {1, 10}, one seed, short schedule and small sample count."""
+    for z, v in ((1, 150.0), (10, 120.0)):
+        make_run(root, "mnist", "lsgan", z, 0, fid=v, steps=steps, num_samples=num_samples)
+    return root
+
+
+def test_delta_printed_when_protocol_matches(sweep: Path, tmp_path: Path):
+    fid = build_report([sweep]).fid
+    cell = fid.cell("mnist", "lsgan", 10)
+    assert (cell.comparable, cell.differences, cell.diff) == (True, [], pytest.approx(7.21))
+    assert render.paper_text(cell) == "4.79 (+7.21)"
+    md = render.to_markdown(fid)
+    assert md.splitlines()[2] == ("| Dataset | Model | d=1 | paper (Δ) | d=10 | paper (Δ) "
+                                  "| d=100 | paper (Δ) |")
+    assert RULE in md.splitlines()
+    assert (f"Every cell here follows it. {UNPUBLISHED}, so Δ assumes theirs is comparable to "
+            f"our fid10k.") in md.splitlines()
+    assert r"ours & paper ($\Delta$)" in render.to_latex(fid)
+    row = next(r for r in csv.DictReader(io.StringIO(render.to_csv_long(fid)))
+               if (r["loss"], r["z_dim"]) == ("lsgan", "10"))
+    assert (row["diff"], row["protocol_match"], row["protocol_differences"]) == ("+7.21", "1", "")
+
+
+def test_no_delta_and_caption_names_differences_when_protocol_differs(tmp_path: Path):
+    report = build_report([quick_sweep(tmp_path / "q")])
+    fid = report.fid
+    assert fid.key == "fid250"
+    cell = fid.cell("mnist", "lsgan", 10)
+    assert (cell.mean, cell.paper, cell.diff, cell.comparable) == (120.0, 4.79, None, False)
+    assert [(d.aspect, d.ours, d.full) for d in cell.differences] == [
+        ("sample count", "fid250 (250 generated vs 250 real images, train split)", FID10K),
+        ("schedule", "400 generator steps on MNIST", "20000 generator steps on MNIST")]
+    assert render.paper_text(cell) == "4.79"
+    md = render.to_markdown(fid)
+    lines = md.splitlines()
+    assert lines[2] == "| Dataset | Model | d=1 | paper | d=10 | paper |"
+    assert lines[4] == "| MNIST | LSGAN | **150.00** (1) | 166.79 | **<u>120.00</u>** (1) | 4.79 |"
+    assert "Δ" not in "\n".join(lines[:5])
+    assert lines[7:11] == [
+        RULE,
+        "No cell here follows it, so no Δ: a difference would measure the protocol (below) as "
+        "much as the method. The paper's value is shown for orientation only.",
+        "Differs in sample count: ours fid250 (250 generated vs 250 real images, train split); "
+        f"the full grid's {FID10K}; Lee & Seok's is not published.",
+        "Differs in schedule: ours 400 generator steps on MNIST; the full grid's 20000 generator "
+        "steps on MNIST (one generator step follows loss.n_critic critic steps)."]
+    tex = render.to_latex(fid)
+    assert r"Dataset & Model & ours & paper & ours & paper \\" in tex
+    assert "(+" not in tex and "(-" not in tex
+    assert ("Differs in sample count: ours fid250 (250 generated vs 250 real images, train "
+            "split); the full grid's fid10k") in tex
+    assert r"no $\Delta$" in tex
+    out = write_report(report, tmp_path / "out")
+    row = next(r for r in csv.DictReader(io.StringIO((out / "table3_1_fid.csv").read_text()))
+               if r["z_dim"] == "10")
+    assert (row["paper"], row["diff"], row["protocol_match"]) == ("4.79", "", "0")
+    assert row["protocol_differences"] == (
+        f"sample count: fid250 (250 generated vs 250 real images, train split) vs {FID10K}; "
+        "schedule: 400 generator steps on MNIST vs 20000 generator steps on MNIST")
+    assert protocol.short_note(list(fid.cells.values()), "fid") == (
+        "Ours: fid250; 400 generator steps on MNIST, not the full table31 protocol. Paper "
+        "(dashed): long training, sample count unpublished. Not comparable: no Δ.")
+    assert "No cell here follows it, so no Δ" in (out / "report.md").read_text()
+
+
+def test_full_schedule_but_other_sample_count_or_prior_has_no_delta(tmp_path: Path):
+    fid = build_report([quick_sweep(tmp_path / "a", steps=FULL_STEPS, num_samples=1000)]).fid
+    cell = fid.cell("mnist", "lsgan", 1)
+    assert (fid.key, cell.diff) == ("fid1k", None)
+    assert [d.aspect for d in cell.differences] == ["sample count"]
+    root = tmp_path / "b"
+    make_run(root, "mnist", "lsgan", 10, 0, fid=5.0, latent="normal")
+    cell = build_report([root]).fid.cell("mnist", "lsgan", 10)
+    assert (cell.diff, [(d.aspect, d.ours, d.full) for d in cell.differences]) == (
+        None, [("latent prior", "normal", "uniform")])
+
+
+def test_fid10k_with_short_schedule_has_no_delta(tmp_path: Path):
+    fid = build_report([quick_sweep(tmp_path / "q", steps=5000, num_samples=10000)]).fid
+    assert fid.key == "fid10k"
+    assert render.paper_text(fid.cell("mnist", "lsgan", 10)) == "4.79"
+    lines = render.to_markdown(fid).splitlines()
+    assert ("Differs in schedule: ours 5000 generator steps on MNIST; the full grid's 20000 "
+            "generator steps on MNIST (one generator step follows loss.n_critic critic steps)."
+            in lines)
+    assert f"{UNPUBLISHED}." in lines
+    assert not any(line.startswith("Differs in sample count") for line in lines)
+
+
+def test_mixed_cells_show_delta_only_where_all_runs_match(tmp_path: Path):
+    root = tmp_path / "m"
+    make_run(root, "mnist", "lsgan", 10, 0, fid=10.0)
+    make_run(root, "mnist", "lsgan", 1, 0, fid=100.0)
+    make_run(root, "mnist", "lsgan", 1, 1, fid=120.0, steps=400)  # one short run spoils the cell
+    fid = build_report([root]).fid
+    assert render.paper_text(fid.cell("mnist", "lsgan", 10)) == "4.79 (+5.21)"
+    assert render.paper_text(fid.cell("mnist", "lsgan", 1)) == "166.79"
+    lines = render.to_markdown(fid).splitlines()
+    assert lines[2] == "| Dataset | Model | d=1 | paper (Δ) | d=10 | paper (Δ) |"
+    assert ("Δ shown in 1 of 2 cells; the others differ from the full protocol (below)."
+            in lines)
+
+
+def test_protocol_is_what_the_full_grid_config_sets(compose):
+    """paper.TABLE31 (the Δ rule) and conf/experiment/table31.yaml define the same protocol."""
+    from ganexp.config import to_container
+
+    assert TABLE31.key("fid") == metric_key("fid", TABLE31.num_samples) == "fid10k"
+    for dataset, steps in TABLE31.generator_steps.items():
+        cfg = compose(["experiment=table31", f"dataset={dataset}", "loss=wgan_gp"])
+        assert cfg.trainer.max_steps == steps, dataset
+        assert (cfg.metrics.num_samples, cfg.metrics.num_real, cfg.metrics.real_split,
+                cfg.latent) == (TABLE31.num_samples, TABLE31.num_real, TABLE31.real_split,
+                                TABLE31.latent)
+    import yaml
+    from ganexp.config import CONF_DIR
+
+    grid = yaml.safe_load((CONF_DIR / "experiment" / "table31.yaml").read_text())
+    assert sorted(TABLE31.generator_steps) == sorted(
+        grid["hydra"]["sweeper"]["params"]["dataset"].split(","))
+    assert to_container(compose(["experiment=table31", "dataset=mnist"]))["trainer"][
+        "max_steps"] == FULL_STEPS
+
+
+def run_from_config(root: Path, cfg: dict, fid: float) -> Path:
+    """A completed run folder as ganexp.train writes it for the resolved ``cfg``."""
+    m = cfg["metrics"]
+    folder = root / f"loss={cfg['loss']['name']},z_dim={cfg['z_dim']}"
+    folder.mkdir(parents=True)
+    result = {"status": "completed", "config": cfg, "steps": cfg["trainer"]["max_steps"],
+              "metrics": {metric_key("fid", m["num_samples"]): fid},
+              "metric_info": {"num_samples": m["num_samples"],
+                              "num_real": m["num_real"] or m["num_samples"],
+                              "real_split": m["real_split"]}}
+    (folder / "result.json").write_text(json.dumps(result))
+    return folder
+
+
+def test_quick_and_full_profiles_count_generator_steps(compose, tmp_path: Path):
+    """trainer.max_steps is generator steps in both profiles: the same for GAN-NS and WGAN; the
+    QUICK profile's runs get no Δ, the full grid's do."""
+    from ganexp.config import to_container
+
+    quick = {loss: to_container(compose(["experiment=table31_quick", "dataset=mnist",
+                                         f"loss={loss}", "z_dim=10"]))
+             for loss in ("gan_ns", "wgan", "wgan_gp")}
+    n = quick["gan_ns"]["trainer"]["max_steps"]
+    assert [quick[x]["trainer"]["max_steps"] for x in quick] == [n, n, n]
+    assert [quick[x]["loss"]["n_critic"] for x in quick] == [1, 5, 5]
+    assert quick["gan_ns"]["metrics"]["num_samples"] == 250
+    full = to_container(compose(["experiment=table31", "dataset=mnist", "loss=lsgan",
+                                 "z_dim=10"]))
+    run_from_config(tmp_path / "quick", quick["gan_ns"], 100.0)
+    run_from_config(tmp_path / "full", full, 6.0)
+    q = build_report([tmp_path / "quick"]).fid
+    assert render.paper_text(q.cell("mnist", "gan_ns", 10)) == "4.93"
+    assert (f"Differs in schedule: ours {n} generator steps on MNIST; the full grid's 20000 "
+            "generator steps on MNIST (one generator step follows loss.n_critic critic steps)."
+            in render.to_markdown(q).splitlines())
+    f = build_report([tmp_path / "full"]).fid
+    assert render.paper_text(f.cell("mnist", "lsgan", 10)) == "4.79 (+1.21)"
+
+
+def test_report_without_paper_values_says_so(tmp_path: Path):
+    root = tmp_path / "demo"
+    for loss, z in (("gan_ns", 2), ("lsgan", 10)):
+        make_run(root, "digits", loss, z, 0, fid=80.0, steps=500, num_samples=100, png=True)
+    report = build_report([root])
+    out = write_report(report, tmp_path / "out")
+    lines = render.to_markdown(report.fid).splitlines()
+    assert lines[2] == "| Dataset | Model | d=2 | paper | d=10 | paper |"
+    assert lines[4] == "| digits | GAN-NS | **<u>80.00</u>** (1) | — | — (0/1) | — |"
+    assert ("Paper: Lee & Seok 2018 publish no values for these cells (their data sets are "
+            "MNIST, Fashion-MNIST, CIFAR-10, CelebA); no comparison.") in lines
+    assert "Not in the paper (no published values to compare): digits." in report.notes
+    assert [f.verdict for f in report.findings] == ["not testable"] * 4
+    assert (out / "samples_digits.png").is_file() and (out / "figure3_1_fid.png").is_file()

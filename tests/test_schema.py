@@ -96,7 +96,7 @@ def test_schema_describes_only_keys_that_exist(compose):
     (["loss=began", "loss.gamma=2"], "loss.gamma=2 is not allowed: loss.gamma must be a number > 0 and <= 1"),
     (["dataset.resolution=30"], "dataset.resolution=30 is not allowed: dataset.resolution must be one of 28, 32, 64, 128"),
     (["dataset.channels=2"], "dataset.channels=2 is not allowed: dataset.channels must be one of 1, 3"),
-    (["trainer.devices=2"], "trainer.devices=2 is not allowed: trainer.devices must be an integer from 1 to 1"),
+    (["trainer.devices=2"], "trainer.devices=2 is not allowed: trainer.devices must be 1 (a run trains on one device"),
     (["trainer.accelerator=tpu2"], "trainer.accelerator=tpu2 is not allowed: trainer.accelerator must be one of auto"),
     (["trainer.log_every_n_steps=0"], "trainer.log_every_n_steps=0 is not allowed"),
     (["metrics.num_samples=1"], "metrics.num_samples=1 is not allowed: metrics.num_samples must be an integer >= 2"),

@@ -17,7 +17,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import paper
+from . import paper, protocol
 from .grid import Grid
 from .runs import Run
 
@@ -42,6 +42,8 @@ class Cell:
     paper: float | None = None
     best_loss: bool = False
     best_dataset: bool = False
+    # How the averaged runs depart from the full protocol (protocol.differences); empty = matches.
+    differences: list = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -59,9 +61,16 @@ class Cell:
         return statistics.stdev(self.values) if len(self.values) > 1 else None
 
     @property
+    def comparable(self) -> bool:
+        """Whether the paper has a value, we have one, and every averaged run matches the
+        full protocol (see ``protocol``)."""
+        return self.mean is not None and self.paper is not None and not self.differences
+
+    @property
     def diff(self) -> float | None:
-        """Ours minus the paper (FID: positive = worse than published; IS: positive = better)."""
-        return None if self.mean is None or self.paper is None else self.mean - self.paper
+        """Ours minus the paper (FID: positive = worse than published; IS: positive = better);
+        None unless ``comparable``."""
+        return self.mean - self.paper if self.comparable else None
 
     @property
     def n_runs(self) -> int:
@@ -124,14 +133,14 @@ def build_table(runs: list[Run], metric: str, key: str | None, grid: Grid) -> Ta
     for run in sorted(runs, key=lambda r: (r.seed is None, r.seed or 0)):
         cell = cells.get(run.cell) if run.cell else None
         if cell is not None:
-            _add(cell, run, key)
+            _add(cell, run, metric, key)
     table = Table(metric, key, grid, cells, higher_is_better=(metric == "is"),
                   info=describe_samples(runs, key))
     mark_best(table)
     return table
 
 
-def _add(cell: Cell, run: Run, key: str | None) -> None:
+def _add(cell: Cell, run: Run, metric: str, key: str | None) -> None:
     """Count ``run`` into ``cell`` by its status; a completed value is averaged in."""
     if run.status == "completed":
         value = run.value(key) if key else None
@@ -140,6 +149,10 @@ def _add(cell: Cell, run: Run, key: str | None) -> None:
         else:
             cell.values.append(value)
             cell.seeds.append(run.seed)
+            if cell.paper is not None:
+                for d in protocol.differences(run, metric, key):
+                    if d not in cell.differences:
+                        cell.differences.append(d)
     else:
         attr = f"n_{run.status}"
         setattr(cell, attr, getattr(cell, attr) + 1)

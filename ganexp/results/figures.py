@@ -7,6 +7,7 @@ count: metric figures are ``PANEL_W × PANEL_H`` inches per panel (two panels pe
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -16,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from . import paper  # noqa: E402
+from . import paper, protocol  # noqa: E402
 from .aggregate import Table  # noqa: E402
 from .runs import Run  # noqa: E402
 
@@ -72,7 +73,11 @@ def _panel(ax, table: Table, d: str) -> None:
     ax.set_xticks(list(xs), [str(z) for z in table.grid.z_dims])
     ax.set_xlabel("latent dimension d")
     ax.set_ylabel("FID (log scale)" if table.metric == "fid" else "Inception Score")
-    ax.set_title(paper.dataset_label(d) + ("" if has_ours else " (ours: unavailable)"))
+    has_paper = any(table.cell(d, loss, z).paper is not None
+                    for loss in table.grid.losses for z in table.grid.z_dims)
+    notes = [] if has_ours else ["ours: unavailable"]
+    notes += [] if has_paper else ["paper: no values"]
+    ax.set_title(paper.dataset_label(d) + (f" ({'; '.join(notes)})" if notes else ""))
     ax.grid(True, which="both", alpha=0.3)
 
 
@@ -88,13 +93,21 @@ def metric_figure(table: Table, path: Path) -> Path:
         ax.axis("off")
     handles = [Line2D([], [], color=loss_color(loss), lw=2, label=paper.loss_label(loss))
                for loss in table.grid.losses]
-    handles += [Line2D([], [], color="k", marker="o", ms=3, label="ours (mean ± std)"),
-                Line2D([], [], color="k", ls="--", alpha=0.6, label="paper")]
+    handles.append(Line2D([], [], color="k", marker="o", ms=3, label="ours (mean ± std)"))
+    if any(c.paper is not None for c in table.cells.values()):
+        handles.append(Line2D([], [], color="k", ls="--", alpha=0.6, label="paper"))
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5 if cols > 1 else 4), fontsize=8,
                frameon=False)
     name = "log FID" if table.metric == "fid" else "IS"
     fig.suptitle(f"Figure {FIGURE_NUMBER[table.metric]}: {name} vs latent dimension d")
-    fig.subplots_adjust(left=0.08, right=0.98, top=1 - 0.75 / (h / DPI), hspace=0.45,
+    note = protocol.short_note(list(table.cells.values()), table.metric)
+    top = 0.75
+    if note:  # ours and the paper's come from different protocols: say so under the title
+        note = textwrap.fill(note, width=int(w / DPI * 17))
+        fig.text(0.5, 1 - 0.42 / (h / DPI), note, ha="center", va="top", fontsize=7.5,
+                 color="0.3")
+        top += 0.13 * (note.count("\n") + 1)
+    fig.subplots_adjust(left=0.08, right=0.98, top=1 - top / (h / DPI), hspace=0.45,
                         wspace=0.28, bottom=(LEGEND_H + 0.45) / (h / DPI))
     return _save(fig, path)
 

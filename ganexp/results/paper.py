@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+from dataclasses import dataclass
 from importlib import resources
 
 FID_CSV = "lee2018_table3_1_fid.csv"
@@ -27,6 +28,38 @@ COLOR = frozenset({"cifar10", "celeba"})
 # The loss whose sample grids the paper shows per data set (Figures 3.3-3.6).
 SAMPLE_LOSS = {"mnist": "lsgan", "fashion_mnist": "lsgan", "cifar10": "gan_ns", "celeba": "gan_ns"}
 SAMPLE_FIGURE = {"mnist": "3.3", "fashion_mnist": "3.4", "cifar10": "3.5", "celeba": "3.6"}
+
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a run must have been trained and scored for ``ours − paper`` to be printed.
+
+    Lee & Seok 2018 publish their means but neither their training length nor the number of
+    generated images behind each FID/IS. ganexp's full Study A grid (conf/experiment/table31.yaml,
+    which tests/test_results.py checks against this object) fixes both; a difference to the paper
+    is printed only for runs that followed it, and every caption says that the paper's own sample
+    count is not published.
+    """
+
+    name: str
+    generator_steps: dict  # data set -> trainer.max_steps (generator steps, n_critic critic steps each)
+    num_samples: int  # generated images per FID/IS (the metric key: fid10k / is10k)
+    num_real: int  # real images behind the cached statistics
+    real_split: str
+    latent: str  # prior of z
+
+    def key(self, metric: str) -> str:
+        """Metric key of this protocol (``fid10k``), as ganexp.metrics.metric_key writes it."""
+        n = self.num_samples
+        return f"{metric}{n // 1000}k" if n % 1000 == 0 else f"{metric}{n}"
+
+
+# The full grid of conf/experiment/table31.yaml: the only protocol with a printed Δ.
+TABLE31 = Protocol(name="table31",
+                   generator_steps={"mnist": 20000, "fashion_mnist": 20000, "cifar10": 40000,
+                                    "celeba": 40000},
+                   num_samples=10000, num_real=10000, real_split="train", latent="uniform")
 
 
 def read_reference_text(name: str) -> str:

@@ -3,7 +3,8 @@
 A cell reads ``mean ± std (n)``: n is the number of completed seeds averaged; anything else in
 the cell is listed after a semicolon (``12.00 ± 1.41 (2; 1 diverged)``). A cell without a value
 lists why (``diverged (3/3)``, ``failed (1/3), missing (2/3)``, ``— (0/3)``, ``unavailable (3/3)``).
-Beside every z column: the paper's value and our difference (ours − paper).
+Beside every z column: the paper's value, and our difference (ours − paper) only where the runs
+follow the full protocol (``protocol``); the caption says what differs otherwise.
 Marks: **bold** = best loss of the data set in that z column; underlined = best z of that loss.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import io
 from dataclasses import dataclass
 from typing import Callable
 
-from . import paper
+from . import paper, protocol
 from .aggregate import DECIMALS, Cell, Table
 
 TITLES = {"fid": ("3.1", "FID", "lower is better"),
@@ -68,7 +69,8 @@ def cell_text(cell: Cell, metric: str, style: Style = PLAIN) -> str:
 
 
 def paper_text(cell: Cell, style: Style = PLAIN) -> str:
-    """The paper's side of a cell: ``4.79 (+7.21)``; dash when the paper has no value."""
+    """The paper's side of a cell: ``4.79 (+7.21)`` when the protocol matches, else ``4.79``;
+    dash when the paper has no value."""
     if cell.paper is None:
         return style.dash
     return num(cell.paper) + (f" ({num(cell.diff, signed=True)})" if cell.diff is not None else "")
@@ -81,12 +83,24 @@ def title(table: Table) -> str:
     return f"Table {number}: {name} ({key}{better})"
 
 
+def has_delta(table: Table) -> bool:
+    """Whether any cell prints ours − paper (then the paper column reads ``paper (Δ)``)."""
+    return any(c.diff is not None for c in table.cells.values())
+
+
+def paper_header(table: Table, style: Style = PLAIN) -> str:
+    """``paper (Δ)`` when some cell has a Δ, else ``paper``."""
+    return f"paper ({style.delta})" if has_delta(table) else "paper"
+
+
 def legend(table: Table) -> list[str]:
-    """Lines explaining a table: metric key and samples, std, marks, counts, availability."""
+    """Lines explaining a table: metric key and samples, std, marks, counts, availability, and
+    what the paper column may be compared with (``protocol.caption``)."""
     lines = [f"Mean ± sample std (ddof=1) over seeds; (n) = completed seeds averaged. "
-             f"Paper = Lee & Seok 2018, ({'Δ'} = ours − paper). **Bold** = best loss of the data "
+             f"Paper = Lee & Seok 2018. **Bold** = best loss of the data "
              f"set in that d column; underlined = best d of that loss. Expected seeds per cell: "
              f"{table.grid.seeds_per_cell or 'unknown'} (grid from {table.grid.source})."]
+    lines += protocol.caption(list(table.cells.values()), table.metric)
     if table.key is None:
         lines.append("No run reported this metric.")
     elif not table.available:
@@ -97,10 +111,10 @@ def legend(table: Table) -> list[str]:
 
 
 def to_markdown(table: Table, with_title: bool = True) -> str:
-    """A GitHub Markdown table, rows dataset × loss, two columns (ours, paper (Δ)) per z_dim."""
+    """A GitHub Markdown table, rows dataset × loss, two columns (ours, paper [Δ]) per z_dim."""
     head = ["Dataset", "Model"]
     for z in table.grid.z_dims:
-        head += [f"d={z}", "paper (Δ)"]
+        head += [f"d={z}", paper_header(table)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for d, loss in table.grid.rows():
         row = [paper.dataset_label(d), paper.loss_label(loss)]
@@ -123,7 +137,8 @@ def to_latex(table: Table) -> str:
     out = [r"\begin{table}[t]", r"\centering", r"\scriptsize",
            r"\begin{tabular}{ll" + "rr" * len(zs) + "}", r"\toprule",
            " & & " + " & ".join(rf"\multicolumn{{2}}{{c}}{{$d={z}$}}" for z in zs) + r" \\",
-           "Dataset & Model & " + " & ".join([r"ours & paper ($\Delta$)"] * len(zs)) + r" \\",
+           "Dataset & Model & " + " & ".join([f"ours & {paper_header(table, LATEX)}"] * len(zs))
+           + r" \\",
            r"\midrule"]
     for i, (d, loss) in enumerate(table.grid.rows()):
         if i and loss == table.grid.losses[0]:
@@ -142,7 +157,20 @@ def to_latex(table: Table) -> str:
 
 LONG_COLUMNS = ["dataset", "loss", "z_dim", "key", "mean", "std", "n", "seeds", "n_expected",
                 "n_diverged", "n_failed", "n_incomplete", "n_novalue", "n_missing", "paper",
-                "diff", "best_loss", "best_dataset", "text"]
+                "diff", "protocol_match", "protocol_differences", "best_loss", "best_dataset",
+                "text"]
+
+
+def match_flag(cell: Cell) -> str:
+    """``1`` when Δ is printed, ``0`` when the protocol differs, empty without both values."""
+    if cell.paper is None or cell.mean is None:
+        return ""
+    return "1" if cell.comparable else "0"
+
+
+def differences_text(cell: Cell) -> str:
+    """``sample count: fid250 (...) vs fid10k (...); schedule: ...`` (empty when it matches)."""
+    return "; ".join(f"{d.aspect}: {d.ours} vs {d.full}" for d in cell.differences)
 
 
 def long_rows(table: Table) -> list[list]:
@@ -154,13 +182,15 @@ def long_rows(table: Table) -> list[list]:
             rows.append([d, loss, z, table.key or "", num(c.mean), num(c.std), c.n,
                          " ".join(str(s) for s in c.seeds), c.n_expected or "", c.n_diverged,
                          c.n_failed, c.n_incomplete, c.n_novalue, c.n_missing, num(c.paper),
-                         num(c.diff, signed=True), int(c.best_loss), int(c.best_dataset),
+                         num(c.diff, signed=True), match_flag(c), differences_text(c),
+                         int(c.best_loss), int(c.best_dataset),
                          cell_text(c, table.metric)])
     return rows
 
 
 def to_csv_long(table: Table) -> str:
-    """Tidy CSV: one row per (dataset, loss, z_dim) with mean, std, counts, paper, diff, marks."""
+    """Tidy CSV: one row per (dataset, loss, z_dim) with mean, std, counts, paper, diff (empty
+    unless the protocol matches), protocol_match / protocol_differences, marks."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(LONG_COLUMNS)

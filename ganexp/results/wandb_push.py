@@ -16,7 +16,7 @@ from .report import TABLE_FILES, Report
 
 CELL_COLUMNS = ["dataset", "loss", "z_dim", "key", "mean", "std", "n", "n_expected", "n_diverged",
                 "n_failed", "n_incomplete", "n_novalue", "n_missing", "paper", "diff",
-                "best_loss", "best_dataset", "text"]
+                "protocol_match", "protocol_differences", "best_loss", "best_dataset", "text"]
 
 
 def _most_common(values: list) -> str | None:
@@ -48,7 +48,9 @@ def cell_rows(table: Table) -> list[list]:
             c = table.cell(d, loss, z)
             rows.append([d, loss, z, table.key, c.mean, c.std, c.n, c.n_expected, c.n_diverged,
                          c.n_failed, c.n_incomplete, c.n_novalue, c.n_missing, c.paper, c.diff,
-                         c.best_loss, c.best_dataset, render.cell_text(c, table.metric)])
+                         c.comparable if c.paper is not None and c.mean is not None else None,
+                         render.differences_text(c), c.best_loss, c.best_dataset,
+                         render.cell_text(c, table.metric)])
     return rows
 
 
