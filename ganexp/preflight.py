@@ -5,16 +5,15 @@ first, so one bad value stops the whole grid at once with one sentence, exit cod
   sweep values, so composition mistakes (``foo=1``, a bad override syntax) never reach Hydra's
   traceback hint, and fully checks a single run.
 - ``GridSweeper`` (``hydra/sweeper=ganexp``, the default; Hydra loads sweepers only from the
-  ``hydra_plugins`` package, so it lives in hydra_plugins/ganexp_sweeper) expands a multirun exactly like Hydra's
-  basic sweeper, checks every job's composed config, and only then launches; after the grid it
-  prints one summary line and sets the exit code (``EXIT``) from the jobs' outcomes.
+  ``hydra_plugins`` package, so it lives in hydra_plugins/ganexp_sweeper) expands a multirun exactly
+  like Hydra's basic sweeper, checks every job with ``GridChecker``, and only then launches; after
+  the grid it prints one summary line and sets the exit code (``EXIT``) from the jobs' outcomes.
 """
 from __future__ import annotations
 
 import copy
 import re
-import sys
-from typing import Any, Sequence
+from typing import Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
@@ -22,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from .config import CONF_DIR, ConfigError, compose, register_resolvers
-from .schema import check_config, closest_key, leaves, spec_for
+from .schema import check_config, leaves, spec_for, unknown_key
 
 EXIT = {"code": 0}  # set by the sweeper or a single run; ganexp.train.cli exits with it
 
@@ -64,9 +63,7 @@ def translate(err: Exception, overrides: Sequence[str]) -> ConfigError:
             group = key.split(".")[0]
             return ConfigError(f"'{key}' is not a key of the chosen {group} config; pick a {group} option that has it "
                                f"(see conf/{group}/)")
-        hint = closest_key(key)
-        return ConfigError(f"unknown key '{key}'" + (f"; did you mean '{hint}'?" if hint else
-                           "; see the configuration reference in the README for the keys"))
+        return unknown_key(key)
     m = re.search(r"Could not append to config. An item is already at '([^']+)'", text)
     if m:
         return ConfigError(f"'{m.group(1)}' already exists, so '+{m.group(1)}=...' cannot add it; "

@@ -218,6 +218,13 @@ def closest_key(path: str) -> str | None:
     return match[0] if match else None
 
 
+def unknown_key(path: str) -> ConfigError:
+    """The error for a key the schema does not know, with the closest known key."""
+    hint = closest_key(path)
+    return ConfigError(f"unknown key '{path}'" + (f"; did you mean '{hint}'?" if hint else
+                       "; see the configuration reference in the README for the keys"))
+
+
 def check_config(cfg: dict, skip: frozenset[str] = frozenset()) -> None:
     """Raise ConfigError for the first unknown, missing or invalid key of a run config; the values
     of keys in ``skip`` (unresolved interpolations) are not checked."""
@@ -225,9 +232,7 @@ def check_config(cfg: dict, skip: frozenset[str] = frozenset()) -> None:
     for path, value in leaves({k: v for k, v in cfg.items() if k != "hydra"}):
         spec = spec_for(path)
         if spec is None:
-            hint = closest_key(path)
-            raise ConfigError(f"unknown key '{path}'" + (f"; did you mean '{hint}'?" if hint else
-                              "; see the configuration reference in the README for the keys"))
+            raise unknown_key(path)
         if path not in skip and not spec.ok(value):
             raise ConfigError(f"{path}={_show(value)} is not allowed: {path} must be {spec.allowed}")
         seen.add(path)
