@@ -38,6 +38,12 @@ def resolved(cfg: DictConfig, resolve: bool = True) -> dict:
         if isinstance(err.__cause__, ConfigError):
             raise err.__cause__ from None
         key = getattr(err, "full_key", None) or "a value"
+        m = re.search(r"Interpolation key '([^']+)' not found", str(err))
+        parent, _, leaf = m.group(1).rpartition(".") if m else ("", "", "")
+        options = OmegaConf.select(cfg, parent) if parent else None
+        if isinstance(options, DictConfig):  # e.g. table31's schedule.<dataset> for a dataset it lacks
+            raise ConfigError(f"{key} refers to {parent}.{leaf}, which does not exist; {parent} has "
+                              f"{', '.join(map(str, options))}") from None
         raise ConfigError(f"cannot resolve {key}: {_first_line(err)}; fix the value it refers to") from None
 
 

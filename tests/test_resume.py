@@ -208,3 +208,17 @@ def test_second_damaged_checkpoint_does_not_replace_the_first(tmp_path):
     assert checkpoint.set_aside(tmp_path / "last.ckpt") == tmp_path / "last.ckpt.damaged.2"
     assert sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir()) == [
         ("last.ckpt.damaged", b"first"), ("last.ckpt.damaged.2", b"second")]
+
+
+def test_kills_in_quick_succession_resume_to_the_uninterrupted_run(reference, tmp_path, monkeypatch, capsys):
+    """Killed at step 4 (before any checkpoint: the rerun starts over), at 13 (last.ckpt at 10), and at 15
+    in the resumed run (still the step-10 checkpoint), then run to the end: the weights and the rows equal
+    an uninterrupted run's exactly."""
+    for step in (4, 13, 15):
+        killed_run(tmp_path, monkeypatch, step)
+    run(compose(CFG), tmp_path, "r")
+    assert_same_run(tmp_path, reference)
+    assert printed(capsys, "[resume]") == ["[resume] r: from step 10 of 20"] * 2
+    ours, theirs = checkpoint.load(tmp_path / "last.ckpt"), checkpoint.load(reference / "last.ckpt")
+    for player in ("G", "D"):
+        assert all(ours[player][k].equal(v) for k, v in theirs[player].items())

@@ -109,7 +109,8 @@ def test_schema_describes_only_keys_that_exist(compose):
     (["dataset.md5=xyz"], "'dataset.md5' is not a key of the chosen dataset config; pick a dataset option that has it"),
     (["force=yes"], "force=yes is not allowed: force must be true or false"),
     (["loss._target_=ganexp.losses.nope.Nope"], "loss._target_=ganexp.losses.nope.Nope is not allowed"),
-    (["experiment=table31"], "cannot resolve trainer.max_steps"),  # digits has no schedule entry
+    (["experiment=table31"], "trainer.max_steps refers to schedule.digits, which does not exist; schedule has "
+                             "mnist, fashion_mnist, cifar10, celeba"),
     (["z_dim=1,2"], "a comma-separated list of values sweeps a grid; add -m to run one job per value"),
     (["z_dim=[1,2"], "cannot read the override"),
     (["loss=wgn"], "there is no config 'loss/wgn'; choose one of: began, dragan, gan_mm"),
