@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import paper
-from .runs import Run
+from .runs import Run, _get
 
 ASPECTS = ("sample count", "schedule", "latent prior")
 
@@ -33,15 +33,6 @@ class Difference:
     aspect: str
     ours: str
     full: str
-
-
-def _get(cfg: dict, dotted: str):
-    node = cfg
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def _samples_text(key: str | None, n, n_real, split) -> str:
