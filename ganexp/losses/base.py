@@ -56,6 +56,11 @@ class AdversarialLoss:
         pass
 
 
+def per_sample_uniform(x: Tensor) -> Tensor:
+    """One U[0, 1] draw per sample, shaped to broadcast over the rest: (B, 1, 1, 1) for images."""
+    return torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device, dtype=x.dtype)
+
+
 def gradient_penalty(d: nn.Module, x_hat: Tensor, target: float = 1.0) -> Tensor:
     """E[(||grad_x D(x_hat)||_2 - target)^2] over the batch, differentiable w.r.t. D's parameters."""
     x_hat = x_hat.detach().requires_grad_(True)

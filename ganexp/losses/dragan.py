@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from . import gan_ns
-from .base import AdversarialLoss, gradient_penalty
+from .base import AdversarialLoss, gradient_penalty, per_sample_uniform
 
 
 def perturb(real: Tensor, scale: float) -> Tensor:
@@ -22,7 +22,7 @@ def perturb(real: Tensor, scale: float) -> Tensor:
 
 def interpolate(real: Tensor, perturbed: Tensor) -> Tensor:
     """x_hat = x + alpha (x_p - x), alpha ~ U[0, 1] per sample (one alpha broadcast over C, H, W)."""
-    alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)  # (B, 1, 1, 1)
+    alpha = per_sample_uniform(real)  # (B, 1, 1, 1)
     return real + alpha * (perturbed - real)
 
 

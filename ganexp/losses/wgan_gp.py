@@ -1,14 +1,13 @@
 """WGAN-GP (Gulrajani et al. 2017): WGAN critic loss plus a two-sided gradient penalty."""
-import torch
 from torch import Tensor, nn
 
 from . import wgan
-from .base import AdversarialLoss, gradient_penalty
+from .base import AdversarialLoss, gradient_penalty, per_sample_uniform
 
 
 def interpolate(real: Tensor, fake: Tensor) -> Tensor:
     """x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample."""
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    eps = per_sample_uniform(real)  # (B, 1, 1, 1)
     return eps * real + (1 - eps) * fake
 
 
