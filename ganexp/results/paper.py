@@ -30,7 +30,6 @@ SAMPLE_LOSS = {"mnist": "lsgan", "fashion_mnist": "lsgan", "cifar10": "gan_ns", 
 SAMPLE_FIGURE = {"mnist": "3.3", "fashion_mnist": "3.4", "cifar10": "3.5", "celeba": "3.6"}
 
 
-
 @dataclass(frozen=True)
 class Protocol:
     """How a run must have been trained and scored for ``ours − paper`` to be printed.
