@@ -1,7 +1,9 @@
 """last.ckpt: everything needed to resume bit-exactly, loadable with ``weights_only=True``.
 
-Holds G, D, both optimizers, the loss state (BEGAN's k_t), the data order, RNG states, the step,
-the W&B run id and the resolved config (plain types only, never code).
+Whatever the training system: its state dict (every player), every optimizer's state in the
+system's order, its extra state (the loss's, e.g. BEGAN's k_t), the data order, RNG states, the
+step, the W&B run id and the resolved config (plain types only, never code). Format 1 (one G/D
+pair, before training systems) is read too, as the ``gan`` system's state.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import torch
 
 from .runlog import replace_atomically
 
-FORMAT = "ganexp-ckpt/1"
+FORMAT = "ganexp-ckpt/2"
+FORMAT_PAIR = "ganexp-ckpt/1"  # G, D, opt_g, opt_d, loss
 
 
 class CheckpointError(RuntimeError):
@@ -26,15 +29,13 @@ class CheckpointError(RuntimeError):
 
 def save(path: Path, module, extra: dict) -> None:
     """Write atomically (temp file + rename): a kill never leaves a truncated last.ckpt."""
-    opt_g, opt_d = module.trainer.optimizers
     state = {
         "format": FORMAT,
         "step": module.step_count,
-        "G": module.G.state_dict(),
-        "D": module.D.state_dict(),
-        "opt_g": opt_g.state_dict(),
-        "opt_d": opt_d.state_dict(),
-        "loss": module.loss.state_dict(),
+        "system": module.state_dict(),
+        "optimizers": [opt.state_dict() for opt in module.trainer.optimizers],
+        "extra": module.extra_state(),
+        "train_s": module.train_s,
         "batcher": module.batcher.state_dict(),
         "acc": {k: v.detach().cpu() for k, v in module._acc.items()},  # partial log interval
         "acc_n": module._acc_n,
@@ -64,10 +65,24 @@ def load(path: Path | str) -> dict:
         why = _unreadable_reason(path, err)
         raise CheckpointError(f"{path} is not a readable ganexp checkpoint ({why}); "
                               f"delete it to start the run over, or give a run's last.ckpt", why) from None
+    if isinstance(state, dict) and state.get("format") == FORMAT_PAIR:
+        return _from_pair(state)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{path} is not a ganexp checkpoint (format {FORMAT} expected); "
                               f"give the last.ckpt of a ganexp run", f"format {found!r}, not {FORMAT}")
+    return state
+
+
+def _from_pair(state: dict) -> dict:
+    """A format-1 checkpoint (one G/D pair) as the ``gan`` system's format-2 state."""
+    pair = {f"players.{p}.{k}": v for p in ("G", "D") for k, v in state.pop(p).items()}
+    state.update(format=FORMAT, system=pair, optimizers=[state.pop("opt_g"), state.pop("opt_d")],
+                 extra={"loss": state.pop("loss")})
+    cfg = state.get("config", {})
+    cfg.setdefault("system", {"_target_": "ganexp.systems.gan.GANPair", "name": "gan"})
+    if cfg.get("loss", {}).get("name") == "began":  # format 1 kept BEGAN's autoencoder as model.discriminator
+        cfg["model"].setdefault("autoencoder", cfg["model"]["discriminator"])
     return state
 
 
@@ -95,12 +110,11 @@ def set_aside(path: Path) -> Path:
 
 def restore(module, state: dict) -> None:
     """Put a checkpoint's training state back into a module whose optimizers exist."""
-    module.G.load_state_dict(state["G"])
-    module.D.load_state_dict(state["D"])
-    opt_g, opt_d = module.trainer.optimizers
-    opt_g.load_state_dict(state["opt_g"])
-    opt_d.load_state_dict(state["opt_d"])
-    module.loss.load_state_dict(state["loss"])
+    module.load_state_dict(state["system"])
+    for opt, saved in zip(module.trainer.optimizers, state["optimizers"], strict=True):
+        opt.load_state_dict(saved)
+    module.load_extra_state(state["extra"])
+    module.train_s = float(state.get("train_s", 0.0))
     module.batcher.load_state_dict(state["batcher"])
     module.step_count = int(state["step"])
     module._acc = {k: v.to(module.device) for k, v in state["acc"].items()}
@@ -111,21 +125,21 @@ def restore(module, state: dict) -> None:
 
 
 def load_generator(path: Path | str, device="cpu"):
-    """(generator in eval mode, config dict) from a run's last.ckpt."""
-    from hydra.utils import instantiate
+    """(the run's system in eval mode, config dict) from a run's last.ckpt; ``system(z)`` gives images
+    (a mixture for K generators, the last stage for stepwise systems)."""
+    from .systems import build_system
 
-    from .config import register_resolvers
-
-    register_resolvers()
     state = load(path)
     cfg = state["config"]
-    g = instantiate(cfg["model"]["generator"]).to(device)
-    g.load_state_dict(state["G"])
-    return g.eval(), cfg
+    system = build_system(cfg)
+    system.load_state_dict(state["system"])
+    system.load_extra_state(state.get("extra", {}))
+    system.step_count = int(state["step"])  # stepwise systems draw with the stage of the last step
+    return system.to(device).eval(), cfg
 
 
 def sample_z(cfg: dict, n: int, device="cpu", generator: torch.Generator | None = None) -> torch.Tensor:
     """Latent codes from the run's prior."""
-    from .module import sample_latent
+    from .systems.base import sample_latent
 
     return sample_latent(n, cfg["z_dim"], cfg.get("latent", "uniform"), device, generator)

@@ -72,12 +72,19 @@ def config_hash(cfg: dict) -> str:
     """Stable hash of what determines a run's result (logger and paths excluded)."""
     keep = {k: v for k, v in cfg.items() if k not in ("logger", "data_root", "sweep", "launch", "force")}
     if isinstance(keep.get("trainer"), dict):  # where a run trains does not change what it is
-        keep["trainer"] = {k: v for k, v in keep["trainer"].items() if k not in ("accelerator", "devices")}
+        keep["trainer"] = {k: v for k, v in without_derived(keep["trainer"]).items() if k not in ("accelerator", "devices")}
     if isinstance(keep.get("dataset"), dict):
         keep["dataset"] = {k: v for k, v in keep["dataset"].items() if k not in ("root", "cache_dir", "path", "folder")}
     if isinstance(keep.get("metrics"), dict):
         keep["metrics"] = {k: v for k, v in keep["metrics"].items() if k not in ("cache_dir", "inception_weights")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def without_derived(trainer: dict) -> dict:
+    """The trainer settings as the user gave them: steps_per_epoch comes from the data, and max_steps
+    from max_epochs when that is set (Run.apply_epochs), so neither is part of what a run is."""
+    epochs = trainer.get("max_epochs") is not None
+    return {k: v for k, v in trainer.items() if k != "steps_per_epoch" and not (epochs and k == "max_steps")}
 
 
 def check_choices(argv: list[str]) -> None:

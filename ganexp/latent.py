@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError, load_generator
-from .module import eval_codes
+from .systems import eval_codes
 from .runlog import save_grid
 
 
@@ -37,7 +37,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def interpolate(g, cfg: dict, steps: int, pairs: int, seed: int) -> torch.Tensor:
-    from .module import sample_latent
+    from .systems import sample_latent
 
     gen = torch.Generator().manual_seed(seed)
     ends = sample_latent(2 * pairs, cfg["z_dim"], cfg.get("latent", "uniform"), "cpu", gen)

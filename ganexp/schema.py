@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from .config import ConfigError
@@ -92,6 +92,13 @@ def Tags() -> Check:
                  [], "notalist", required=False)
 
 
+def Epochs() -> Check:
+    def ok(v):
+        return isinstance(v, list) and all(_is_num(e) and e > 0 for e in v) and v == sorted(set(v))
+    return Check("a list of increasing epochs > 0 (fractions allowed), e.g. [10,20]", ok, [10, 20], [20, 10],
+                 required=False)
+
+
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # safe as a folder name and a W&B group
 PRECISIONS = ("32-true", "32", 32, "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "64", 64,
               "16", 16, "bf16")
@@ -108,6 +115,15 @@ SCHEMA: dict[str, Check] = {
     "force": Bool(),
     "launch.jobs_per_gpu": Int(1),
     "schedule.*": Int(1),  # experiment files: generator steps per dataset name
+    "study": Choice("lee2018", "psgan2025"),
+    # system
+    "system._target_": Target("ganexp.systems"),
+    "system.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
+    "system.num_generators": Int(1, required=False),
+    "system.stages": Int(1, 5, required=False),
+    "system.stage_epochs": Epochs(),
+    "system.mix_alpha": Num(0, 1, example=0.1, required=False),
+    "system.fade_epochs": Num(0, example=1.0, required=False),
     # dataset
     "dataset._target_": Target("ganexp.data"),
     "dataset.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
@@ -140,23 +156,34 @@ SCHEMA: dict[str, Check] = {
     # model
     "model.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
     "model.width": Int(1),
+    "model.max_width": Int(1, required=False),
     "model.generator._target_": Target("ganexp.nets"),
     "model.generator.z_dim": Int(1),
     "model.generator.resolution": Choice(*RESOLUTIONS),
     "model.generator.channels": Choice(1, 3),
     "model.generator.width": Int(1),
+    "model.generator.max_resolution": Choice(*RESOLUTIONS, required=False),
+    "model.generator.max_width": Int(1, required=False),
     "model.generator.norm": Choice("batch", "layer", "instance", "none", "adain"),
     "model.discriminator._target_": Target("ganexp.nets"),
     "model.discriminator.resolution": Choice(*RESOLUTIONS),
     "model.discriminator.channels": Choice(1, 3),
     "model.discriminator.width": Int(1),
+    "model.discriminator.max_resolution": Choice(*RESOLUTIONS, required=False),
+    "model.discriminator.max_width": Int(1, required=False),
     "model.discriminator.norm": Choice("batch", "layer", "instance", "none", "spectral"),
-    "model.discriminator.h_dim": Int(1, required=False),
+    "model.autoencoder._target_": Target("ganexp.nets"),
+    "model.autoencoder.resolution": Choice(*RESOLUTIONS),
+    "model.autoencoder.channels": Choice(1, 3),
+    "model.autoencoder.width": Int(1),
+    "model.autoencoder.norm": Choice("batch", "layer", "instance", "none", "spectral"),
+    "model.autoencoder.h_dim": Int(1),
     # normalization
     "norm.g": Choice("batch", "layer", "instance", "none", "adain"),
     "norm.d": Choice("batch", "layer", "instance", "none", "spectral"),
     # trainer
     "trainer.max_steps": Int(1),
+    "trainer.max_epochs": Optional(Num(0, open_lo=True, example=2)),
     "trainer.accelerator": Choice("auto", "cpu", "gpu", "cuda", "mps"),
     "trainer.devices": Check("1 (a run trains on one device; a grid spreads its runs over the GPUs)",
                              lambda v: _is_int(v) and v == 1, 1, 2),
@@ -187,6 +214,8 @@ SCHEMA: dict[str, Check] = {
     "metrics.is_splits": Int(1, required=False),
     "metrics.tf32": Bool(),
 }
+for _k in [k for k in SCHEMA if k.startswith("model.autoencoder.")]:  # a model family may have no autoencoder
+    SCHEMA[_k] = replace(SCHEMA[_k], required=False)
 for _k in ("dataset.download", "metrics.allow_download", "metrics.tf32"):
     SCHEMA[_k] = Check(SCHEMA[_k].allowed, SCHEMA[_k].ok, True, "maybe", required=False)
 

@@ -4,6 +4,10 @@ first one trains (ganexp/preflight.py); then per job: lock its folder, skip / ke
 from __future__ import annotations
 
 import logging
+import os
+import platform
+import socket
+import math
 import sys
 import time
 import warnings
@@ -15,18 +19,18 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from . import checkpoint as ckpt
 from . import launch  # noqa: F401  (registers the joblib GPU-slot resolver; quiets a Hydra notice)
 from .checkpoint import CheckpointError
 from .config import (ConfigError, building, check_choices, check_output_dir, config_hash, register_resolvers,
-                     to_container)
+                     to_container, without_derived)
 from .preflight import EXIT, check_command, check_job
 from .runlock import RunFolderLock
 from .schema import leaves
 from .data import DatasetError, TensorBatcher
-from .module import Diverged, GANModule, chunks, eval_codes, sample_latent
+from .systems import Diverged, GANSystem, build_system, chunks, eval_codes, sample_latent
 from .runlog import RunLogger, atomic_write_json, read_json_dict, remove_stale_temps, save_grid
 
 register_resolvers()
@@ -40,7 +44,7 @@ class RunHooks:
         self.run, self.t = run, run.cfg.trainer
         self.last_ckpt_time = time.monotonic()
 
-    def after_step(self, m: GANModule) -> None:
+    def after_step(self, m: GANSystem) -> None:
         step, t = m.step_count, self.t
         if step % t.log_every_n_steps == 0 or step == t.max_steps:
             self.run.log_row(step, m.pop_logs())
@@ -68,6 +72,9 @@ class Run:
         self.metric_info: dict = {}
         self.evaluator = self.module = None
         self.elapsed_before = 0.0
+        self.train_windows: list[list[float]] = []  # [start, end] unix times of each process that trained
+        self.window_start: float | None = None
+        self.device: str | None = None  # set while training (Lightning moves the module to the CPU after fit)
         self.t0 = time.monotonic()  # fit() restarts it; set here so that a failure before fit can be timed
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -77,15 +84,12 @@ class Run:
         with building("dataset", "dataset.*"):
             self.dataset = instantiate(cfg.dataset)
             images = self.dataset.images("train")
+        self.apply_epochs(images.shape[0])
         L.seed_everything(cfg.seed, workers=True, verbose=False)
-        with building("networks", "model.*, norm.*, z_dim"):
-            generator, discriminator = instantiate(cfg.model.generator), instantiate(cfg.model.discriminator)
-        with building("loss", "loss.*"):
-            loss = instantiate(cfg.loss)
         with building("batches", "batch_size"):
             batcher = TensorBatcher(images, cfg.batch_size, seed=cfg.seed)
-        self.module = GANModule(generator, discriminator, loss, OmegaConf.to_container(cfg.optim), batcher,
-                                cfg.z_dim, cfg.latent, cfg.batch_size, RunHooks(self))
+        with building("system", "system.*, model.*, norm.*, loss.*, z_dim"):
+            self.module = build_system(cfg, batcher, RunHooks(self))
         self.eval_z = eval_codes(self.cfg_dict)
         if cfg.metrics.enabled:
             from .metrics import Evaluator
@@ -95,6 +99,18 @@ class Run:
                 self.evaluator.weights  # resolve the Inception weights now: a problem shows before training
         with building("trainer", "trainer.*"):
             self.trainer = make_trainer(cfg.trainer, self.dir)
+
+    def apply_epochs(self, n_images: int) -> None:
+        """trainer.steps_per_epoch from the data (an epoch = every real image once through D: N // batch
+        real batches, loss.n_critic per generator step); trainer.max_epochs, when set, gives max_steps.
+        Both land in the resolved config (config.yaml, result.json); the config hash is taken before."""
+        t = self.cfg.trainer
+        steps = max(1, n_images // self.cfg.batch_size // self.cfg.loss.n_critic)
+        with open_dict(t):
+            t.steps_per_epoch = steps
+            if t.get("max_epochs") is not None:
+                t.max_steps = max(1, math.ceil(t.max_epochs * steps))
+        self.cfg_dict = to_container(self.cfg)
 
     def fit(self) -> dict:
         remove_stale_temps(self.dir)
@@ -110,6 +126,7 @@ class Run:
         status, extra = "completed", {}
         try:
             if start < self.cfg.trainer.max_steps:  # else: killed after the final checkpoint; it holds the final metrics
+                self.window_start = time.time()
                 trainer.fit(self.module, train_dataloaders=steps)
         except Diverged as d:
             status, extra = "diverged", {"diverged_at": d.step, "error": str(d)}
@@ -141,6 +158,9 @@ class Run:
             print(f"[restart] {self.name}: last.ckpt belongs to another config; training from scratch", flush=True)
             return None
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
+        self.train_windows = [list(w) for w in state.get("train_windows", [])]
+        self.device = state.get("device")
+        self.module.train_s = float(state.get("train_s", 0.0))
         self.metrics = dict(state.get("metrics", {}))
         self.metric_info = dict(state.get("metric_info", {}))
         # Set now, not only by ResumeCallback: after a kill past the final checkpoint no step is left to run.
@@ -150,7 +170,7 @@ class Run:
 
     # --- side work ---------------------------------------------------------------------------
     def log_row(self, step: int, logs: dict) -> None:
-        row = {"step": step, "images_seen": step * self.cfg.batch_size * self.cfg.loss.n_critic,
+        row = {"step": step, "epoch": round(step / self.cfg.trainer.steps_per_epoch, 4), "images_seen": step * self.cfg.batch_size * self.cfg.loss.n_critic,
                "time_s": round(self.elapsed(), 3), **logs}
         self.metrics.update(logs)
         self.logger.log(row)
@@ -173,9 +193,16 @@ class Run:
                          "eval_s": round(time.monotonic() - t, 3)})
 
     def save_checkpoint(self) -> None:
+        self.device = device_name(self.module.device)
         ckpt.save(self.dir / "last.ckpt", self.module, {
             "config": self.cfg_dict, "config_hash": self.hash, "wandb_id": self.logger.wandb_id,
-            "elapsed_s": self.elapsed(), "metrics": self.metrics, "metric_info": self.metric_info})
+            "elapsed_s": self.elapsed(), "metrics": self.metrics, "metric_info": self.metric_info,
+            "train_windows": self.windows(), "device": self.device})
+
+    def windows(self) -> list[list[float]]:
+        """Earlier processes' training windows plus this one's so far (runs that overlap shared a machine)."""
+        now = [[round(self.window_start, 3), round(time.time(), 3)]] if self.window_start is not None else []
+        return self.train_windows + now
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.t0
@@ -184,9 +211,27 @@ class Run:
         res = {"status": status, "name": self.name, "config_hash": self.hash, "config": self.cfg_dict,
                "metrics": self.metrics, "metric_info": self.metric_info,
                "steps": self.module.step_count if self.module is not None else 0,
-               "wall_s": round(self.elapsed(), 3), **extra}
+               "wall_s": round(self.elapsed(), 3),
+               "train_s": round(self.module.train_s, 3) if self.module is not None else 0.0,
+               "device": self.device or device_name(None),
+               "host": socket.gethostname(), "train_windows": self.windows(), **extra}
         atomic_write_json(self.dir / "result.json", res)
         return res
+
+
+def device_name(device) -> str:
+    """What trained the run, for comparing training times: "cuda: NVIDIA H100 ..." or "cpu: <model>"."""
+    if device is not None and device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    model = next((ln.split(":", 1)[1].strip() for ln in _cpuinfo() if ln.startswith("model name")), platform.machine())
+    return f"cpu: {model} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def _cpuinfo() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
 
 
 class ResumeCallback(L.Callback):
@@ -254,7 +299,7 @@ def read_result(run_dir: Path) -> dict:
 
 def config_diff(old: dict, new: dict) -> list[str]:
     """Dotted keys whose values differ between two resolved configs (first five)."""
-    a, b = dict(leaves(old)), dict(leaves(new))
+    a, b = (dict(leaves({**c, "trainer": without_derived(c.get("trainer", {}))})) for c in (old, new))
     return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))[:5]
 
 

@@ -28,8 +28,8 @@ def test_every_config_composes_and_instantiates(compose, group, option):
     cfg = compose([f"{group}={option}", "z_dim=3", "model.width=8"])
     assert cfg.z_dim == 3
     g = instantiate(cfg.model.generator)
-    d = instantiate(cfg.model.discriminator)
     loss = instantiate(cfg.loss)
+    d = instantiate(cfg.model.autoencoder if loss.autoencoder_d else cfg.model.discriminator)
     ds = instantiate(cfg.dataset)
     assert isinstance(loss, AdversarialLoss) and loss.name == cfg.loss.name
     x = g(torch.rand(2, 3) * 2 - 1)
@@ -51,7 +51,9 @@ def test_paper_defaults(compose):
         ("adam", 1e-4, [0.5, 0.9], 5, 10.0)
     b = compose(["loss=began"])
     assert (b.loss.gamma, b.loss.lambda_k, b.loss.k0) == (0.5, 0.001, 0.0)
-    assert b.model.discriminator._target_ == "ganexp.nets.AutoencoderDiscriminator"
+    # the loss sets no model key: the model family's autoencoder is BEGAN's D (systems.base.discriminator_config)
+    assert b.model.autoencoder._target_ == "ganexp.nets.AutoencoderDiscriminator"
+    assert b.model.discriminator._target_ == "ganexp.nets.DCGANDiscriminator"
     ns = compose([])
     assert (ns.loss.name, ns.optim.name, ns.optim.lr_g, list(ns.optim.betas), ns.latent) == \
         ("gan_ns", "adam", 2e-4, [0.5, 0.999], "uniform")
@@ -85,8 +87,8 @@ def test_what_a_requested_batch_norm_becomes_per_loss(compose):
 
 def test_began_autoencoder_has_no_normalization(compose):
     cfg = compose(["loss=began", "norm=batch"])  # 28x28 digits, width 64: encoder/decoder maps of 64 and 128
-    assert cfg.model.discriminator.norm == "none"
-    d = instantiate(cfg.model.discriminator)
+    assert cfg.model.autoencoder.norm == "none"
+    d = instantiate(cfg.model.autoencoder)
     assert {type(m) for m in d.modules()} == {
         AutoencoderDiscriminator, DCGANDiscriminator, DCGANGenerator, IgnoreZ, nn.Sequential, nn.ModuleList,
         nn.Conv2d, nn.ConvTranspose2d, nn.LeakyReLU, nn.ReLU, nn.Identity}

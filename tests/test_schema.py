@@ -9,11 +9,13 @@ from ganexp.config import CONF_DIR, ConfigError
 from ganexp.preflight import check_command, check_job
 from ganexp.schema import SCHEMA, leaves
 
-GROUPS = ["dataset", "loss", "model", "norm", "optim", "trainer", "logger", "metrics", "experiment"]
+GROUPS = ["dataset", "system", "loss", "model", "norm", "optim", "trainer", "logger", "metrics", "experiment"]
 # compositions that between them hold every key of the schema
 VARIANTS = [[], ["loss=wgan"], ["loss=wgan_gp"], ["loss=dragan"], ["loss=began"], ["dataset=mnist"],
             ["dataset=npz", "dataset.path=x.npz", "dataset.md5=c96efec9553cf11354a7a148e3bb89e4"],
-            ["dataset=celeba"], ["experiment=table31", "dataset=mnist"], ["logger=wandb"]]
+            ["dataset=celeba"], ["experiment=table31", "dataset=mnist"], ["logger=wandb"],
+            ["system=psgan", "model=progressive"], ["system=progan", "model=progressive"],
+            ["trainer.max_epochs=2"]]
 
 
 def options(group):

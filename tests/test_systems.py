@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganexp.systems.multi_generator import Decision, algorithm2, judged_real
+from ganexp.systems.multi_generator import Decision, algorithm2
 from ganexp.systems.stepwise import mix_weights
 
 
@@ -21,20 +21,27 @@ def test_algorithm2_at_k2(real, fakes, want):
 
 
 def test_algorithm2_for_any_k():
-    assert algorithm2(True, [False]) == Decision(True, (0,), "only_real")
-    assert algorithm2(True, [True]) == Decision(True, (), "fooled")  # K = 1: D alone learns from a fooled step
+    for real, fake in [(True, False), (True, True), (False, True), (False, False)]:  # K = 1: the plain step
+        assert algorithm2(real, [fake]) == Decision(True, (0,), "single")
     assert algorithm2(True, [False, True, True]) == Decision(True, (0, 2), "fooled")
     assert algorithm2(False, [False, False, False]) == Decision(True, (0, 1, 2), "all_fake")
     with pytest.raises(ValueError):
         algorithm2(True, [])
 
 
-def test_judged_real_by_probability_or_critic_sign():
-    logits = torch.tensor([3.0, -1.0])  # mean sigma = (0.9526 + 0.2689) / 2 = 0.6107 > 0.5
-    assert judged_real(logits, probabilities=True) is True
-    assert judged_real(torch.tensor([-3.0, 1.0]), probabilities=True) is False
-    assert judged_real(torch.tensor([0.5, -0.4]), probabilities=False) is True  # mean 0.05 > 0
-    assert judged_real(torch.tensor([0.0, 0.0]), probabilities=False) is False  # not above the boundary
+def test_each_loss_judges_a_batch_real_by_its_own_rule():
+    from ganexp.losses.gan_ns import GANNS
+    from ganexp.losses.hinge import Hinge
+    from ganexp.losses.lsgan import LSGAN
+
+    logits = torch.tensor([3.0, -1.0])  # mean sigma = (0.9526 + 0.2689) / 2 = 0.6107 > 0.5, mean logit 1 > 0
+    torch.testing.assert_close(GANNS().judge(logits), torch.sigmoid(logits).mean() - 0.5)
+    assert GANNS().judge(torch.tensor([-3.0, 1.0])) < 0  # mean sigma 0.3893
+    assert Hinge().judge(torch.tensor([0.5, -0.4])) > 0 and not Hinge().judge(torch.tensor([0.0, 0.0])) > 0
+    torch.testing.assert_close(LSGAN().judge(torch.tensor([0.25, 0.5])), torch.tensor(-0.125))  # mean 0.375 < 0.5
+    from ganexp.losses.began import BEGAN
+    with pytest.raises(ValueError, match="does not classify"):
+        BEGAN().judge(logits)
 
 
 class Old(nn.Module):

@@ -19,7 +19,7 @@ import torch
 from hydra.utils import instantiate
 
 from ganexp.config import compose
-from ganexp.module import make_optimizer, sample_latent
+from ganexp.systems import make_optimizer, sample_latent
 from ganexp.train import run
 
 ALL = ["gan_mm", "gan_ns", "lsgan", "wgan", "wgan_gp", "dragan", "began", "hinge"]

@@ -20,6 +20,9 @@ class AdversarialLoss:
     name = "base"
     #: whether D is an autoencoder returning reconstructions (BEGAN)
     autoencoder_d = False
+    #: how D "classifies a batch as real" (PS-GAN's Algorithm 2): "probability" (mean sigma(logit) > 0.5),
+    #: "sign" (mean critic output > 0), "midpoint" (LSGAN: mean output above (a + b) / 2 = 0.5), None: no rule
+    judge_by: str | None = "probability"
 
     def __init__(self, n_critic: int = 1, **_ignored):
         self.n_critic = int(n_critic)
@@ -27,12 +30,23 @@ class AdversarialLoss:
     def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict]:
         """Loss to minimise for D on a real and a (detached) fake batch; returns (loss, logs)."""
         d_real, d_fake = d(real), d(fake)
+        self.last_outputs = (d_real.detach(), d_fake.detach())  # (B,) each: what ``judge`` reads
         loss = self.d_loss(d_real, d_fake)
         return loss, {"d_loss": loss, "d_real": d_real.mean(), "d_fake": d_fake.mean()}
 
     def generator_loss(self, d: nn.Module, fake: Tensor, real: Tensor | None = None) -> tuple[Tensor, dict]:
         loss = self.g_loss(d(fake))
         return loss, {"g_loss": loss}
+
+    def judge(self, d_out: Tensor) -> Tensor:
+        """A 0-d score of one batch, > 0 when D calls the batch real (rule: ``judge_by``); d_out: (B,)."""
+        if self.judge_by == "probability":
+            return torch.sigmoid(d_out).mean() - 0.5
+        if self.judge_by == "sign":
+            return d_out.mean()
+        if self.judge_by == "midpoint":
+            return d_out.mean() - 0.5
+        raise ValueError(f"loss={self.name}: its discriminator does not classify batches as real or fake")
 
     @staticmethod
     def d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:  # pragma: no cover - abstract

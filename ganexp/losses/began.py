@@ -22,6 +22,7 @@ def convergence(l_real: Tensor, l_fake: Tensor, gamma: float) -> Tensor:
 
 class BEGAN(AdversarialLoss):
     name = "began"
+    judge_by = None
     autoencoder_d = True
 
     def __init__(self, n_critic: int = 1, gamma: float = 0.5, lambda_k: float = 0.001, k0: float = 0.0, **kw):

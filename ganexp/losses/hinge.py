@@ -17,5 +17,6 @@ def g_loss(d_fake: Tensor) -> Tensor:
 
 class Hinge(AdversarialLoss):
     name = "hinge"
+    judge_by = 'sign'
     d_loss = staticmethod(d_loss)
     g_loss = staticmethod(g_loss)

@@ -16,5 +16,6 @@ def g_loss(d_fake: Tensor) -> Tensor:
 
 class LSGAN(AdversarialLoss):
     name = "lsgan"
+    judge_by = 'midpoint'
     d_loss = staticmethod(d_loss)
     g_loss = staticmethod(g_loss)

@@ -19,6 +19,7 @@ class WGAN(AdversarialLoss):
     """Critic weights clipped to [-clip, clip] after every critic update."""
 
     name = "wgan"
+    judge_by = 'sign'
 
     def __init__(self, n_critic: int = 5, clip: float = 0.01, **kw):
         super().__init__(n_critic=n_critic)

@@ -13,6 +13,7 @@ def interpolate(real: Tensor, fake: Tensor) -> Tensor:
 
 class WGANGP(AdversarialLoss):
     name = "wgan_gp"
+    judge_by = 'sign'
 
     def __init__(self, n_critic: int = 5, gp_weight: float = 10.0, **kw):
         super().__init__(n_critic=n_critic)

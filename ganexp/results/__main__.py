@@ -1,6 +1,8 @@
-"""``python -m ganexp.results SWEEP_DIR... [--out DIR] [--wandb]``: write the Study A report.
+"""``python -m ganexp.results SWEEP_DIR... [--out DIR] [--study NAME] [--wandb]``: write a study's report.
 
-Prints a short summary and, as its last line, the report folder.
+The study (Study A ``lee2018`` by default, Study C ``psgan2025``) comes from the runs' ``study``
+config key, or ``--study``; see ``studies.py``. Prints a short summary and, as its last line, the
+report folder.
 """
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .report import build_report, write_report
+from . import studies
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -18,6 +20,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="sweep folder(s) holding run folders (searched recursively)")
     p.add_argument("--out", type=Path, default=None,
                    help="report folder (default: <first SWEEP_DIR>/report)")
+    p.add_argument("--study", choices=sorted(studies.REGISTRY), default=None,
+                   help="report every run as this study (default: the runs' `study` config key)")
     p.add_argument("--wandb", action="store_true",
                    help="also log tables and figures to a W&B run in the sweep's group")
     p.add_argument("--paper-grid", action="store_true",
@@ -37,22 +41,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no such sweep folder: {', '.join(missing)}; pass the folder a multirun "
               "wrote (e.g. multirun/table31).", file=sys.stderr)
         return 2
-    report = build_report(args.sweep_dirs, paper_grid=args.paper_grid, seeds=args.seeds,
-                          fid_key=args.fid_key)
-    if not report.runs:
+    try:
+        plugin = studies.choose(args.sweep_dirs, args.study)
+    except studies.StudyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = plugin.build(args.sweep_dirs, args)
+    if not plugin.has_runs(report):
         print(f"error: no run folders (result.json, metrics.jsonl, .hydra/) under "
               f"{', '.join(map(str, args.sweep_dirs))}; check the path.", file=sys.stderr)
         return 1
-    out = write_report(report, args.out or args.sweep_dirs[0] / "report")
-    c = report.counts
-    print(f"runs: {c['completed']} completed, {c['diverged']} diverged, {c['failed']} failed, "
-          f"{c['incomplete']} incomplete, {c['missing']} missing")
-    for f in report.findings:
-        print(f"claim {f.claim}: {f.verdict}" + (f": {f.reason}" if f.reason else ""))
+    out = plugin.write(report, args.out or args.sweep_dirs[0] / "report")
+    for line in plugin.summary_lines(report):
+        print(line)
     if args.wandb:
-        from .wandb_push import push  # imported only here: aggregation never imports wandb
-
-        print(f"wandb: {push(report, out)}")
+        print(f"wandb: {plugin.push(report, out)}" if plugin.push else
+              f"wandb: not supported for {plugin.name}; the report is written locally only")
     print(out)
     return 0
 

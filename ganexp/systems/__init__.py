@@ -1,6 +1,33 @@
-"""Training systems beyond one G/D pair (issue 10, Study C: Byeon, Park & Yang 2025, PS-GAN).
+"""Training systems: a GAN variant is one module here plus one ``conf/system/<name>.yaml``.
 
-So far the paper's two update rules as pure, tested functions: Algorithm 2's branch decision
-(``multi_generator``) and Algorithm 1's weight mixing at stage switches (``stepwise``). The
-LightningModules that use them are the next step (see the issue's note).
+``gan`` (one G/D pair, Study A), ``psgan`` (Byeon, Park & Yang 2025: K generators sharing one D,
+Algorithm 2, and stepwise stages mixed by Algorithm 1) and ``progan`` (Karras et al. 2018:
+progressive growing with fade-in). Every system takes ``loss=...``; the run around it sees only
+``GANSystem``'s surface (base.py).
 """
+from __future__ import annotations
+
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from .base import Diverged, GANSystem, SystemContext, chunks, eval_codes, make_optimizer, sample_latent
+
+__all__ = ["GANSystem", "SystemContext", "build_system", "Diverged", "chunks", "eval_codes", "make_optimizer",
+           "sample_latent"]
+
+
+def build_system(cfg, batcher=None, hooks=None) -> GANSystem:
+    """The run's system from its (resolved or composed) config; without batcher/hooks it can only
+    generate (a checkpoint loaded for latent tools or FID)."""
+    from ..config import register_resolvers
+
+    register_resolvers()
+    cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
+    params = OmegaConf.to_container(cfg.system, resolve=True)
+    cls = get_class(params.pop("_target_"))
+    params.pop("name", None)
+    ctx = SystemContext(model=cfg.model, loss=instantiate(cfg.loss), optim=OmegaConf.to_container(cfg.optim, resolve=True),
+                        z_dim=cfg.z_dim, latent=cfg.latent, batch_size=cfg.batch_size,
+                        resolution=cfg.dataset.resolution,
+                        steps_per_epoch=int(cfg.trainer.get("steps_per_epoch") or 1), batcher=batcher, hooks=hooks)
+    return cls(ctx, **params)

@@ -1,8 +1,10 @@
 """PS-GAN idea 1 (Byeon, Park & Yang 2025, Algorithm 2): K generators share one discriminator.
 
-Each step D scores the real batch and one fake batch per generator. A batch is "judged real" when
-its mean D probability exceeds 0.5 (losses with probabilities: sigma of the logits), or when its
-mean critic output exceeds 0 (WGAN/hinge critics). Algorithm 2 for K = 2:
+Each step D scores the real batch and one fake batch per generator. A batch is "judged real" by the
+loss's rule (``AdversarialLoss.judge``): its mean D probability exceeds 0.5 (GAN losses and DRAGAN:
+sigma of the logits), its mean critic output exceeds 0 (WGAN, WGAN-GP, hinge), or its mean output
+exceeds LSGAN's midpoint 0.5 between the fake (0) and real (1) targets. BEGAN's autoencoder does not
+classify, so it has no rule here. Algorithm 2 for K = 2:
 
     if D judges G1's batch real:   update G2 and D
     elif D judges G2's batch real: update G1 and D
@@ -13,21 +15,15 @@ updated, with D; at K = 2 this is exactly the rule above (both fooled -> G2 and 
 D, D and all generators are updated with the averaged loss. The paper leaves open the case where
 the real batch is judged fake as well; ganexp then does the same as its last branch (update D and
 all generators), and logs it as its own branch ("all_fake") so that its frequency is visible.
+K = 1 is the paper's "stepwise only" PS-GAN (no parallel generators): the ordinary step, D and G
+every step (branch "single"); the K >= 2 rule would otherwise leave G without updates whenever it
+fools D.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
-
-BRANCHES = ("fooled", "only_real", "all_fake")
-
-
-def judged_real(d_out: Tensor, probabilities: bool) -> bool:
-    """Whether D calls one batch real: mean sigma(logit) > 0.5, or mean critic output > 0; d_out: (B,)."""
-    score = torch.sigmoid(d_out).mean() - 0.5 if probabilities else d_out.mean()
-    return bool(score > 0)
+BRANCHES = ("fooled", "only_real", "all_fake", "single")
 
 
 @dataclass(frozen=True)
@@ -44,6 +40,8 @@ def algorithm2(real_is_real: bool, fakes_are_real: list[bool]) -> Decision:
     k = len(fakes_are_real)
     if k < 1:
         raise ValueError("Algorithm 2 needs at least one generator")
+    if k == 1:
+        return Decision(True, (0,), "single")
     fooled = [i for i, real in enumerate(fakes_are_real) if real]
     if fooled:
         return Decision(True, tuple(i for i in range(k) if i != fooled[0]), "fooled")

@@ -8,7 +8,7 @@ import torch
 from hydra.utils import instantiate
 
 from ganexp.metrics import Evaluator
-from ganexp.module import sample_latent
+from ganexp.systems import sample_latent
 from ganexp.train import run
 from conftest import ASSETS, assets_or_skip
 

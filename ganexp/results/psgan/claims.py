@@ -1,0 +1,212 @@
+"""The five claims of Byeon, Park & Yang 2025, tested by one rule on ours and on the paper's numbers.
+
+1. FID PS-GAN (K=2) < ProGAN < SNGAN (Table 2).
+2. FID falls as K grows: K=1 > K=2 > K=3 (Table 4).
+3. Time grows about linearly in K: t2 − t1 > 0, t3 − t2 > 0 and (t3 − t2)/(t2 − t1) in
+   [LINEAR_LO, LINEAR_HI] (Tables 3/4).
+4. ProGAN is the slowest baseline: t(ProGAN) > t(SNGAN) and > t(SNGAN without SN) (Table 3).
+5. Removing SN saves time: t(SNGAN without SN) < t(SNGAN) (Table 3).
+
+Verdicts: "supported", "contradicted", or "not testable at this scale" (a model missing, a value
+unavailable, or for the time claims: runs that shared a machine, ran on different devices or
+trained for different lengths). "(within seed noise)" is added when a difference the verdict rests
+on is smaller than the pooled sample std of its two sides (both with an sd; the paper's sds of
+Table 4 are pooled with equal weights, its n being unpublished).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from ..findings import Finding
+from .reference import published
+from .runs import Model
+from .tables import Stats
+
+SUPPORTED, CONTRADICTED = "supported", "contradicted"
+NOT_TESTABLE = "not testable at this scale"
+NOISE = " (within seed noise)"
+LINEAR_LO, LINEAR_HI = 0.5, 2.0
+SNGAN, NO_SN, PROGAN = Model("sngan"), Model("sngan_without_sn"), Model("progan")
+PSGAN = {k: Model("psgan", k) for k in (1, 2, 3)}
+
+
+@dataclass(frozen=True)
+class Value:
+    """A mean with what the rule needs to know about it."""
+
+    mean: float
+    sd: float | None = None
+    n: int | None = None
+    shared: bool = False
+    devices: tuple[str, ...] = ()
+    epochs: tuple[float, ...] = ()
+
+
+Getter = Callable[[str, Model], "Value | None"]
+
+
+def ours(stats: Stats) -> Getter:
+    """Our values: ``get("fid" | "time", model)``, None without a completed value."""
+    def get(metric: str, model: Model) -> Value | None:
+        c = stats.cell(metric, model)
+        if c.mean is None:
+            return None
+        runs = stats.of(model)
+        return Value(c.mean, c.std, c.n, stats.shared(model), tuple(stats.devices(model)),
+                     tuple(sorted({round(r.epochs, 3) for r in runs if r.epochs is not None})))
+    return get
+
+
+def paper() -> Getter:
+    """The paper's values: FID from Table 4 (with sd) else Table 2, time from Table 3."""
+    def get(metric: str, model: Model) -> Value | None:
+        name, tables = ("fid", (4, 2)) if metric == "fid" else ("time", (3, 4))
+        for t in tables:
+            p = published(t).get(model)
+            if p is not None and p.get(name) is not None:
+                return Value(p.get(name), p.get(f"{name}_sd"))
+        return None
+    return get
+
+
+def pooled_sd(a: Value, b: Value) -> float | None:
+    """Pooled sample std of two means' seeds (equal weights when an n is unknown)."""
+    if a.sd is None or b.sd is None:
+        return None
+    if a.n and b.n and a.n + b.n > 2:
+        return math.sqrt(((a.n - 1) * a.sd ** 2 + (b.n - 1) * b.sd ** 2) / (a.n + b.n - 2))
+    return math.sqrt((a.sd ** 2 + b.sd ** 2) / 2)
+
+
+def noisy(a: Value, b: Value) -> bool:
+    """Whether |a − b| is below the pooled sd."""
+    s = pooled_sd(a, b)
+    return s is not None and abs(a.mean - b.mean) < s
+
+
+def verdict(checks: list[tuple[bool, bool]]) -> str:
+    """From (holds, within noise) per comparison: supported (noise if any comparison is noisy),
+    contradicted (noise if every failing comparison is)."""
+    if all(ok for ok, _ in checks):
+        return SUPPORTED + (NOISE if any(n for _, n in checks) else "")
+    failing = [n for ok, n in checks if not ok]
+    return CONTRADICTED + (NOISE if all(failing) else "")
+
+
+def _missing(get: Getter, metric: str, wanted: list[Model]) -> str:
+    gone = [m.label for m in wanted if get(metric, m) is None]
+    what = "FID" if metric == "fid" else "training time"
+    return f"no {what} for {', '.join(gone)}" if gone else ""
+
+
+def time_problem(values: dict[Model, Value]) -> str:
+    """Why these times are not measured alike ("" when they are)."""
+    shared = [m.label for m, v in values.items() if v.shared]
+    if shared:
+        return f"runs of {', '.join(shared)} shared a machine (overlapping training windows)"
+    devices = {d for v in values.values() for d in v.devices}
+    if len(devices) > 1 or any(len(v.devices) > 1 for v in values.values()):
+        return f"measured on different devices ({'; '.join(sorted(devices))})"
+    epochs = {e for v in values.values() for e in v.epochs}
+    if len(epochs) > 1:
+        return f"trained for different lengths ({', '.join(f'{e:g}' for e in sorted(epochs))} " \
+               "epochs)"
+    return ""
+
+
+def _rel(a: Value, b: Value) -> str:
+    """``<``, ``>`` or ``=``: how a's mean stands to b's (as printed)."""
+    return "<" if a.mean < b.mean else ">" if a.mean > b.mean else "="
+
+
+def _fmt(v: Value) -> str:
+    return f"{v.mean:.2f}"
+
+
+def _chain(get: Getter, metric: str, models: list[Model], title: str, crit: str,
+           n: int) -> Finding:
+    """Claim ``n``: the values of ``models`` strictly increase along the list."""
+    f = Finding(n, title, "", crit)
+    reason = _missing(get, metric, models)
+    vals = {m: get(metric, m) for m in models} if not reason else {}
+    if not reason and metric == "time":
+        reason = time_problem(vals)
+    if reason:
+        f.verdict, f.reason = NOT_TESTABLE, reason
+        return f
+    pairs = list(zip(models, models[1:]))
+    f.verdict = verdict([(vals[a].mean < vals[b].mean, noisy(vals[a], vals[b])) for a, b in pairs])
+    f.reason = f"{models[0].label} {_fmt(vals[models[0]])}" + "".join(
+        f" {_rel(vals[a], vals[b])} {b.label} {_fmt(vals[b])}" for a, b in pairs)
+    f.details = [f"{a.label} − {b.label}: {vals[a].mean - vals[b].mean:+.2f} (pooled sd "
+                 f"{_sd(pooled_sd(vals[a], vals[b]))})" for a, b in pairs]
+    return f
+
+
+def _sd(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+def claim1(get: Getter) -> Finding:
+    """FID PS-GAN (K=2) < ProGAN < SNGAN (Table 2)."""
+    return _chain(get, "fid", [PSGAN[2], PROGAN, SNGAN], "FID: PS-GAN (K=2) < ProGAN < SNGAN",
+                  "mean FID strictly increases PS-GAN (K=2) → ProGAN → SNGAN", 1)
+
+
+def claim2(get: Getter) -> Finding:
+    """FID falls as K grows (Table 4)."""
+    return _chain(get, "fid", [PSGAN[3], PSGAN[2], PSGAN[1]], "FID falls as K grows",
+                  "mean FID K=1 > K=2 > K=3", 2)
+
+
+def claim3(get: Getter) -> Finding:
+    """Training time grows about linearly in K (Tables 3/4)."""
+    crit = (f"t2 − t1 > 0, t3 − t2 > 0 and (t3 − t2)/(t2 − t1) in [{LINEAR_LO:g}, "
+            f"{LINEAR_HI:g}]")
+    f = Finding(3, "Training time grows about linearly in K", "", crit)
+    ms = [PSGAN[k] for k in (1, 2, 3)]
+    reason = _missing(get, "time", ms)
+    t = [get("time", m) for m in ms] if not reason else []
+    reason = reason or time_problem(dict(zip(ms, t)))
+    if reason:
+        f.verdict, f.reason = NOT_TESTABLE, reason
+        return f
+    d1, d2 = t[1].mean - t[0].mean, t[2].mean - t[1].mean
+    ratio = d2 / d1 if d1 else math.inf
+    checks = [(d1 > 0, noisy(t[0], t[1])), (d2 > 0, noisy(t[1], t[2])),
+              (LINEAR_LO <= ratio <= LINEAR_HI, False)]
+    f.verdict = verdict(checks)
+    f.reason = (f"t1 {_fmt(t[0])}, t2 {_fmt(t[1])}, t3 {_fmt(t[2])}: increments {d1:+.2f}, "
+                f"{d2:+.2f}, ratio {ratio:.2f}")
+    return f
+
+
+def claim4(get: Getter) -> Finding:
+    """ProGAN is the slowest baseline (Table 3)."""
+    f = Finding(4, "ProGAN is the slowest baseline", "",
+                "t(ProGAN) > t(SNGAN) and t(ProGAN) > t(SNGAN without SN)")
+    ms = [PROGAN, SNGAN, NO_SN]
+    reason = _missing(get, "time", ms)
+    v = {m: get("time", m) for m in ms} if not reason else {}
+    reason = reason or time_problem(v)
+    if reason:
+        f.verdict, f.reason = NOT_TESTABLE, reason
+        return f
+    f.verdict = verdict([(v[PROGAN].mean > v[m].mean, noisy(v[PROGAN], v[m]))
+                         for m in (SNGAN, NO_SN)])
+    f.reason = f"{PROGAN.label} {_fmt(v[PROGAN])} " + " and ".join(
+        f"{_rel(v[PROGAN], v[m])} {m.label} {_fmt(v[m])}" for m in (SNGAN, NO_SN))
+    return f
+
+
+def claim5(get: Getter) -> Finding:
+    """Removing spectral normalization saves time (Table 3)."""
+    return _chain(get, "time", [NO_SN, SNGAN], "Removing SN saves training time",
+                  "t(SNGAN without SN) < t(SNGAN)", 5)
+
+
+def all_claims(get: Getter) -> list[Finding]:
+    """Claims 1-5 on the values ``get`` gives."""
+    return [claim(get) for claim in (claim1, claim2, claim3, claim4, claim5)]

@@ -1,0 +1,108 @@
+"""Curves behind Figures 4-6 (mean G and D loss per epoch) and FID over training (Byeon et al. 2025).
+
+Read from each run's ``metrics.jsonl``: training rows carry losses (``d_loss``, ``g_loss``,
+PS-GAN's ``g_loss_0`` .. ``g_loss_{K-1}``) and ``epoch``; evaluation rows carry ``fid{N}`` and no
+loss. Loss curves bin training rows by floor(epoch), average within a run's bin, then average
+the runs (seeds) that have the bin. FID curves put each evaluation at epoch = step /
+``trainer.steps_per_epoch`` and average the seeds evaluated at that epoch.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+
+from .runs import StudyRun
+
+G_KEY = re.compile(r"^g_loss_(\d+)$")
+
+
+def read_rows(path: Path) -> list[dict]:
+    """JSON objects of a ``metrics.jsonl`` (unreadable lines, e.g. a cut last line, skipped)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    rows = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _finite(row: dict, key: str) -> float | None:
+    v = row.get(key)
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return float(v) if ok else None
+
+
+def row_epoch(row: dict, steps_per_epoch: int | None = None) -> float | None:
+    """A row's epoch: its ``epoch``, else step / steps_per_epoch."""
+    epoch = _finite(row, "epoch")
+    step = _finite(row, "step")
+    if epoch is None and step is not None and steps_per_epoch:
+        epoch = step / steps_per_epoch
+    return epoch
+
+
+def epoch_means(rows: list[dict], key: str, steps_per_epoch: int | None = None
+                ) -> dict[int, float]:
+    """Mean of ``key`` over the rows of each epoch bin floor(epoch)."""
+    bins: dict[int, list[float]] = {}
+    for row in rows:
+        v, e = _finite(row, key), row_epoch(row, steps_per_epoch)
+        if v is not None and e is not None:
+            bins.setdefault(math.floor(e), []).append(v)
+    return {b: statistics.fmean(vs) for b, vs in sorted(bins.items())}
+
+
+def mean_over_runs(curves: list[dict]) -> dict:
+    """Per x: the mean over the curves that have x."""
+    xs = sorted({x for c in curves for x in c})
+    return {x: statistics.fmean(c[x] for c in curves if x in c) for x in xs}
+
+
+def loss_keys(rows: list[dict]) -> list[str]:
+    """``d_loss`` and the generator losses: ``g_loss_k`` per generator if logged, else ``g_loss``."""
+    per_g = sorted({k for r in rows for k in r if G_KEY.match(k)},
+                   key=lambda k: int(G_KEY.match(k).group(1)))
+    return ["d_loss", *(per_g or ["g_loss"])]
+
+
+def loss_curves(runs: list[StudyRun]) -> dict[str, dict[int, float]]:
+    """Figures 4-6 for one model: per loss key, the mean over runs of per-epoch bin means."""
+    rows = {id(r): read_rows(r.run.path / "metrics.jsonl") for r in runs}
+    keys = list(dict.fromkeys(k for r in runs for k in loss_keys(rows[id(r)])))
+    out = {}
+    for key in keys:
+        curves = [epoch_means(rows[id(r)], key, r.steps_per_epoch) for r in runs]
+        curve = mean_over_runs([c for c in curves if c])
+        if curve:
+            out[key] = curve
+    return out
+
+
+def fid_curve(rows: list[dict], key: str, steps_per_epoch: int | None) -> dict[float, float]:
+    """One run's FID over training: epoch (step / steps_per_epoch) -> ``key``."""
+    out = {}
+    for row in rows:
+        v = _finite(row, key)
+        step = _finite(row, "step")
+        e = step / steps_per_epoch if step is not None and steps_per_epoch else \
+            _finite(row, "epoch")
+        if v is not None and e is not None:
+            out[round(e, 6)] = v
+    return out
+
+
+def mean_fid_curve(runs: list[StudyRun], key: str) -> dict[float, float]:
+    """FID over training for one model: per epoch, the mean over the seeds evaluated there."""
+    curves = [fid_curve(read_rows(r.run.path / "metrics.jsonl"), key, r.steps_per_epoch)
+              for r in runs]
+    return mean_over_runs([c for c in curves if c])

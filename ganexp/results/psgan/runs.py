@@ -1,0 +1,157 @@
+"""Study C (Byeon, Park & Yang 2025) run folders: the model a run trains, its timing and machine.
+
+Model of a run (from its resolved config): ``system.name`` gan with ``norm.d`` spectral ->
+SNGAN, gan otherwise -> SNGAN without SN, progan -> ProGAN, psgan -> PS-GAN with K =
+``system.num_generators``. Seeds are replicates. Two runs *shared a machine* when one of their
+``train_windows`` (unix start/end of each process that trained them) overlaps one of the other's
+on the same ``host``; their ``train_s`` then measures contention as much as the model.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from ..runs import STATUS_RANK, Run, _get, _int, _name, _preference, find_run_dirs, load_run
+
+ORDER = ("sngan", "sngan_without_sn", "progan", "psgan")
+LABELS = {"sngan": "SNGAN", "sngan_without_sn": "SNGAN without SN", "progan": "ProGAN",
+          "psgan": "PS-GAN"}
+
+
+class Model(NamedTuple):
+    """A compared model: ``name`` in ORDER, ``k`` = number of generators (PS-GAN only)."""
+
+    name: str
+    k: int | None = None
+
+    @property
+    def id(self) -> str:
+        """``psgan_k2``, ``sngan``, ...: the model column of the csv files."""
+        return f"psgan_k{self.k}" if self.name == "psgan" else self.name
+
+    @property
+    def label(self) -> str:
+        """``PS-GAN (K=2)``, ``SNGAN``, ..."""
+        base = LABELS.get(self.name, self.name)
+        return f"{base} (K={self.k})" if self.name == "psgan" else base
+
+
+def order(model: Model) -> tuple:
+    """Sort key: the paper's model order, then K."""
+    rank = ORDER.index(model.name) if model.name in ORDER else len(ORDER)
+    return (rank, model.name, model.k or 0)
+
+
+def model_of(cfg: dict) -> Model | None:
+    """The model a resolved config trains (see the module docstring); None when unknown."""
+    system = _name(cfg, "system")
+    if system == "gan":
+        return Model("sngan" if _get(cfg, "norm.d") == "spectral" else "sngan_without_sn")
+    if system == "progan":
+        return Model("progan")
+    k = _int(_get(cfg, "system.num_generators"))
+    return Model("psgan", k) if system == "psgan" and k else None
+
+
+@dataclass
+class StudyRun:
+    """One Study C run folder: the shared ``Run`` plus model, timing and machine."""
+
+    run: Run
+    model: Model | None
+    train_s: float | None = None
+    device: str | None = None
+    host: str | None = None
+    windows: list[tuple[float, float]] = field(default_factory=list)
+    shared_with: list[Path] = field(default_factory=list)
+
+    @property
+    def shared(self) -> bool:
+        """Whether another run trained on the same host at the same time."""
+        return bool(self.shared_with)
+
+    @property
+    def steps_per_epoch(self) -> int | None:
+        """``trainer.steps_per_epoch`` of the config."""
+        return _int(_get(self.run.config, "trainer.steps_per_epoch"))
+
+    @property
+    def epochs(self) -> float | None:
+        """Epochs trained: steps / trainer.steps_per_epoch."""
+        spe, steps = self.steps_per_epoch, self.run.steps
+        return steps / spe if spe and steps is not None else None
+
+
+def _finite(value) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _windows(value) -> list[tuple[float, float]]:
+    """Valid [start, end] pairs of ``train_windows``."""
+    pairs = value if isinstance(value, list) else []
+    out = [(_finite(p[0]), _finite(p[1])) for p in pairs if isinstance(p, list) and len(p) == 2]
+    return [(a, b) for a, b in out if a is not None and b is not None and b >= a]
+
+
+def _result(run_dir: Path) -> dict:
+    try:
+        data = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load(run_dir: Path) -> StudyRun:
+    """Read one run folder (``runs.load_run`` plus result.json's timing fields)."""
+    run, result = load_run(run_dir), _result(Path(run_dir))
+    text = lambda k: str(result[k]) if result.get(k) else None  # noqa: E731
+    return StudyRun(run, model_of(run.config), _finite(result.get("train_s")), text("device"),
+                    text("host"), _windows(result.get("train_windows")))
+
+
+def overlap(a: StudyRun, b: StudyRun) -> bool:
+    """Whether ``a`` and ``b`` trained on the same host at overlapping times."""
+    if a.host is None or a.host != b.host:
+        return False
+    return any(s1 < e2 and s2 < e1 for s1, e1 in a.windows for s2, e2 in b.windows)
+
+
+def mark_shared(runs: list[StudyRun]) -> None:
+    """Fill ``shared_with`` of every run from every other run's windows."""
+    for i, a in enumerate(runs):
+        for b in runs[i + 1:]:
+            if overlap(a, b):
+                a.shared_with.append(b.run.path)
+                b.shared_with.append(a.run.path)
+
+
+def dedupe(runs: list[StudyRun]) -> tuple[list[StudyRun], list[StudyRun]]:
+    """One run per (model, seed): best status, then newest (as ``runs.dedupe`` does per cell)."""
+    best: dict[tuple, StudyRun] = {}
+    kept, dropped = [], []
+    for r in runs:
+        if r.model is None or r.run.seed is None:
+            kept.append(r)
+            continue
+        key, other = (r.model, r.run.seed), best.get((r.model, r.run.seed))
+        if other is None or _preference(r.run) < _preference(other.run):
+            dropped += [other] if other else []
+            best[key] = r
+        else:
+            dropped.append(r)
+    return kept + list(best.values()), dropped
+
+
+def collect(sweep_dirs: list[Path]) -> tuple[list[StudyRun], list[StudyRun]]:
+    """All Study C runs under the sweep folders: (runs, dropped duplicates); machine sharing is
+    checked over every folder found, duplicates included (they used the machine too)."""
+    runs = [load(d) for s in sweep_dirs for d in find_run_dirs(Path(s))]
+    mark_shared(runs)
+    kept, dropped = dedupe(runs)
+    kept.sort(key=lambda r: (r.model is None, order(r.model) if r.model else (), r.run.seed or 0,
+                             STATUS_RANK[r.run.status], str(r.run.path)))
+    return kept, dropped

@@ -1,0 +1,205 @@
+"""GANSystem: the surface every training system shows to the run (train.py), whatever its players.
+
+A system declares its players (``self.players``, an nn.ModuleDict), its optimizers
+(``build_optimizers``), one generator step (``train_step``), how it makes images (``generate``) and
+any extra state (``extra_state``). The run around it (logging, sample grids, evaluation, checkpoints,
+result.json, W&B) only calls this surface. Lightning drives the loop; each of its batches is a chunk
+of generator steps (``chunks``), so its per-batch bookkeeping is paid once per chunk. Host syncs
+happen only at logging steps, unless a system's own rule needs one (PS-GAN's Algorithm 2).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import lightning as L
+import torch
+from omegaconf import DictConfig
+from torch import Tensor, nn
+
+from ..data import TensorBatcher
+from ..losses import AdversarialLoss
+
+
+class Diverged(RuntimeError):
+    """A loss or output became NaN/inf."""
+
+    def __init__(self, step: int, key: str):
+        super().__init__(f"non-finite {key} at step {step}")
+        self.step, self.key = step, key
+
+
+def sample_latent(n: int, z_dim: int, prior: str, device, generator: torch.Generator | None = None) -> Tensor:
+    """z ~ U(-1, 1)^d ('uniform', Study A) or N(0, I) ('normal'); (n, z_dim)."""
+    if prior == "uniform":
+        return torch.rand(n, z_dim, device=device, generator=generator).mul_(2).sub_(1)
+    return torch.randn(n, z_dim, device=device, generator=generator)
+
+
+EVAL_SEED = 1234  # the same evaluation codes for every run of a z_dim
+
+
+def eval_codes(cfg: dict) -> Tensor:
+    """The fixed codes behind every run's sample grids (samples/*.png), on the CPU; (n, z_dim)."""
+    n = cfg["trainer"].get("num_eval_samples", 64)
+    gen = torch.Generator().manual_seed(EVAL_SEED)
+    return sample_latent(n, cfg["z_dim"], cfg.get("latent", "uniform"), "cpu", gen)
+
+
+def chunks(start: int, stop: int, size: int = 32) -> list[int]:
+    """Generator steps per Lightning batch: [size, size, ..., rest] covering start..stop."""
+    n = max(stop - start, 0)
+    return [size] * (n // size) + ([n % size] if n % size else [])
+
+
+def make_optimizer(params, name: str, lr: float, betas=None) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas or (0.9, 0.999)))
+    return torch.optim.RMSprop(params, lr=lr)
+
+
+@dataclass
+class SystemContext:
+    """What every system gets from the run: the model family, the shared loss, the optimizer
+    settings, the data and the schedule. ``batcher`` and ``hooks`` are None when a system is only
+    loaded to generate images (latent tools, FID of a checkpoint)."""
+
+    model: DictConfig
+    loss: AdversarialLoss
+    optim: dict
+    z_dim: int
+    latent: str = "uniform"
+    batch_size: int = 64
+    resolution: int = 28
+    steps_per_epoch: int = 1
+    batcher: TensorBatcher | None = None
+    hooks: object = None  # train.RunHooks: logging, sampling, evaluation, checkpoints
+    extra: dict = field(default_factory=dict)
+
+
+class GANSystem(L.LightningModule):
+    """Base class: the generic loop (chunks of ``train_step``), running log means and divergence."""
+
+    #: log keys that are counts per logging interval (summed, not averaged)
+    summed_keys: tuple[str, ...] = ()
+
+    def __init__(self, ctx: SystemContext):
+        super().__init__()
+        self.automatic_optimization = False
+        self.ctx, self.loss, self.batcher, self.hooks = ctx, ctx.loss, ctx.batcher, ctx.hooks
+        self.z_dim, self.latent, self.batch_size = ctx.z_dim, ctx.latent, ctx.batch_size
+        self.players = nn.ModuleDict()
+        self.step_count = 0  # generator steps done
+        self._acc: dict[str, Tensor] = {}
+        self._acc_n = 0
+        self._t_last = time.perf_counter()
+        self.train_s = 0.0  # seconds inside train_step calls (no evaluation, grids or checkpoints)
+
+    # --- what a system defines -------------------------------------------------------------------
+    def build_optimizers(self) -> list[torch.optim.Optimizer]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def train_step(self, opts: list) -> dict[str, Tensor]:  # pragma: no cover - abstract
+        """One generator step (its critic steps first); device tensors for logging."""
+        raise NotImplementedError
+
+    def sample_images(self, z: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """Images at the dataset's resolution for codes z (B, z_dim), players in eval mode."""
+        raise NotImplementedError
+
+    def extra_state(self) -> dict:
+        """State beyond the players' and optimizers' (the loss's, a system's own); plain types/tensors."""
+        return {"loss": self.loss.state_dict()}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.loss.load_state_dict(state.get("loss", {}))
+
+    # --- the loop ----------------------------------------------------------------------------------
+    def configure_optimizers(self):
+        return self.build_optimizers()
+
+    def on_fit_start(self) -> None:
+        self.batcher.to(self.device)
+        # Without a grad scaler (32-true, bf16) backward/step need none of Lightning's wrapping:
+        # call them directly and save its per-call overhead (~0.1 ms each, measured in the bench).
+        self._direct = getattr(self.trainer.precision_plugin, "scaler", None) is None
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        return batch  # a chunk size (int); the real data already live on the device
+
+    def sample_z(self, n: int) -> Tensor:
+        return sample_latent(n, self.z_dim, self.latent, self.device)
+
+    def training_step(self, n_steps, batch_idx):
+        """``n_steps`` generator steps (a chunk)."""
+        opts = self.trainer.optimizers if self._direct else self.optimizers()
+        opts = opts if isinstance(opts, list) else [opts]
+        for _ in range(int(n_steps)):
+            t = time.perf_counter()
+            logs = self.train_step(opts)
+            self.step_count += 1
+            self._accumulate(logs)
+            self.train_s += time.perf_counter() - t
+            if self.hooks is not None:
+                self.hooks.after_step(self)
+
+    def update(self, loss: Tensor, opt) -> None:
+        """zero_grad, backward, step for one player's optimizer."""
+        opt.zero_grad(set_to_none=True)
+        if self._direct:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
+        opt.step()
+
+    def _accumulate(self, logs: dict) -> None:
+        """Running sums on the device; no host sync until ``pop_logs``."""
+        for k, v in logs.items():
+            v = v.detach() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device)
+            self._acc[k] = self._acc[k] + v if k in self._acc else v.clone()
+        self._acc_n += 1
+
+    def pop_logs(self) -> dict:
+        """Means since the last call (counts summed; one host sync), real images/s; raises Diverged on NaN/inf."""
+        n = max(self._acc_n, 1)
+        keys = list(self._acc)
+        values = torch.stack([self._acc[k].float() for k in keys]).tolist() if keys else []
+        out = {k: v if k in self.summed_keys else v / n for k, v in zip(keys, values)}
+        now = time.perf_counter()
+        out["images_per_s"] = self._acc_n * self.batch_size * self.loss.n_critic / max(now - self._t_last, 1e-9)
+        self._acc, self._acc_n, self._t_last = {}, 0, now
+        for k, v in out.items():
+            if v != v or v in (float("inf"), float("-inf")):
+                raise Diverged(self.step_count, k)
+        return out
+
+    @torch.no_grad()
+    def generate(self, z: Tensor) -> Tensor:
+        """Images for codes z (n, z_dim) at the dataset's resolution, in eval mode (running norm
+        statistics), in batches of 256."""
+        was_training = self.players.training
+        self.players.eval()
+        out = torch.cat([self.sample_images(c) for c in z.to(self.device).split(256)])
+        self.players.train(was_training)
+        return out
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.generate(z)
+
+
+def discriminator_config(ctx: SystemContext) -> DictConfig:
+    """The model family's D for this loss: its autoencoder form when the loss needs one (BEGAN)."""
+    if not ctx.loss.autoencoder_d:
+        return ctx.model.discriminator
+    ae = ctx.model.get("autoencoder")
+    if ae is None:
+        raise ValueError(f"loss={ctx.loss.name} needs an autoencoder discriminator, which "
+                         f"model={ctx.model.name} does not define; use model=dcgan")
+    return ae
+
+
+def build_net(cfg: DictConfig, **overrides) -> nn.Module:
+    """Instantiate one network config, with some constructor arguments replaced (a stage's resolution)."""
+    from hydra.utils import instantiate
+
+    return instantiate(cfg, **overrides)

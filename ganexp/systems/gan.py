@@ -1,0 +1,64 @@
+"""The ``gan`` system: one generator and one discriminator (Goodfellow et al. 2014 and every loss of
+Study A). Per generator step: ``loss.n_critic`` critic updates on fresh real batches, then one
+generator update; everything loss-specific (penalties, clipping, BEGAN's k_t) comes from the loss."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .base import GANSystem, SystemContext, build_net, discriminator_config, make_optimizer
+
+
+class GANPair(GANSystem):
+    """players: {"G", "D"}; optimizers [G's, D's]."""
+
+    def __init__(self, ctx: SystemContext, **_):
+        super().__init__(ctx)
+        self.players["G"] = build_net(ctx.model.generator)
+        self.players["D"] = build_net(discriminator_config(ctx))
+
+    @property
+    def G(self) -> nn.Module:
+        return self.players["G"]
+
+    @property
+    def D(self) -> nn.Module:
+        return self.players["D"]
+
+    def build_optimizers(self):
+        o = self.ctx.optim
+        return [make_optimizer(self.G.parameters(), o["name"], o["lr_g"], o.get("betas")),
+                make_optimizer(self.D.parameters(), o["name"], o["lr_d"], o.get("betas"))]
+
+    def train_step(self, opts) -> dict:
+        opt_g, opt_d = opts
+        logs: dict[str, Tensor] = {}
+        self.D.requires_grad_(True)
+        for _ in range(self.loss.n_critic):
+            logs.update(self.critic_step(opt_d))
+        self.D.requires_grad_(False)  # G step: no gradients into D's parameters
+        logs.update(self.generator_step(opt_g))
+        return logs
+
+    def critic_step(self, opt_d) -> dict:
+        real = self.real_batch()  # (B, C, H, W) in [-1, 1]
+        with torch.no_grad():
+            fake = self.G(self.sample_z(real.shape[0]))
+        loss, logs = self.loss.discriminator_loss(self.D, real, fake)
+        self.update(loss, opt_d)
+        self.loss.after_d_step(self.D)
+        return logs
+
+    def real_batch(self) -> Tensor:
+        return self.batcher.next()
+
+    def generator_step(self, opt_g) -> dict:
+        fake = self.G(self.sample_z(self.batch_size))
+        loss, logs = self.loss.generator_loss(self.D, fake)
+        self.update(loss, opt_g)
+        self.loss.after_g_step(logs)
+        return logs
+
+    def sample_images(self, z: Tensor) -> Tensor:
+        return self.G(z)
+

@@ -1,0 +1,85 @@
+"""The ``progan`` system: progressive growing (Karras et al. 2018, "Progressive Growing of GANs").
+
+One generator and one discriminator of the progressive model (model=progressive) start at the
+lowest resolution of ``stages`` levels (MNIST: 7x7) and grow by one block that doubles it at each
+epoch milestone of ``stage_epochs`` (7 -> 14 -> 28, the resolutions of PS-GAN's stages, so the two
+compare). After a growth the new block fades in linearly: alpha goes 0 -> 1 over ``fade_epochs``,
+on G's output (alpha * new + (1 - alpha) * upsampled old toRGB) and on D's input (alpha * new block
++ (1 - alpha) * fromRGB of the pooled image); the reals fade alike (alpha * x_r + (1 - alpha) *
+upsample(pool(x_r))), so that D never tells real from fake by sharpness alone. Depth and alpha are
+functions of the generator step, so a resumed run continues exactly. Each player keeps one Adam
+across growths (blocks not yet in use get no gradient, so no optimizer state).
+"""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .base import SystemContext, discriminator_config
+from .gan import GANPair
+from .psgan import milestone_steps, stage_at, stage_resolutions
+
+
+class AtLevel(nn.Module):
+    """A progressive network called at the system's current depth and fade-in alpha, so that losses
+    and penalties call it as any network: ``net(x)``."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net, self.depth, self.alpha = net, None, 1.0
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x, self.depth, self.alpha)
+
+
+def fade_alpha(step: int, milestones: list[int], fade_steps: int) -> float:
+    """Linear fade-in of the newest block: 0 at its growth step, 1 after ``fade_steps`` steps."""
+    grown = [m for m in milestones if step >= m]
+    if not grown or fade_steps <= 0:
+        return 1.0
+    return min(1.0, (step - grown[-1]) / fade_steps)
+
+
+class ProGAN(GANPair):
+    """players: {"G": AtLevel(ProgressiveGenerator), "D": AtLevel(ProgressiveDiscriminator)}."""
+
+    def __init__(self, ctx: SystemContext, stages: int = 3, stage_epochs=(), fade_epochs: float = 1.0, **_):
+        if "max_resolution" not in ctx.model.generator:
+            raise ValueError(f"system=progan grows a progressive network; use model=progressive (not {ctx.model.name})")
+        if ctx.loss.autoencoder_d:
+            raise ValueError(f"system=progan has no autoencoder discriminator for loss={ctx.loss.name}")
+        super().__init__(ctx)
+        self.players["G"], self.players["D"] = AtLevel(self.G), AtLevel(self.D)
+        self.resolutions = stage_resolutions(ctx.resolution, stages)
+        self.milestones = milestone_steps(stage_epochs, stages, ctx.steps_per_epoch)
+        self.fade_steps = round(fade_epochs * ctx.steps_per_epoch)
+        if self.milestones and self.fade_steps > min(b - a for a, b in zip([0, *self.milestones], self.milestones + [10**12])):
+            raise ValueError(f"system.fade_epochs {fade_epochs} is longer than a stage; fades must end before the next growth")
+
+    def set_level(self, step: int) -> tuple[int, float]:
+        """Depth (1-based) and alpha for generator step ``step``, set on both players."""
+        depth, alpha = stage_at(step, self.milestones) + 1, fade_alpha(step, self.milestones, self.fade_steps)
+        for p in (self.G, self.D):
+            p.depth, p.alpha = depth, alpha
+        return depth, alpha
+
+    def train_step(self, opts) -> dict:
+        depth, alpha = self.set_level(self.step_count)
+        logs = super().train_step(opts)
+        logs.update(stage=float(depth - 1), fade_alpha=float(alpha))
+        return logs
+
+    def real_batch(self) -> Tensor:
+        """Reals at the current resolution, faded like G's output; (B, C, r, r)."""
+        real, r = self.batcher.next(), self.resolutions[self.G.depth - 1]
+        x = F.avg_pool2d(real, self.ctx.resolution // r) if r < self.ctx.resolution else real
+        if self.G.alpha < 1.0:
+            low = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+            x = self.G.alpha * x + (1.0 - self.G.alpha) * low
+        return x
+
+    def sample_images(self, z: Tensor) -> Tensor:
+        self.set_level(max(self.step_count - 1, 0))  # the last trained level
+        out = self.G(z)
+        factor = self.ctx.resolution // out.shape[-1]
+        return F.interpolate(out, scale_factor=factor, mode="nearest") if factor > 1 else out

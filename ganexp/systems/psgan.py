@@ -1,0 +1,175 @@
+"""The ``psgan`` system: PS-GAN (Byeon, Park & Yang 2025), both of its ideas in one system.
+
+1. K generators share one discriminator (Algorithm 2, ``multi_generator.algorithm2``): each step D
+   sees the real batch and one fake batch from every generator; its loss is the mean over the K
+   (real, fake_k) pairs of the shared loss's D loss. The branch is decided on the last critic step's
+   outputs (one host read per step: the rule branches on D's judgement), then the chosen generators
+   take one step on their averaged loss.
+2. Stepwise stages (G_s, D_s), s = 0 .. stages-1, at resolutions R / 2^(stages-1-s) (MNIST: 7, 14, 28)
+   with reals average-pooled to the stage's resolution; each stage's networks are the progressive
+   model's networks built up to that resolution, so a bigger stage holds every layer name of the
+   smaller one (plus one more block). At the epoch milestones ``stage_epochs`` the next stage takes
+   over after Algorithm 1 (``stepwise.mix_weights``, alpha = ``mix_alpha``) mixed the old weights
+   into its fresh initialization, generator by generator and for D; the new stage's optimizers
+   have never stepped (the optimizers restart).
+
+All stages are built at the start (a few MB for MNIST), so the state dict has the same keys at every
+step and a checkpoint before or after a switch resumes exactly: the switch happens at the start of
+the step whose index is the milestone, which only a run that has not yet taken that step does.
+
+K = 1 with one stage is the ``gan`` system's step on one generator; ``stages: 1`` is "parallel
+only", ``num_generators: 1`` "stepwise only" (the paper's Table 4 K = 1). Sample grids and FID use
+the mixture of the K generators of the current stage with equal shares: codes are split into K
+contiguous parts (``torch.tensor_split``), part k drawn by G_k; images below the dataset's
+resolution are upsampled (nearest) to it.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .base import GANSystem, SystemContext, build_net, discriminator_config, make_optimizer
+from .multi_generator import BRANCHES, algorithm2
+from .stepwise import mix_weights
+
+
+def stage_resolutions(resolution: int, stages: int) -> list[int]:
+    """Resolutions of the stages, lowest first: 28, 3 -> [7, 14, 28]."""
+    if stages < 1 or resolution % 2 ** (stages - 1):
+        raise ValueError(f"{stages} stages cannot halve resolution {resolution} {stages - 1} times")
+    return [resolution // 2 ** (stages - 1 - s) for s in range(stages)]
+
+
+def milestone_steps(stage_epochs, stages: int, steps_per_epoch: int) -> list[int]:
+    """Generator steps at which stages 1 .. stages-1 start, from epochs (fractions allowed)."""
+    epochs = list(stage_epochs or [])
+    if len(epochs) != stages - 1:
+        raise ValueError(f"system.stage_epochs needs {stages - 1} epoch(s) for {stages} stages, got {epochs}")
+    steps = [round(e * steps_per_epoch) for e in epochs]
+    if any(s < 1 for s in steps) or steps != sorted(set(steps)):
+        raise ValueError(f"system.stage_epochs {epochs} must increase and each give at least one step "
+                         f"({steps_per_epoch} steps per epoch)")
+    return steps
+
+
+def stage_at(step: int, milestones: list[int]) -> int:
+    """The stage that runs generator step ``step`` (0-based)."""
+    return sum(step >= m for m in milestones)
+
+
+def stage_nets(ctx: SystemContext, resolution: int, stages: int, **kw) -> dict:
+    """Build-net arguments of one stage: the progressive model up to ``resolution``."""
+    if stages == 1:
+        return {}
+    if "max_resolution" not in ctx.model.generator:
+        raise ValueError(f"stages below the dataset's resolution need model=progressive "
+                         f"(model={ctx.model.name} has one resolution); or set system.stages=1")
+    return {"resolution": resolution, "max_resolution": ctx.resolution}
+
+
+class PSGAN(GANSystem):
+    """players: {"stage<s>": {"G": [G_0 .. G_{K-1}], "D": D}}; optimizers per stage [G_0 .. G_{K-1}, D]."""
+
+    summed_keys = tuple(f"branch_{b}" for b in BRANCHES)
+
+    def __init__(self, ctx: SystemContext, num_generators: int = 2, stages: int = 3, stage_epochs=(),
+                 mix_alpha: float = 0.1, **_):
+        super().__init__(ctx)
+        ctx.loss.judge(torch.zeros(1))  # a loss without a real/fake rule fails here, at build time
+        self.K, self.mix_alpha = int(num_generators), float(mix_alpha)
+        if self.K < 1:
+            raise ValueError(f"system.num_generators must be >= 1, got {num_generators}")
+        self.resolutions = stage_resolutions(ctx.resolution, stages)
+        self.milestones = milestone_steps(stage_epochs, stages, ctx.steps_per_epoch)
+        for s, res in enumerate(self.resolutions):
+            kw = stage_nets(ctx, res, stages)
+            g = nn.ModuleList(build_net(ctx.model.generator, **kw) for _ in range(self.K))
+            self.players[f"stage{s}"] = nn.ModuleDict({"G": g, "D": build_net(discriminator_config(ctx), **kw)})
+
+    @property
+    def stage(self) -> int:
+        return stage_at(self.step_count, self.milestones)
+
+    def nets(self, s: int) -> tuple[nn.ModuleList, nn.Module]:
+        return self.players[f"stage{s}"]["G"], self.players[f"stage{s}"]["D"]
+
+    def build_optimizers(self):
+        o, opts = self.ctx.optim, []
+        for s in range(len(self.resolutions)):
+            gens, d = self.nets(s)
+            opts += [make_optimizer(g.parameters(), o["name"], o["lr_g"], o.get("betas")) for g in gens]
+            opts.append(make_optimizer(d.parameters(), o["name"], o["lr_d"], o.get("betas")))
+        return opts
+
+    @torch.no_grad()
+    def switch_to(self, s: int) -> None:
+        """Algorithm 1: mix stage s-1's weights into stage s's fresh ones, player by player."""
+        (old_g, old_d), (new_g, new_d) = self.nets(s - 1), self.nets(s)
+        for old, new in [*zip(old_g, new_g), (old_d, new_d)]:
+            mix_weights(old, new, self.mix_alpha)
+        print(f"[stage] step {self.step_count}: stage {s} ({self.resolutions[s]}px) takes over, "
+              f"Algorithm 1 with alpha {self.mix_alpha}", flush=True)
+
+    def real_batch(self, s: int) -> Tensor:
+        real = self.batcher.next()  # (B, C, R, R)
+        factor = self.ctx.resolution // self.resolutions[s]
+        return F.avg_pool2d(real, factor) if factor > 1 else real  # (B, C, r, r)
+
+    def train_step(self, opts) -> dict:
+        s = self.stage
+        if s and self.step_count == self.milestones[s - 1]:
+            self.switch_to(s)
+        gens, d = self.nets(s)
+        first = s * (self.K + 1)
+        opt_g, opt_d = opts[first:first + self.K], opts[first + self.K]
+        d.requires_grad_(True)
+        for _ in range(self.loss.n_critic):
+            logs, scores = self.critic_step(gens, d, s, opt_d)
+        d.requires_grad_(False)
+        decision = algorithm2(bool(scores[0] > 0), (scores[1:] > 0).tolist())  # the one host read
+        logs.update(self.generator_step(gens, d, decision.generators, opt_g))
+        logs.update({f"branch_{b}": float(b == decision.branch) for b in BRANCHES}, stage=float(s))
+        return logs
+
+    def critic_step(self, gens, d, s: int, opt_d) -> tuple[dict, Tensor]:
+        """D's loss: the mean of the loss's D loss over the K (real, fake_k) pairs; returns the
+        logs (means over k) and the judge scores [real, fake_0 .. fake_{K-1}] (> 0: judged real)."""
+        real = self.real_batch(s)
+        with torch.no_grad():
+            fakes = [g(self.sample_z(real.shape[0])) for g in gens]
+        total, logs, fake_scores = 0.0, {}, []
+        for fake in fakes:
+            loss, lg = self.loss.discriminator_loss(d, real, fake)
+            d_real, d_fake = self.loss.last_outputs
+            fake_scores.append(self.loss.judge(d_fake))
+            total = total + loss / self.K
+            for k, v in lg.items():
+                logs[k] = logs.get(k, 0.0) + v.detach() / self.K
+        self.update(total, opt_d)
+        self.loss.after_d_step(d)
+        return logs, torch.stack([self.loss.judge(d_real), *fake_scores])
+
+    def generator_step(self, gens, d, chosen: tuple[int, ...], opt_g) -> dict:
+        """Every generator's loss is logged; the chosen ones step on their mean."""
+        losses = []
+        for k, g in enumerate(gens):
+            with torch.set_grad_enabled(k in chosen):
+                losses.append(self.loss.generator_loss(d, g(self.sample_z(self.batch_size)))[0])
+        if chosen:
+            for k in chosen:
+                opt_g[k].zero_grad(set_to_none=True)
+            mean = torch.stack([losses[k] for k in chosen]).mean()
+            mean.backward() if self._direct else self.manual_backward(mean)
+            for k in chosen:
+                opt_g[k].step()
+        logs = {f"g_loss_{k}": v.detach() for k, v in enumerate(losses)}
+        logs["g_loss"] = torch.stack(losses).detach().mean()
+        return logs
+
+    def sample_images(self, z: Tensor) -> Tensor:
+        gens, _ = self.nets(stage_at(max(self.step_count - 1, 0), self.milestones))  # the last trained stage
+        parts = [g(c) for g, c in zip(gens, torch.tensor_split(z, self.K)) if c.shape[0]]
+        out = torch.cat(parts)  # (B, C, r, r)
+        factor = self.ctx.resolution // out.shape[-1]
+        return F.interpolate(out, scale_factor=factor, mode="nearest") if factor > 1 else out

@@ -1,0 +1,299 @@
+"""Study C results (Byeon, Park & Yang 2025) and the study registry, on hand-made run folders.
+
+Numbers are chosen so every cell has a closed form: two seeds per model, sample std (ddof=1),
+e.g. FID 10 and 12 -> 11.00 ± 1.41.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ganexp.metrics.config import metric_key
+from ganexp.results import studies
+from ganexp.results.__main__ import main
+from ganexp.results.psgan import build, claims, model_of, summary_lines
+from ganexp.results.psgan.curves import epoch_means, loss_curves, mean_fid_curve
+from ganexp.results.psgan.runs import Model
+
+SPE, EPOCHS, HOST, DEVICE = 10, 3, "hostA", "cpu: Intel Xeon"
+FID_KEY = metric_key("fid", 250)
+# model -> (FID per seed, train_s per seed)
+NUMBERS = {Model("sngan"): ([30, 32], [100, 110]),
+           Model("sngan_without_sn"): ([40, 44], [106, 114]),
+           Model("progan"): ([20, 24], [140, 150]),
+           Model("psgan", 1): ([15, 17], [100, 104]),
+           Model("psgan", 2): ([10, 12], [130, 134]),
+           Model("psgan", 3): ([9, 12], [165, 171])}
+
+
+def system_config(model: Model) -> tuple[dict, dict]:
+    """(system, norm) config nodes of a model."""
+    stages = {"stage_epochs": [1, 2]}
+    system = {"sngan": {"name": "gan"}, "sngan_without_sn": {"name": "gan"},
+              "progan": {"name": "progan", **stages},
+              "psgan": {"name": "psgan", "num_generators": model.k, **stages}}[model.name]
+    d = "none" if model.name == "sngan_without_sn" else "spectral"
+    return system, {"g": "batch", "d": d}
+
+
+def metric_rows(model: Model, seed: int, fid: float) -> list[dict]:
+    """Training rows at epochs 0, 0.5, ..., 2.5 (d_loss = epoch + seed, g_loss_k = (k+1)·epoch +
+    seed) and evaluation rows at epochs 1, 2, 3 (FID falls by 10 per epoch to ``fid``)."""
+    rows = []
+    for step in range(0, EPOCHS * SPE, SPE // 2):
+        e = step / SPE
+        row = {"step": step, "epoch": e, "images_seen": step * 64, "time_s": step * 0.1,
+               "d_loss": e + seed, "g_loss": 2 * e + seed}
+        if model.name == "psgan":
+            row |= {f"g_loss_{k}": (k + 1) * e + seed for k in range(model.k)}
+            row |= {"branch_fooled": 1, "branch_only_real": 4, "branch_all_fake": 0, "stage": 0}
+        rows.append(row)
+        if (step + SPE // 2) % SPE == 0:
+            done = (step + SPE // 2) // SPE
+            rows.append({"step": done * SPE, "time_s": step * 0.1 + 1, "eval_s": 0.5,
+                         FID_KEY: fid + 10 * (EPOCHS - done), metric_key("is", 250): None})
+    return rows
+
+
+def make_run(root: Path, model: Model, seed: int, fid: float, train_s: float, start: float,
+             status: str = "completed", host: str = HOST, study: str = "psgan2025") -> Path:
+    """One Study C run folder as the trainer writes it."""
+    run = root / f"{model.id},seed={seed}"
+    (run / "samples").mkdir(parents=True, exist_ok=True)
+    system, norm = system_config(model)
+    cfg = {"study": study, "system": system, "norm": norm, "loss": {"name": "hinge"},
+           "seed": seed, "dataset": {"name": "mnist"}, "batch_size": 64,
+           "trainer": {"steps_per_epoch": SPE, "max_epochs": EPOCHS, "max_steps": None}}
+    result = {"status": status, "name": run.name, "config": cfg, "steps": SPE * EPOCHS,
+              "metrics": {FID_KEY: fid, metric_key("is", 250): None, "d_loss": 1.0,
+                          "g_loss": 2.0},
+              "metric_info": {"num_samples": 250, "num_real": 250, "real_split": "train",
+                              "weights": "pool3-only"},
+              "wall_s": train_s + 5, "train_s": train_s, "device": DEVICE, "host": host,
+              "train_windows": [[start, start + train_s / 2], [start + train_s / 2 + 1,
+                                                               start + train_s + 1]]}
+    (run / "result.json").write_text(json.dumps(result))
+    lines = [json.dumps(r) for r in metric_rows(model, seed, fid)] + ['{"step": 3']
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    Image.new("L", (8 * 4, 8 * 4), color=40 * seed).save(run / "samples" / "final.png")
+    return run
+
+
+def make_sweep(root: Path) -> Path:
+    """All six models × 2 seeds, one after another on one host, plus a diverged SNGAN seed."""
+    start = 1_000_000.0
+    for model, (fids, times) in NUMBERS.items():
+        for seed, (fid, t) in enumerate(zip(fids, times)):
+            make_run(root, model, seed, fid, t, start)
+            start += 1000
+    make_run(root, Model("sngan"), 2, 99.0, 5.0, start, status="diverged")
+    return root
+
+
+def read_csv(path: Path) -> dict[str, dict]:
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    key = "model" if "model" in rows[0] else "generators"
+    return {r[key]: r for r in rows}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> tuple[Path, list[str]]:
+    """The sweep and the stdout lines of one ``python -m ganexp.results`` call on it."""
+    import contextlib
+
+    root = make_sweep(tmp_path_factory.mktemp("psgan") / "psgan_sweep")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main([str(root)]) == 0
+    return root, buf.getvalue().strip().splitlines()
+
+
+def test_model_of_config():
+    assert model_of({"system": {"name": "gan"}, "norm": {"d": "spectral"}}) == Model("sngan")
+    assert model_of({"system": {"name": "gan"}, "norm": {"d": "none"}}).id == "sngan_without_sn"
+    assert model_of({"system": {"name": "progan"}}) == Model("progan")
+    assert model_of({"system": {"name": "psgan", "num_generators": 3}}).label == "PS-GAN (K=3)"
+    assert model_of({"system": {"name": "psgan"}}) is None
+
+
+def test_stdout_summary_and_report_path_last(written):
+    root, lines = written
+    assert lines[-1] == str(root / "report")
+    assert lines[0] == "runs: 12 completed, 1 diverged, 0 failed, 0 incomplete"
+    assert lines[1:6] == [
+        "claim 1: supported: PS-GAN (K=2) 11.00 < ProGAN 22.00 < SNGAN 31.00 "
+        "(paper's numbers: supported)",
+        "claim 2: supported (within seed noise): PS-GAN (K=3) 10.50 < PS-GAN (K=2) 11.00 < "
+        "PS-GAN (K=1) 16.00 (paper's numbers: supported)",
+        "claim 3: supported: t1 102.00, t2 132.00, t3 168.00: increments +30.00, +36.00, "
+        "ratio 1.20 (paper's numbers: supported)",
+        "claim 4: supported: ProGAN 145.00 > SNGAN 105.00 and > SNGAN without SN 110.00 "
+        "(paper's numbers: supported)",
+        "claim 5: contradicted (within seed noise): SNGAN without SN 110.00 > SNGAN 105.00 "
+        "(paper's numbers: supported)"]
+
+
+def test_table2_fid_and_unavailable_is(written):
+    root, _ = written
+    t2 = read_csv(root / "report" / "table2_fid_is.csv")
+    assert list(t2) == ["sngan", "sngan_without_sn", "progan", "psgan_k1", "psgan_k2",
+                        "psgan_k3"]
+    assert [t2["sngan"][k] for k in ("fid_mean", "fid_sd", "fid_n", "fid_text", "paper_fid")] \
+        == ["31.00", "1.41", "2", "31.00 ± 1.41 (2; 1 diverged)", "8.34"]
+    assert (t2["psgan_k2"]["fid_text"], t2["psgan_k2"]["paper_fid"]) == ("11.00 ± 1.41 (2)", "6.87")
+    assert t2["psgan_k3"]["fid_text"] == "10.50 ± 2.12 (2)"
+    assert t2["progan"]["fid_comparison"] == ("not comparable: ours fid250 (250 generated "
+                                              "images), the paper's sample count unpublished")
+    assert t2["sngan_without_sn"]["paper_fid"] == "—"
+    assert {r["is_text"] for r in t2.values()} == {"unavailable", "diverged (1/3), unavailable (2/3)"}
+    assert t2["psgan_k2"]["is_text"] == "unavailable" and t2["psgan_k2"]["is_mean"] == ""
+    assert t2["progan"]["is_comparison"].startswith("not comparable: the paper's 11.6–12.7 is far "
+                                                    "above any Inception IS on MNIST (max 2.31")
+    md = (root / "report" / "table2_fid_is.md").read_text(encoding="utf-8")
+    assert "| PS-GAN (K=2) | 11.00 ± 1.41 (2) | 6.87 | not comparable: ours fid250" in md
+
+
+def test_table3_time_and_ratio_to_sngan(written):
+    root, _ = written
+    t3 = read_csv(root / "report" / "table3_time.csv")
+    got = {m: (r["train_s_mean"], r["train_s_sd"], r["ratio_to_sngan"], r["paper_relative_time"])
+           for m, r in t3.items()}
+    assert got == {"sngan": ("105.00", "7.07", "1.000", "1.000"),
+                   "sngan_without_sn": ("110.00", "5.66", "1.048", "0.894"),
+                   "progan": ("145.00", "7.07", "1.381", "1.346"),
+                   "psgan_k1": ("102.00", "2.83", "0.971", "0.965"),
+                   "psgan_k2": ("132.00", "2.83", "1.257", "1.237"),
+                   "psgan_k3": ("168.00", "4.24", "1.600", "1.585")}
+    assert {r["shared_machine"] for r in t3.values()} == {"0"}
+    assert t3["progan"]["devices"] == DEVICE and t3["progan"]["paper_train_time_s"] == "5277"
+
+
+def test_table4_by_generators(written):
+    root, _ = written
+    t4 = read_csv(root / "report" / "table4_generators.csv")
+    got = {k: (r["train_s_mean"], r["ratio_to_k2"], r["fid_text"], r["is_text"], r["paper_fid"],
+               r["paper_relative_time"]) for k, r in t4.items()}
+    assert got == {"1": ("102.00", "0.773", "16.00 ± 1.41 (2)", "unavailable", "7.15 ± 0.03",
+                         "0.78"),
+                   "2": ("132.00", "1.000", "11.00 ± 1.41 (2)", "unavailable", "6.87 ± 0.02",
+                         "1.00"),
+                   "3": ("168.00", "1.273", "10.50 ± 2.12 (2)", "unavailable", "6.68 ± 0.03",
+                         "1.28")}
+    assert t4["3"]["paper_is"] == "12.7 ± 0.05"
+
+
+def test_findings_json_ours_and_paper(written):
+    root, _ = written
+    data = json.loads((root / "report" / "findings.json").read_text(encoding="utf-8"))
+    assert [f["verdict"] for f in data["ours"]] == [
+        "supported", "supported (within seed noise)", "supported", "supported",
+        "contradicted (within seed noise)"]
+    assert [f["verdict"] for f in data["paper"]] == ["supported"] * 5
+    assert data["paper"][2]["reason"] == ("t1 3784.00, t2 4851.00, t3 6214.00: increments "
+                                          "+1067.00, +1363.00, ratio 1.28")
+
+
+def test_report_files_and_pngs(written):
+    root, _ = written
+    out = root / "report"
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert md.startswith("# Study C — PS-GAN vs SNGAN vs ProGAN (Byeon, Park & Yang 2025)")
+    for part in ("## Protocol", "fid250: 250 generated vs 250 real images (train split)",
+                 f"{DEVICE} (13 runs)", "| PS-GAN (K=3) | 2/2 | 3 | 30 | 10 | 3 | [1, 2] |",
+                 "## Table 3: training time and ratio to SNGAN", "### Claim 5"):
+        assert part in md, part
+    for name in ("figures4_6_losses.png", "figures7_9_samples.png", "fid_over_training.png"):
+        with Image.open(out / name) as img:
+            assert img.size[0] > 100 and img.size[1] > 100
+        assert f"![{name}]({name})" in md
+
+
+def test_loss_binning_closed_form(written):
+    root, _ = written
+    report = build([root])
+    k2 = report.by_model()[Model("psgan", 2)]
+    curves = loss_curves(k2)
+    assert list(curves) == ["d_loss", "g_loss_0", "g_loss_1"]
+    # Seed s, bin b: rows at epochs b and b + 0.5 -> mean (k+1)(b + 0.25) + s; seeds 0, 1 -> +0.5.
+    assert curves["d_loss"] == pytest.approx({0: 0.75, 1: 1.75, 2: 2.75})
+    assert curves["g_loss_1"] == pytest.approx({0: 1.0, 1: 3.0, 2: 5.0})
+    sngan = loss_curves(report.by_model()[Model("sngan")])
+    assert list(sngan) == ["d_loss", "g_loss"]
+    assert sngan["g_loss"] == pytest.approx({0: 1.0, 1: 3.0, 2: 5.0})
+    rows = [{"step": 0, "d_loss": 1.0}, {"step": 15, "d_loss": 3.0}, {"step": 19, "d_loss": 5.0},
+            {"step": 20, FID_KEY: 7.0}]
+    assert epoch_means(rows, "d_loss", steps_per_epoch=10) == {0: 1.0, 1: 4.0}
+    assert mean_fid_curve(k2, FID_KEY) == pytest.approx({1.0: 31.0, 2.0: 21.0, 3.0: 11.0})
+
+
+def test_overlapping_windows_are_flagged(tmp_path: Path):
+    root = make_sweep(tmp_path / "sweep")
+    # Rewrite two runs: ProGAN seed 1 now trained during SNGAN seed 0 on the same host, PS-GAN
+    # (K=1) seed 1 at the same time on another host.
+    clash = make_run(root, Model("progan"), 1, 24, 150, 1_000_050.0)
+    other_host = make_run(root, Model("psgan", 1), 1, 17, 104, 1_000_050.0, host="hostB")
+    report = build([root])
+    shared = {r.run.path for r in report.runs if r.shared}
+    assert shared == {clash, root / "sngan,seed=0"} and other_host not in shared
+    t3 = read_csv(_csv(report, "table3_time"))
+    assert t3["progan"]["time_text"] == "145.00 ± 7.07 (2) †"
+    assert (t3["progan"]["shared_machine"], t3["psgan_k1"]["shared_machine"]) == ("1", "0")
+    assert t3["psgan_k2"]["ratio_to_sngan"] == "1.257"
+    verdicts = [(f.verdict, f.reason) for f in report.findings]
+    assert [v for v, _ in verdicts[:3]] == ["supported", "supported (within seed noise)",
+                                            "supported"]
+    assert verdicts[3:] == [
+        (claims.NOT_TESTABLE, "runs of ProGAN, SNGAN shared a machine (overlapping training "
+                              "windows)"),
+        (claims.NOT_TESTABLE, "runs of SNGAN shared a machine (overlapping training windows)")]
+    assert any("shared a machine" in n for n in report.notes)
+    assert summary_lines(report)[1] == ("warning: 2 runs shared a machine (overlapping training "
+                                        "windows); their times are flagged")
+
+
+def _csv(report, stem: str) -> Path:
+    table = next(t for t in report.tables if t.stem == stem)
+    path = report.sweep_dirs[0] / f"{stem}.csv"
+    path.write_text(table.csv(), encoding="utf-8")
+    return path
+
+
+def test_missing_model_is_not_testable(tmp_path: Path):
+    root = tmp_path / "sweep"
+    for seed, fid in enumerate([10, 12]):
+        make_run(root, Model("psgan", 2), seed, fid, 130 + seed, 1_000_000.0 + 1000 * seed)
+    report = build([root])
+    assert [f.verdict for f in report.findings] == [claims.NOT_TESTABLE] * 5
+    assert report.findings[0].reason == "no FID for ProGAN, SNGAN"
+    assert [f.verdict for f in report.paper_findings] == ["supported"] * 5
+
+
+def test_study_detection_and_mixed_sweep(tmp_path: Path, capsys):
+    root = tmp_path / "mixed"
+    make_run(root, Model("psgan", 2), 0, 10, 130, 1_000_000.0)
+    lee = root / "dataset=mnist,loss=lsgan,z_dim=10" / "0"
+    lee.mkdir(parents=True)
+    cfg = {"dataset": {"name": "mnist"}, "loss": {"name": "lsgan"}, "z_dim": 10, "seed": 0}
+    (lee / "result.json").write_text(json.dumps({"status": "completed", "config": cfg,
+                                                 "metrics": {"fid10k": 5.0}}))
+    assert studies.study_of(cfg) == "lee2018" and studies.study_of({}) is None
+    assert main([str(root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: the sweep mixes runs of the studies lee2018 (1 runs) and psgan2025 "
+                   "(1 runs); pass one study's sweep folder (or --study NAME).")
+    assert main([str(lee.parent), "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "runs: 1 completed, 0 diverged, 0 failed, 0 incomplete, 0 missing"
+    assert out[-1] == str(tmp_path / "a")
+    assert (tmp_path / "a" / "report.md").read_text(encoding="utf-8").startswith("# Study A")
+    assert (tmp_path / "a" / "table3_1_fid.csv").is_file()
+    assert main([str(root), "--study", "psgan2025", "--out", str(tmp_path / "c")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == ("runs: 2 completed, 0 diverged, 0 failed, "
+                                                       "0 incomplete")
+    assert "1 run(s) whose config names no known model" in \
+        (tmp_path / "c" / "report.md").read_text(encoding="utf-8")

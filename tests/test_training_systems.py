@@ -1,0 +1,165 @@
+"""Training systems end to end on tiny CPU runs: stage switches at the right step, Algorithm 1 at the
+switch, ProGAN's fade schedule, bit-identical resumes around switches, checkpoints that round-trip
+for every system, and the mixture of K generators in grids."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from ganexp import checkpoint
+from ganexp.config import compose
+from ganexp.runlog import save_grid
+from ganexp.systems import build_system, eval_codes
+from ganexp.systems.progan import fade_alpha
+from ganexp.systems.psgan import milestone_steps, stage_at, stage_resolutions
+from ganexp.train import RunHooks, run
+from conftest import FAST
+
+BASE = [o for o in FAST if not o.startswith("logger=")] + ["logger=csv", "model=progressive", "z_dim=4",
+                                                          "trainer.ckpt_every_n_steps=5"]
+# digits: 1500 training images, batch 16 -> 93 steps per epoch; 0.1 and 0.2 epochs -> steps 9 and 19
+PSGAN = BASE + ["system=psgan", "system.num_generators=2", "system.stage_epochs=[0.1,0.2]", "trainer.max_steps=24"]
+PROGAN = BASE + ["system=progan", "loss=hinge", "norm=spectral", "system.stage_epochs=[0.1,0.2]",
+                 "system.fade_epochs=0.05", "trainer.max_steps=24"]
+SYSTEMS = {"psgan": PSGAN, "progan": PROGAN, "gan": BASE + ["trainer.max_steps=12"]}
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL (no handler of ours catches a BaseException)."""
+
+
+def killed_run(overrides, run_dir: Path, monkeypatch, step: int) -> None:
+    original = RunHooks.after_step
+
+    def after_step(self, m):
+        original(self, m)
+        if m.step_count == step:
+            raise Killed
+
+    with monkeypatch.context() as mp:
+        mp.setattr(RunHooks, "after_step", after_step)
+        with pytest.raises(Killed):
+            run(compose(overrides), run_dir, "r")
+
+
+def rows(run_dir: Path) -> list[dict]:
+    out = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in ("time_s", "images_per_s")} for r in out]
+
+
+@pytest.fixture(scope="module")
+def references(tmp_path_factory) -> dict:
+    """Every system trained without interruption."""
+    out = {}
+    for name, overrides in SYSTEMS.items():
+        out[name] = tmp_path_factory.mktemp(name)
+        run(compose(overrides), out[name], "r")
+    return out
+
+
+def test_schedules_in_epochs_become_steps():
+    assert stage_resolutions(28, 3) == [7, 14, 28] and stage_resolutions(32, 2) == [16, 32]
+    assert milestone_steps([0.1, 0.2], 3, 93) == [9, 19]  # round(9.3), round(18.6)
+    assert [stage_at(t, [9, 19]) for t in (0, 8, 9, 18, 19, 23)] == [0, 0, 1, 1, 2, 2]
+    assert [fade_alpha(t, [9, 19], 4) for t in (0, 8, 9, 10, 12, 13, 19, 21)] == [1, 1, 0, 0.25, 0.75, 1, 0, 0.5]
+    with pytest.raises(ValueError, match="needs 2 epoch"):
+        milestone_steps([1], 3, 93)
+    with pytest.raises(ValueError, match="must increase"):
+        milestone_steps([0.001, 0.2], 3, 93)  # rounds to step 0
+
+
+def test_max_epochs_sets_max_steps_in_the_resolved_config(tmp_path):
+    res = run(compose(BASE + ["trainer.max_epochs=0.05"]), tmp_path, "r")  # ceil(0.05 * 93) = 5
+    assert (res["config"]["trainer"]["steps_per_epoch"], res["config"]["trainer"]["max_steps"]) == (93, 5)
+    assert res["steps"] == 5 and [r["epoch"] for r in rows(tmp_path)] == [round(s / 93, 4) for s in range(1, 6)]
+
+
+def test_psgan_switches_stages_at_the_milestone_steps(references):
+    got = [(r["step"], r["stage"]) for r in rows(references["psgan"]) if "stage" in r]
+    # row "step" n is the n-th step (index n-1): indices 9 and 19 are the first of stages 1 and 2
+    assert got == [(n, 0.0 if n <= 9 else 1.0 if n <= 19 else 2.0) for n in range(1, 25)]
+    branches = [sum(r[f"branch_{b}"] for b in ("fooled", "only_real", "all_fake", "single")) for r in rows(references["psgan"])
+                if "stage" in r]
+    assert branches == [1.0] * 24  # one branch per step, counted
+
+
+def test_progan_grows_and_fades_on_schedule(references):
+    got = [(r["stage"], r["fade_alpha"]) for r in rows(references["progan"]) if "stage" in r]
+    fade = round(0.05 * 93)  # 5 steps
+    want = [(float(stage_at(i, [9, 19])), fade_alpha(i, [9, 19], fade)) for i in range(24)]
+    assert want[9] == (1.0, 0.0) and want[12] == (1.0, 0.6)
+    assert got == [(s, torch.tensor(a).item()) for s, a in want]  # logged as float32
+
+
+def test_algorithm1_at_a_switch_mixes_the_old_stage_into_the_new_one():
+    system = build_system(compose(PSGAN + ["+trainer.steps_per_epoch=93"]))
+    old = {k: v.clone() for k, v in system.players["stage0"].state_dict().items()}
+    fresh = {k: v.clone() for k, v in system.players["stage1"].state_dict().items()}
+    system.step_count = 9
+    system.switch_to(1)
+    new = system.players["stage1"].state_dict()
+    shared = [k for k in old if k in fresh and old[k].shape == fresh[k].shape]
+    assert "G.0.blocks.0.conv.weight" in shared and "D.from_rgb.0.0.weight" in shared
+    for k in shared:
+        if new[k].is_floating_point():
+            torch.testing.assert_close(new[k], 0.9 * old[k] + 0.1 * fresh[k], rtol=0, atol=1e-7)
+    unmatched = [k for k in fresh if k not in old]
+    assert unmatched and all(new[k].equal(fresh[k]) for k in unmatched)  # the 14x14 block keeps its init
+
+
+@pytest.mark.parametrize("name,kills,resumed_from", [
+    ("psgan", (12,), [10]),          # mid-stage 1: last.ckpt at 10, after the switch at index 9
+    ("psgan", (19, 21), [15, 20]),   # before the switch at index 19 (redone), then right after it
+    ("progan", (11, 22), [10, 20]),  # mid-fade (alpha 0.2 at 10) and after the second growth
+    ("gan", (7,), [5]),
+])
+def test_kill_and_resume_around_switches_is_bit_identical(references, tmp_path, monkeypatch, capsys, name, kills,
+                                                          resumed_from):
+    for step in kills:
+        killed_run(SYSTEMS[name], tmp_path, monkeypatch, step)
+    run(compose(SYSTEMS[name]), tmp_path, "r")
+    out = capsys.readouterr().out
+    assert [int(ln.split("from step ")[1].split()[0]) for ln in out.splitlines() if ln.startswith("[resume]")] == resumed_from
+    assert rows(tmp_path) == rows(references[name])
+    ours, theirs = checkpoint.load(tmp_path / "last.ckpt"), checkpoint.load(references[name] / "last.ckpt")
+    assert ours["system"].keys() == theirs["system"].keys()
+    assert all(ours["system"][k].equal(v) for k, v in theirs["system"].items())
+    assert (tmp_path / "samples" / "final.png").read_bytes() == (references[name] / "samples" / "final.png").read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(SYSTEMS))
+def test_checkpoint_round_trips_for_every_system(references, tmp_path, name):
+    """The loaded system draws the final grid again, pixel for pixel (the mixture of K for PS-GAN)."""
+    system, cfg = checkpoint.load_generator(references[name] / "last.ckpt")
+    save_grid(system(eval_codes(cfg)), tmp_path / "again.png")
+    with Image.open(tmp_path / "again.png") as a, Image.open(references[name] / "samples" / "final.png") as b:
+        assert a.size == b.size == (8 * 30 + 2, 2 * 30 + 2) and a.tobytes() == b.tobytes()
+    state = checkpoint.load(references[name] / "last.ckpt")
+    assert len(state["optimizers"]) == {"psgan": 3 * (2 + 1), "progan": 2, "gan": 2}[name]
+
+
+def test_mixture_gives_each_generator_an_equal_share():
+    system = build_system(compose(PSGAN + ["system.num_generators=3", "+trainer.steps_per_epoch=93"]))
+    system.step_count = 24  # last trained stage: 2 (28x28)
+    z = torch.rand(7, 4) * 2 - 1
+    got = system(z)
+    gens = system.players["stage2"]["G"].eval()
+    with torch.no_grad():
+        want = torch.cat([gens[0](z[:3]), gens[1](z[3:5]), gens[2](z[5:])])  # tensor_split: 3, 2, 2
+    assert got.shape == (7, 1, 28, 28) and got.equal(want)
+    system.step_count = 5  # stage 0: 7x7 images, upsampled 4x (nearest) to the dataset's 28
+    low = system(z)
+    assert low.shape == (7, 1, 28, 28) and low[..., ::4, ::4].repeat_interleave(4, -1).repeat_interleave(4, -2).equal(low)
+
+
+def test_losses_without_a_real_fake_rule_and_models_without_stages_are_refused(tmp_path):
+    from ganexp.config import ConfigError
+
+    with pytest.raises(ConfigError, match="does not classify batches"):
+        run(compose(PSGAN + ["loss=began"]), tmp_path / "a", "r")
+    with pytest.raises(ConfigError, match="need model=progressive"):
+        run(compose([o for o in PSGAN if o != "model=progressive"]), tmp_path / "b", "r")
+    with pytest.raises(ConfigError, match="use model=progressive"):
+        run(compose([o for o in PROGAN if o != "model=progressive"]), tmp_path / "c", "r")
