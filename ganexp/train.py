@@ -46,6 +46,7 @@ class RunHooks:
 
     def after_step(self, m: GANSystem) -> None:
         step, t = m.step_count, self.t
+        self.run.window_end = time.time()
         if step % t.log_every_n_steps == 0 or step == t.max_steps:
             self.run.log_row(step, m.pop_logs())
         if step % t.sample_every_n_steps == 0 and step != t.max_steps:
@@ -73,7 +74,7 @@ class Run:
         self.evaluator = self.module = None
         self.elapsed_before = 0.0
         self.train_windows: list[list[float]] = []  # [start, end] unix times of each process that trained
-        self.window_start: float | None = None
+        self.window_start = self.window_end = None  # this process's training window (unix times)
         self.device: str | None = None  # set while training (Lightning moves the module to the CPU after fit)
         self.t0 = time.monotonic()  # fit() restarts it; set here so that a failure before fit can be timed
 
@@ -201,7 +202,7 @@ class Run:
 
     def windows(self) -> list[list[float]]:
         """Earlier processes' training windows plus this one's so far (runs that overlap shared a machine)."""
-        now = [[round(self.window_start, 3), round(time.time(), 3)]] if self.window_start is not None else []
+        now = [[round(self.window_start, 3), round(self.window_end, 3)]] if self.window_end is not None else []
         return self.train_windows + now
 
     def elapsed(self) -> float:

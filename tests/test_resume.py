@@ -59,10 +59,10 @@ def csv_rows(run_dir: Path) -> list[list[str]]:
 
 
 def result(run_dir: Path) -> dict:
-    """result.json without wall_s and the last images/s (timings)."""
+    """result.json without its timings: wall_s, train_s, train_windows and the last images/s."""
     res = json.loads((run_dir / "result.json").read_text())
     res["metrics"] = {k: v for k, v in res["metrics"].items() if k not in TIMING}
-    return {k: v for k, v in res.items() if k != "wall_s"}
+    return {k: v for k, v in res.items() if k not in ("wall_s", "train_s", "train_windows")}
 
 
 def printed(capsys, tag: str) -> list[str]:
