@@ -3,12 +3,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DATA_ROOT ?= data
+# The data folder (torchvision layout: DATA_ROOT/MNIST/raw); without data/MNIST, the offline copy in ../shared/assets.
+DATA_ROOT ?= $(if $(wildcard data/MNIST),data,$(if $(wildcard ../shared/assets/datasets/MNIST),../shared/assets/datasets,data))
 QUICK ?=
 ARGS ?=
 RESULTS_ARGS ?= --wandb
 
-.PHONY: help setup demo test test-slow bench reproduce-table31 clean
+.PHONY: help setup demo test test-slow bench reproduce-table31 reproduce-psgan clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -41,6 +42,18 @@ TABLE31 := table31$(if $(QUICK),_quick)
 reproduce-table31: setup ## Study A grid (or QUICK=1: MNIST, CPU, ~30 min) then its report; DATA_ROOT=data
 	$(PY) -m ganexp.train -m experiment=$(TABLE31) data_root=$(abspath $(DATA_ROOT)) $(ARGS)
 	$(PY) -m ganexp.results multirun/$(TABLE31) $(RESULTS_ARGS)
+
+PSGAN := psgan$(if $(QUICK),_quick)
+# The stage schedule goes to the systems that have stages (conf/system/{progan,psgan}.yaml hold the full one).
+QUICK_STAGES := 'system.stage_epochs=[0.13,0.27]' system.fade_epochs=0.05
+STAGES := $(if $(QUICK),$(QUICK_STAGES))
+TRAIN_PSGAN := $(PY) -m ganexp.train -m experiment=$(PSGAN) data_root=$(abspath $(DATA_ROOT))
+
+reproduce-psgan: setup ## Study C: SNGAN, SNGAN without SN, ProGAN, PS-GAN K=1,2,3 (or QUICK=1: MNIST, CPU, ~30 min) then its report
+	$(TRAIN_PSGAN) system=gan norm=spectral,baseline $(ARGS)
+	$(TRAIN_PSGAN) system=progan $(STAGES) $(ARGS)
+	$(TRAIN_PSGAN) system=psgan system.num_generators=1,2,3 $(STAGES) $(ARGS)
+	$(PY) -m ganexp.results multirun/$(PSGAN)
 
 bench: setup ## training throughput vs a plain PyTorch loop (python -m ganexp.bench train)
 	$(PY) -m ganexp.bench train $(ARGS)

@@ -68,9 +68,17 @@ def to_container(cfg: DictConfig) -> dict:
     return d
 
 
+# Keys added after runs were first hashed, at the values that give those runs' behaviour: a config
+# holding them hashes as it did without them, so finished runs of earlier versions are still skipped.
+ADDED_LATER = {"study": "lee2018", "system": {"_target_": "ganexp.systems.gan.GANPair", "name": "gan"}}
+
+
 def config_hash(cfg: dict) -> str:
     """Stable hash of what determines a run's result (logger and paths excluded)."""
-    keep = {k: v for k, v in cfg.items() if k not in ("logger", "data_root", "sweep", "launch", "force")}
+    keep = {k: v for k, v in cfg.items() if k not in ("logger", "data_root", "sweep", "launch", "force")
+            and not (k in ADDED_LATER and v == ADDED_LATER[k])}
+    if isinstance(keep.get("model"), dict) and "autoencoder" in keep["model"]:
+        keep["model"] = effective_model(keep["model"], keep.get("loss", {}))
     if isinstance(keep.get("trainer"), dict):  # where a run trains does not change what it is
         keep["trainer"] = {k: v for k, v in without_derived(keep["trainer"]).items() if k not in ("accelerator", "devices")}
     if isinstance(keep.get("dataset"), dict):
@@ -80,11 +88,26 @@ def config_hash(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def effective_model(model: dict, loss: dict) -> dict:
+    """The model with the D the loss trains as ``discriminator`` (BEGAN: the autoencoder), as configs
+    said before a model family carried its ``autoencoder``."""
+    from hydra.utils import get_class
+
+    model = dict(model)
+    autoencoder = model.pop("autoencoder")
+    try:
+        uses_it = get_class(loss["_target_"]).autoencoder_d
+    except Exception:  # an unimportable loss never trains; its hash only has to be stable
+        uses_it = False
+    return {**model, "discriminator": autoencoder} if uses_it else model
+
+
 def without_derived(trainer: dict) -> dict:
     """The trainer settings as the user gave them: steps_per_epoch comes from the data, and max_steps
     from max_epochs when that is set (Run.apply_epochs), so neither is part of what a run is."""
     epochs = trainer.get("max_epochs") is not None
-    return {k: v for k, v in trainer.items() if k != "steps_per_epoch" and not (epochs and k == "max_steps")}
+    return {k: v for k, v in trainer.items()
+            if k != "steps_per_epoch" and not (k == "max_steps" and epochs) and not (k == "max_epochs" and not epochs)}
 
 
 def check_choices(argv: list[str]) -> None:

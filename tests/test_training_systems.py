@@ -163,3 +163,21 @@ def test_losses_without_a_real_fake_rule_and_models_without_stages_are_refused(t
         run(compose([o for o in PSGAN if o != "model=progressive"]), tmp_path / "b", "r")
     with pytest.raises(ConfigError, match="use model=progressive"):
         run(compose([o for o in PROGAN if o != "model=progressive"]), tmp_path / "c", "r")
+
+
+@pytest.mark.parametrize("loss", ["began", "gan_ns"])
+def test_runs_of_earlier_versions_keep_their_config_hash(loss):
+    """Study A's finished runs were hashed before `study`, `system`, `trainer.max_epochs` and
+    `model.autoencoder` existed (BEGAN's D was model.discriminator then): they are still skipped."""
+    import copy
+
+    from ganexp.config import config_hash, to_container
+
+    new = to_container(compose([f"loss={loss}"]))
+    old = copy.deepcopy(new)
+    del old["study"], old["system"], old["trainer"]["max_epochs"]
+    autoencoder = old["model"].pop("autoencoder")
+    if loss == "began":
+        old["model"]["discriminator"] = autoencoder
+    assert config_hash(old) == config_hash(new)
+    assert config_hash(to_container(compose([f"loss={loss}", "system=psgan", "system.stages=1"]))) != config_hash(new)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -71,6 +72,10 @@ def _validate(c: dict[str, Any]) -> None:
         raise ValueError(f"metrics.is_splits must be positive, got {c['is_splits']}")
 
 
-def metric_key(prefix: str, n: int) -> str:
+def metric_key(prefix: str, n: int) -> str:  # KEY_RE below reads what this writes
     """`fid` + sample count: 10000 -> fid10k, 50000 -> fid50k, 500 -> fid500, 2500 -> fid2500."""
     return f"{prefix}{n // 1000}k" if n % 1000 == 0 else f"{prefix}{n}"
+
+
+# The metric keys metric_key writes, for readers (results): group 1 is the sample tag ("10k", "250").
+KEY_RE = {"fid": re.compile(r"^fid(\d+k?)$"), "is": re.compile(r"^is(\d+k?)$")}

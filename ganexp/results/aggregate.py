@@ -12,16 +12,15 @@ two decimals so ties show as ties):
 """
 from __future__ import annotations
 
-import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..metrics.config import KEY_RE  # the key format is defined once, beside metric_key
 from . import paper, protocol
 from .grid import Grid
 from .runs import Run
 
-KEY_RE = {"fid": re.compile(r"^fid(\d+k?)$"), "is": re.compile(r"^is(\d+k?)$")}
 DECIMALS = 2
 
 
