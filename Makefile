@@ -45,13 +45,14 @@ reproduce-table31: setup ## Study A grid (or QUICK=1: MNIST, CPU, ~30 min) then 
 
 PSGAN := psgan$(if $(QUICK),_quick)
 # The stage schedule goes to the systems that have stages (conf/system/{progan,psgan}.yaml hold the full one).
-QUICK_STAGES := 'system.stage_epochs=[0.13,0.27]' system.fade_epochs=0.05
+QUICK_STAGES := 'system.stage_epochs=[0.13,0.27]'
 STAGES := $(if $(QUICK),$(QUICK_STAGES))
+FADE := $(if $(QUICK),system.fade_epochs=0.05)
 TRAIN_PSGAN := $(PY) -m ganexp.train -m experiment=$(PSGAN) data_root=$(abspath $(DATA_ROOT))
 
 reproduce-psgan: setup ## Study C: SNGAN, SNGAN without SN, ProGAN, PS-GAN K=1,2,3 (or QUICK=1: MNIST, CPU, ~30 min) then its report
 	$(TRAIN_PSGAN) system=gan norm=spectral,baseline $(ARGS)
-	$(TRAIN_PSGAN) system=progan $(STAGES) $(ARGS)
+	$(TRAIN_PSGAN) system=progan $(STAGES) $(FADE) $(ARGS)
 	$(TRAIN_PSGAN) system=psgan system.num_generators=1,2,3 $(STAGES) $(ARGS)
 	$(PY) -m ganexp.results multirun/$(PSGAN)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable
@@ -254,12 +255,30 @@ def unknown_key(path: str) -> ConfigError:
                        "; see the configuration reference in the README for the keys"))
 
 
+BY_DEFAULT = {bool: Bool(), int: Check("an integer", _is_int, 1, "abc", required=False),
+              float: Check("a number", _is_num, 1.0, "abc", required=False),
+              str: Str(required=False), list: Check("a list, e.g. [1,2]", lambda v: isinstance(v, list), [], "x",
+                                                    required=False)}
+
+
+def constructor_checks(node, prefix: str) -> dict[str, Check]:
+    """Checks for a class's own keys that SCHEMA does not list (a new system's): every constructor
+    argument with a default is a key, checked by the default's type (a tuple default takes a list)."""
+    if not isinstance(node, dict) or not _importable(node.get("_target_")):
+        return {}
+    module, _, name = node["_target_"].rpartition(".")
+    params = inspect.signature(getattr(importlib.import_module(module), name)).parameters.values()
+    kinds = {p.name: list if isinstance(p.default, tuple) else type(p.default) for p in params
+             if p.default is not inspect.Parameter.empty}
+    return {f"{prefix}.{k}": BY_DEFAULT[t] for k, t in kinds.items() if t in BY_DEFAULT}
+
+
 def check_config(cfg: dict, skip: frozenset[str] = frozenset()) -> None:
     """Raise ConfigError for the first unknown, missing or invalid key of a run config; the values
     of keys in ``skip`` (unresolved interpolations) are not checked."""
-    seen = set()
+    seen, own = set(), constructor_checks(cfg.get("system"), "system")
     for path, value in leaves({k: v for k, v in cfg.items() if k != "hydra"}):
-        spec = spec_for(path)
+        spec = spec_for(path) or own.get(path)
         if spec is None:
             raise unknown_key(path)
         if path not in skip and not spec.ok(value):

@@ -297,3 +297,11 @@ def test_study_detection_and_mixed_sweep(tmp_path: Path, capsys):
                                                        "0 incomplete")
     assert "1 run(s) whose config names no known model" in \
         (tmp_path / "c" / "report.md").read_text(encoding="utf-8")
+
+
+def test_short_runs_bin_losses_by_a_fraction_of_an_epoch():
+    from ganexp.results.psgan.curves import bin_width
+
+    assert [bin_width(e) for e in (30, 5, 4.9, 2, 0.4, 0.05)] == [1.0, 1.0, 0.2, 0.2, 0.02, 0.01]
+    rows = [{"epoch": e, "d_loss": v} for e, v in [(0.0, 1.0), (0.1, 3.0), (0.2, 5.0), (0.35, 7.0), (0.4, 9.0)]]
+    assert epoch_means(rows, "d_loss", width=0.2) == {0.0: 2.0, 0.2: 6.0, 0.4: 9.0}

@@ -181,3 +181,39 @@ def test_runs_of_earlier_versions_keep_their_config_hash(loss):
         old["model"]["discriminator"] = autoencoder
     assert config_hash(old) == config_hash(new)
     assert config_hash(to_container(compose([f"loss={loss}", "system=psgan", "system.stages=1"]))) != config_hash(new)
+
+
+class GEveryOther(__import__("ganexp.systems.gan", fromlist=["GANPair"]).GANPair):
+    """A system written for this test alone, to show what a new one takes: this class and its keys
+    (here on the command line; in the project, conf/system/<name>.yaml). D every step, G every
+    ``every``-th step."""
+
+    def __init__(self, ctx, every: int = 2, **_):
+        super().__init__(ctx)
+        self.every = every
+
+    def train_step(self, opts) -> dict:
+        opt_g, opt_d = opts
+        self.D.requires_grad_(True)
+        logs = self.critic_step(opt_d)
+        self.D.requires_grad_(False)
+        if self.step_count % self.every == 0:
+            logs.update(self.generator_step(opt_g))
+        return logs
+
+
+def test_a_new_system_is_one_class_and_its_keys(tmp_path):
+    from ganexp.config import ConfigError
+    from ganexp.preflight import check_job
+
+    new = BASE + ["system._target_=test_training_systems.GEveryOther", "system.name=g_every_other",
+                  "+system.every=3", "trainer.max_steps=6"]
+    res = run(compose(new), tmp_path, "r")
+    assert res["status"] == "completed" and res["config"]["system"]["every"] == 3
+    assert [("g_loss" in r) for r in rows(tmp_path)] == [True, False, False, True, False, False]
+    system, _ = checkpoint.load_generator(tmp_path / "last.ckpt")
+    assert type(system).__name__ == "GEveryOther" and system.every == 3
+    with pytest.raises(ConfigError, match=r"^system.every=abc is not allowed: system.every must be an integer$"):
+        check_job(compose(new[:-2] + ["+system.every=abc"]))
+    with pytest.raises(ConfigError, match=r"^unknown key 'system.evry'"):
+        check_job(compose(new[:-2] + ["+system.evry=3"]))

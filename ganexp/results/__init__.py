@@ -1,6 +1,8 @@
-"""Collect finished run folders into the paper's tables, figures and findings (Study A).
+"""Collect finished run folders into a study's tables, figures and findings: one plug-in per study
+(``studies.py``: ``lee2018`` = Study A, whose modules are the ones imported below; ``psgan2025`` =
+Study C in ``psgan/``).
 
-``python -m ganexp.results SWEEP_DIR... [--out DIR] [--wandb]``; see ``__main__.py``.
+``python -m ganexp.results SWEEP_DIR... [--out DIR] [--study NAME] [--wandb]``; see ``__main__.py``.
 Reads run folders only; W&B is touched only by ``ganexp.results.wandb_push`` (``--wandb``).
 """
 from .aggregate import Cell, Table, build_table

@@ -2,8 +2,9 @@
 
 Read from each run's ``metrics.jsonl``: training rows carry losses (``d_loss``, ``g_loss``,
 PS-GAN's ``g_loss_0`` .. ``g_loss_{K-1}``) and ``epoch``; evaluation rows carry ``fid{N}`` and no
-loss. Loss curves bin training rows by floor(epoch), average within a run's bin, then average
-the runs (seeds) that have the bin. FID curves put each evaluation at epoch = step /
+loss. Loss curves bin training rows by epoch (runs shorter than ``MIN_EPOCHS`` in bins of a
+fraction of an epoch, ``bin_width``, so that a short run still draws a curve), average within a
+run's bin, then average the runs (seeds) that have the bin. FID curves put each evaluation at epoch = step /
 ``trainer.steps_per_epoch`` and average the seeds evaluated at that epoch.
 """
 from __future__ import annotations
@@ -51,14 +52,25 @@ def row_epoch(row: dict, steps_per_epoch: int | None = None) -> float | None:
     return epoch
 
 
-def epoch_means(rows: list[dict], key: str, steps_per_epoch: int | None = None
-                ) -> dict[int, float]:
-    """Mean of ``key`` over the rows of each epoch bin floor(epoch)."""
-    bins: dict[int, list[float]] = {}
+MIN_EPOCHS = 5
+FRACTIONS = (0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
+
+
+def bin_width(last_epoch: float) -> float:
+    """1 epoch, or for a run of fewer than MIN_EPOCHS epochs the largest fraction giving >= 10 bins."""
+    if last_epoch >= MIN_EPOCHS:
+        return 1.0
+    return next((f for f in FRACTIONS if last_epoch / f >= 10), FRACTIONS[-1])
+
+
+def epoch_means(rows: list[dict], key: str, steps_per_epoch: int | None = None, width: float = 1.0
+                ) -> dict[float, float]:
+    """Mean of ``key`` over the rows of each bin [b, b + width) of epochs, keyed by b."""
+    bins: dict[float, list[float]] = {}
     for row in rows:
         v, e = _finite(row, key), row_epoch(row, steps_per_epoch)
         if v is not None and e is not None:
-            bins.setdefault(math.floor(e), []).append(v)
+            bins.setdefault(round(math.floor(e / width + 1e-9) * width, 6), []).append(v)
     return {b: statistics.fmean(vs) for b, vs in sorted(bins.items())}
 
 
@@ -75,13 +87,19 @@ def loss_keys(rows: list[dict]) -> list[str]:
     return ["d_loss", *(per_g or ["g_loss"])]
 
 
-def loss_curves(runs: list[StudyRun]) -> dict[str, dict[int, float]]:
-    """Figures 4-6 for one model: per loss key, the mean over runs of per-epoch bin means."""
+def last_epoch(runs: list[StudyRun]) -> float:
+    """The latest epoch any of the runs' rows reached."""
+    epochs = [row_epoch(row, r.steps_per_epoch) for r in runs for row in read_rows(r.run.path / "metrics.jsonl")]
+    return max((e for e in epochs if e is not None), default=0.0)
+
+
+def loss_curves(runs: list[StudyRun], width: float = 1.0) -> dict[str, dict[float, float]]:
+    """Figures 4-6 for one model: per loss key, the mean over runs of the per-bin means."""
     rows = {id(r): read_rows(r.run.path / "metrics.jsonl") for r in runs}
     keys = list(dict.fromkeys(k for r in runs for k in loss_keys(rows[id(r)])))
     out = {}
     for key in keys:
-        curves = [epoch_means(rows[id(r)], key, r.steps_per_epoch) for r in runs]
+        curves = [epoch_means(rows[id(r)], key, r.steps_per_epoch, width) for r in runs]
         curve = mean_over_runs([c for c in curves if c])
         if curve:
             out[key] = curve

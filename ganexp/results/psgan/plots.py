@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..figures import DPI, _save, plt
 from ..runs import _get
-from .curves import loss_curves, mean_fid_curve
+from .curves import MIN_EPOCHS, bin_width, last_epoch, loss_curves, mean_fid_curve
 from .runs import Model, StudyRun
 
 PANEL_W, PANEL_H, COLUMNS = 4.5, 3.2, 3
@@ -35,8 +35,8 @@ def _grid(n: int):
     return fig, list(axes.flat)
 
 
-def _loss_panel(ax, model: Model, runs: list[StudyRun]) -> None:
-    curves = loss_curves(runs)
+def _loss_panel(ax, model: Model, runs: list[StudyRun], width: float) -> None:
+    curves = loss_curves(runs, width)
     for key, curve in curves.items():
         style = {"color": "k", "lw": 1.8} if key == "d_loss" else {"lw": 1.3}
         label = "D" if key == "d_loss" else "G" if key == "g_loss" else f"G{key[7:]}"
@@ -56,9 +56,11 @@ def _loss_panel(ax, model: Model, runs: list[StudyRun]) -> None:
 def loss_figure(by_model: dict[Model, list[StudyRun]], path: Path) -> Path:
     """Figures 4-6: mean G and D loss per epoch of each model (dotted: stage switches)."""
     fig, axes = _grid(len(by_model))
+    width = bin_width(max((last_epoch(runs) for runs in by_model.values()), default=0.0))
     for ax, (model, runs) in zip(axes, by_model.items()):
-        _loss_panel(ax, model, runs)
-    fig.suptitle("Figures 4-6: mean G and D loss per epoch (mean over seeds; dotted = new stage)")
+        _loss_panel(ax, model, runs, width)
+    per = "epoch" if width == 1 else f"{width:g} epoch (runs shorter than {MIN_EPOCHS} epochs)"
+    fig.suptitle(f"Figures 4-6: mean G and D loss per {per}; mean over seeds; dotted = new stage")
     fig.tight_layout()
     return _save(fig, path)
 
