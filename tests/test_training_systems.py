@@ -217,3 +217,48 @@ def test_a_new_system_is_one_class_and_its_keys(tmp_path):
         check_job(compose(new[:-2] + ["+system.every=abc"]))
     with pytest.raises(ConfigError, match=r"^unknown key 'system.evry'"):
         check_job(compose(new[:-2] + ["+system.evry=3"]))
+
+
+def test_psgan_sigkilled_after_a_switch_resumes_to_the_uninterrupted_run(tmp_path):
+    """A real SIGKILL of the process, some steps after the first stage switch (step 47: last.ckpt at 50
+    or later, already in stage 1): the rerun resumes and ends with the reference's rows and weights."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from conftest import ROOT, train_cmd
+
+    args = [o for o in PSGAN[:-2] if not o.startswith(("trainer.ckpt_every", "trainer.log_every"))] + [
+            "system.stage_epochs=[0.5,1]", "trainer.max_steps=100", "trainer.log_every_n_steps=5",
+            "trainer.ckpt_every_n_steps=10"]  # switches at steps 46 (round(46.5)) and 93
+    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
+    ref, killed = tmp_path / "ref", tmp_path / "killed"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the processes below (OMP_NUM_THREADS=1): the same sums, bit for bit
+    try:
+        run(compose(args), ref, "r")
+    finally:
+        torch.set_num_threads(threads)
+    proc = subprocess.Popen(train_cmd(*args, f"hydra.run.dir={killed}"), cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(r["step"] >= 65 for r in _rows_or_none(killed)):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    step = checkpoint.load(killed / "last.ckpt")["step"]
+    assert 50 <= step < 100 and not (killed / "result.json").exists()
+    out = subprocess.run(train_cmd(*args, f"hydra.run.dir={killed}"), cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0 and f"from step {step} of 100" in out.stdout, out.stderr
+    assert rows(killed) == rows(ref)
+    ours, theirs = checkpoint.load(killed / "last.ckpt"), checkpoint.load(ref / "last.ckpt")
+    assert all(ours["system"][k].equal(v) for k, v in theirs["system"].items())
+
+
+def _rows_or_none(run_dir: Path) -> list[dict]:
+    try:
+        return [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.endswith("}")]
+    except (OSError, ValueError):
+        return []
