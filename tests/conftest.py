@@ -31,3 +31,25 @@ def assets_or_skip(*parts: str) -> Path:
 
 def train_cmd(*overrides: str) -> list[str]:
     return [sys.executable, "-m", "ganexp.train", *overrides]
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL: no handler of ours catches a BaseException, so nothing more is written."""
+
+
+def train_until_killed(overrides: list[str], run_dir: Path, monkeypatch, step: int) -> None:
+    """Train ``overrides`` in run_dir until generator step ``step``, then stop as a kill would."""
+    from ganexp.config import compose as _compose
+    from ganexp.train import RunHooks, run
+
+    original = RunHooks.after_step
+
+    def after_step(self, m):
+        original(self, m)
+        if m.step_count == step:
+            raise Killed
+
+    with monkeypatch.context() as mp:
+        mp.setattr(RunHooks, "after_step", after_step)
+        with pytest.raises(Killed):
+            run(_compose(overrides), run_dir, "r")

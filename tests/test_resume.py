@@ -12,8 +12,8 @@ import pytest
 
 from ganexp import checkpoint
 from ganexp.config import compose
-from ganexp.train import RunHooks, run
-from conftest import FAST
+from ganexp.train import run
+from conftest import FAST, train_until_killed
 
 TIMING = ("time_s", "images_per_s")  # wall-clock values: they differ between any two runs
 CFG = [o for o in FAST if not o.startswith("logger=")] + [
@@ -21,23 +21,9 @@ CFG = [o for o in FAST if not o.startswith("logger=")] + [
 KILL_AT = 13  # rows 3..12 written, last.ckpt at 10: the resume drops row 12 and redoes steps 11..13
 
 
-class Killed(BaseException):
-    """Stands in for SIGKILL."""
-
-
 def killed_run(run_dir: Path, monkeypatch, step: int = KILL_AT) -> None:
     """Train CFG in run_dir until ``step``, then stop as a kill would."""
-    original = RunHooks.after_step
-
-    def after_step(self, m):
-        original(self, m)
-        if m.step_count == step:
-            raise Killed
-
-    with monkeypatch.context() as mp:
-        mp.setattr(RunHooks, "after_step", after_step)
-        with pytest.raises(Killed):
-            run(compose(CFG), run_dir, "r")
+    train_until_killed(CFG, run_dir, monkeypatch, step)
 
 
 @pytest.fixture(scope="module")

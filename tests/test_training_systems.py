@@ -14,8 +14,8 @@ from ganexp.runlog import save_grid
 from ganexp.systems import build_system, eval_codes
 from ganexp.systems.progan import fade_alpha
 from ganexp.systems.psgan import milestone_steps, stage_at, stage_resolutions
-from ganexp.train import RunHooks, run
-from conftest import FAST
+from ganexp.train import run
+from conftest import FAST, train_until_killed
 
 BASE = [o for o in FAST if not o.startswith("logger=")] + ["logger=csv", "model=progressive", "z_dim=4",
                                                           "trainer.ckpt_every_n_steps=5"]
@@ -24,24 +24,6 @@ PSGAN = BASE + ["system=psgan", "system.num_generators=2", "system.stage_epochs=
 PROGAN = BASE + ["system=progan", "loss=hinge", "norm=spectral", "system.stage_epochs=[0.1,0.2]",
                  "system.fade_epochs=0.05", "trainer.max_steps=24"]
 SYSTEMS = {"psgan": PSGAN, "progan": PROGAN, "gan": BASE + ["trainer.max_steps=12"]}
-
-
-class Killed(BaseException):
-    """Stands in for SIGKILL (no handler of ours catches a BaseException)."""
-
-
-def killed_run(overrides, run_dir: Path, monkeypatch, step: int) -> None:
-    original = RunHooks.after_step
-
-    def after_step(self, m):
-        original(self, m)
-        if m.step_count == step:
-            raise Killed
-
-    with monkeypatch.context() as mp:
-        mp.setattr(RunHooks, "after_step", after_step)
-        with pytest.raises(Killed):
-            run(compose(overrides), run_dir, "r")
 
 
 def rows(run_dir: Path) -> list[dict]:
@@ -118,7 +100,7 @@ def test_algorithm1_at_a_switch_mixes_the_old_stage_into_the_new_one():
 def test_kill_and_resume_around_switches_is_bit_identical(references, tmp_path, monkeypatch, capsys, name, kills,
                                                           resumed_from):
     for step in kills:
-        killed_run(SYSTEMS[name], tmp_path, monkeypatch, step)
+        train_until_killed(SYSTEMS[name], tmp_path, monkeypatch, step)
     run(compose(SYSTEMS[name]), tmp_path, "r")
     out = capsys.readouterr().out
     assert [int(ln.split("from step ")[1].split()[0]) for ln in out.splitlines() if ln.startswith("[resume]")] == resumed_from
@@ -220,8 +202,9 @@ def test_a_new_system_is_one_class_and_its_keys(tmp_path):
 
 
 def test_psgan_sigkilled_after_a_switch_resumes_to_the_uninterrupted_run(tmp_path):
-    """A real SIGKILL of the process, some steps after the first stage switch (step 47: last.ckpt at 50
-    or later, already in stage 1): the rerun resumes and ends with the reference's rows and weights."""
+    """A real SIGKILL of the process after the first stage switch (at step index 46; killed once the row of
+    step 65 is written, so last.ckpt is at 50 or later, in stage 1): the rerun resumes and ends with the
+    reference's rows and weights."""
     import os
     import signal
     import subprocess
