@@ -4,10 +4,10 @@ first one trains (ganexp/preflight.py); then per job: lock its folder, skip / ke
 from __future__ import annotations
 
 import logging
+import math
 import os
 import platform
 import socket
-import math
 import sys
 import time
 import warnings
@@ -104,7 +104,8 @@ class Run:
     def apply_epochs(self, n_images: int) -> None:
         """trainer.steps_per_epoch from the data (an epoch = every real image once through D: N // batch
         real batches, loss.n_critic per generator step); trainer.max_epochs, when set, gives max_steps.
-        Both land in the resolved config (config.yaml, result.json); the config hash is taken before."""
+        Both land in the resolved config (config.yaml, result.json); the config hash leaves them out
+        (config.without_derived)."""
         t = self.cfg.trainer
         steps = max(1, n_images // self.cfg.batch_size // self.cfg.loss.n_critic)
         with open_dict(t):
@@ -171,8 +172,9 @@ class Run:
 
     # --- side work ---------------------------------------------------------------------------
     def log_row(self, step: int, logs: dict) -> None:
-        row = {"step": step, "epoch": round(step / self.cfg.trainer.steps_per_epoch, 4), "images_seen": step * self.cfg.batch_size * self.cfg.loss.n_critic,
-               "time_s": round(self.elapsed(), 3), **logs}
+        row = {"step": step, "epoch": round(step / self.cfg.trainer.steps_per_epoch, 4),
+               "images_seen": step * self.cfg.batch_size * self.cfg.loss.n_critic, "time_s": round(self.elapsed(), 3),
+               **logs}
         self.metrics.update(logs)
         self.logger.log(row)
 

@@ -26,8 +26,8 @@ def build_system(cfg, batcher=None, hooks=None) -> GANSystem:
     params = OmegaConf.to_container(cfg.system, resolve=True)
     cls = get_class(params.pop("_target_"))
     params.pop("name", None)
-    ctx = SystemContext(model=cfg.model, loss=instantiate(cfg.loss), optim=OmegaConf.to_container(cfg.optim, resolve=True),
-                        z_dim=cfg.z_dim, latent=cfg.latent, batch_size=cfg.batch_size,
-                        resolution=cfg.dataset.resolution,
+    ctx = SystemContext(model=cfg.model, loss=instantiate(cfg.loss),
+                        optim=OmegaConf.to_container(cfg.optim, resolve=True), z_dim=cfg.z_dim, latent=cfg.latent,
+                        batch_size=cfg.batch_size, resolution=cfg.dataset.resolution,
                         steps_per_epoch=int(cfg.trainer.get("steps_per_epoch") or 1), batcher=batcher, hooks=hooks)
     return cls(ctx, **params)

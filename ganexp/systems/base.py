@@ -10,7 +10,7 @@ happen only at logging steps, unless a system's own rule needs one (PS-GAN's Alg
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import lightning as L
 import torch
@@ -74,7 +74,6 @@ class SystemContext:
     steps_per_epoch: int = 1
     batcher: TensorBatcher | None = None
     hooks: object = None  # train.RunHooks: logging, sampling, evaluation, checkpoints
-    extra: dict = field(default_factory=dict)
 
 
 class GANSystem(L.LightningModule):
@@ -203,3 +202,9 @@ def build_net(cfg: DictConfig, **overrides) -> nn.Module:
     from hydra.utils import instantiate
 
     return instantiate(cfg, **overrides)
+
+
+def to_resolution(images: Tensor, resolution: int) -> Tensor:
+    """Images of a lower stage (B, C, r, r) upsampled (nearest) to the dataset's resolution, for grids and FID."""
+    factor = resolution // images.shape[-1]
+    return torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest") if factor > 1 else images

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import SystemContext, discriminator_config
+from .base import SystemContext, to_resolution
 from .gan import GANPair
 from .psgan import milestone_steps, stage_at, stage_resolutions
 
@@ -53,8 +53,10 @@ class ProGAN(GANPair):
         self.resolutions = stage_resolutions(ctx.resolution, stages)
         self.milestones = milestone_steps(stage_epochs, stages, ctx.steps_per_epoch)
         self.fade_steps = round(fade_epochs * ctx.steps_per_epoch)
-        if self.milestones and self.fade_steps > min(b - a for a, b in zip([0, *self.milestones], self.milestones + [10**12])):
-            raise ValueError(f"system.fade_epochs {fade_epochs} is longer than a stage; fades must end before the next growth")
+        stage_lengths = [b - a for a, b in zip(self.milestones, self.milestones[1:])]
+        if stage_lengths and self.fade_steps > min(stage_lengths):
+            raise ValueError(f"system.fade_epochs {fade_epochs} is longer than a stage; a fade must end before "
+                             "the next growth")
 
     def set_level(self, step: int) -> tuple[int, float]:
         """Depth (1-based) and alpha for generator step ``step``, set on both players."""
@@ -80,6 +82,4 @@ class ProGAN(GANPair):
 
     def sample_images(self, z: Tensor) -> Tensor:
         self.set_level(max(self.step_count - 1, 0))  # the last trained level
-        out = self.G(z)
-        factor = self.ctx.resolution // out.shape[-1]
-        return F.interpolate(out, scale_factor=factor, mode="nearest") if factor > 1 else out
+        return to_resolution(self.G(z), self.ctx.resolution)

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import GANSystem, SystemContext, build_net, discriminator_config, make_optimizer
+from .base import GANSystem, SystemContext, build_net, discriminator_config, make_optimizer, to_resolution
 from .multi_generator import BRANCHES, algorithm2
 from .stepwise import mix_weights
 
@@ -58,7 +58,7 @@ def stage_at(step: int, milestones: list[int]) -> int:
     return sum(step >= m for m in milestones)
 
 
-def stage_nets(ctx: SystemContext, resolution: int, stages: int, **kw) -> dict:
+def stage_nets(ctx: SystemContext, resolution: int, stages: int) -> dict:
     """Build-net arguments of one stage: the progressive model up to ``resolution``."""
     if stages == 1:
         return {}
@@ -170,6 +170,4 @@ class PSGAN(GANSystem):
     def sample_images(self, z: Tensor) -> Tensor:
         gens, _ = self.nets(stage_at(max(self.step_count - 1, 0), self.milestones))  # the last trained stage
         parts = [g(c) for g, c in zip(gens, torch.tensor_split(z, self.K)) if c.shape[0]]
-        out = torch.cat(parts)  # (B, C, r, r)
-        factor = self.ctx.resolution // out.shape[-1]
-        return F.interpolate(out, scale_factor=factor, mode="nearest") if factor > 1 else out
+        return to_resolution(torch.cat(parts), self.ctx.resolution)
