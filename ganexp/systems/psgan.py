@@ -45,7 +45,8 @@ def milestone_steps(stage_epochs, stages: int, steps_per_epoch: int) -> list[int
     """Generator steps at which stages 1 .. stages-1 start, from epochs (fractions allowed)."""
     epochs = list(stage_epochs or [])
     if len(epochs) != stages - 1:
-        raise ValueError(f"system.stage_epochs needs {stages - 1} epoch(s) for {stages} stages, got {epochs}")
+        raise ValueError(f"system.stage_epochs needs {stages - 1} epoch(s) for system.stages={stages}, got "
+                         f"{epochs}; set system.stage_epochs=[...] with {stages - 1} increasing epochs")
     steps = [round(e * steps_per_epoch) for e in epochs]
     if any(s < 1 for s in steps) or steps != sorted(set(steps)):
         raise ValueError(f"system.stage_epochs {epochs} must increase and each give at least one step "
