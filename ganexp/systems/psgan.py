@@ -128,7 +128,8 @@ class PSGAN(GANSystem):
         for _ in range(self.loss.n_critic):
             logs, scores = self.critic_step(gens, d, s, opt_d)
         d.requires_grad_(False)
-        decision = algorithm2(bool(scores[0] > 0), (scores[1:] > 0).tolist())  # the one host read
+        real_is_real, *fakes_are_real = (scores > 0).tolist()  # the one host read of the step
+        decision = algorithm2(real_is_real, fakes_are_real)
         logs.update(self.generator_step(gens, d, decision.generators, opt_g))
         logs.update({f"branch_{b}": float(b == decision.branch) for b in BRANCHES}, stage=float(s))
         return logs
