@@ -116,7 +116,10 @@ SCHEMA: dict[str, Check] = {
     "force": Bool(),
     "launch.jobs_per_gpu": Int(1),
     "schedule.*": Int(1),  # experiment files: generator steps per dataset name
-    "study": Choice("lee2018", "psgan2025"),
+    "study": Choice("lee2018", "psgan2025", "kwak_ko"),
+    "data.placement": Choice("auto", "resident", "streamed"),
+    "data.resident_fraction": Num(0, 1, open_lo=True, example=0.25),
+    "data.prefetch": Int(1, 64),
     # system
     "system._target_": Target("ganexp.systems"),
     "system.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
@@ -131,7 +134,8 @@ SCHEMA: dict[str, Check] = {
     "dataset.resolution": Choice(*RESOLUTIONS),
     "dataset.channels": Choice(1, 3),
     "dataset.root": Optional(Str()),
-    "dataset.tv_class": Choice("MNIST", "FashionMNIST", "CIFAR10", required=False),
+    "dataset.tv_class": Optional(Choice("MNIST", "FashionMNIST", "CIFAR10", "CelebA")),
+    "dataset.decode_workers": Optional(Int(1)),
     "dataset.download": Bool(),
     "dataset.path": Optional(Str()),
     "dataset.md5": Optional(Str(r"[0-9a-f]{32}", "32 hexadecimal digits")),
@@ -194,6 +198,7 @@ SCHEMA: dict[str, Check] = {
     "trainer.ckpt_every_n_steps": Int(1),
     "trainer.ckpt_every_minutes": Num(0, open_lo=True, example=5),
     "trainer.num_eval_samples": Int(1, 1024),
+    "trainer.sample_at_epochs": Epochs(),
     # logger
     "logger.name": Choice("wandb", "csv", "none"),
     "logger.project": Optional(Str(r"[^/\\#?%:]{1,128}", "a W&B project name of at most 128 characters without / \\ # ? % :")),
@@ -214,6 +219,8 @@ SCHEMA: dict[str, Check] = {
     "metrics.to_uint8": Choice("round", "trunc", required=False),
     "metrics.is_splits": Int(1, required=False),
     "metrics.tf32": Bool(),
+    "metrics.every_n_epochs": Optional(Num(0, open_lo=True, example=1)),
+    "metrics.collapse_threshold": Num(0, open_lo=True, example=0.3, required=False),
 }
 for _k in [k for k in SCHEMA if k.startswith("model.autoencoder.")]:  # a model family may have no autoencoder
     SCHEMA[_k] = replace(SCHEMA[_k], required=False)

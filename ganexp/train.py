@@ -29,7 +29,8 @@ from .config import (ConfigError, building, check_choices, check_output_dir, con
 from .preflight import EXIT, check_command, check_job
 from .runlock import RunFolderLock
 from .schema import leaves
-from .data import DatasetError, TensorBatcher
+from .data import DatasetError
+from .data.placement import make_batcher, training_device
 from .systems import Diverged, GANSystem, build_system, chunks, eval_codes, sample_latent
 from .runlog import RunLogger, atomic_write_json, read_json_dict, remove_stale_temps, save_grid
 
@@ -43,6 +44,11 @@ class RunHooks:
     def __init__(self, run: "Run"):
         self.run, self.t = run, run.cfg.trainer
         self.last_ckpt_time = time.monotonic()
+        spe, mx = self.t.steps_per_epoch, self.t.max_steps
+        self.grid_epochs = epoch_milestones(self.t.get("sample_at_epochs") or [], spe, mx)
+        every = run.cfg.metrics.get("every_n_epochs")
+        self.eval_steps = set(self.grid_epochs) | set(epoch_milestones(
+            [every * k for k in range(1, int(mx / (every * spe)) + 2)] if every else [], spe, mx))
 
     def after_step(self, m: GANSystem) -> None:
         step, t = m.step_count, self.t
@@ -51,8 +57,11 @@ class RunHooks:
             self.run.log_row(step, m.pop_logs())
         if step % t.sample_every_n_steps == 0 and step != t.max_steps:
             self.run.save_samples(f"step_{step:06d}", step)
+        for epoch in self.grid_epochs.get(step, ()):
+            self.run.save_samples(f"epoch_{epoch:g}", step)
         every = self.run.cfg.metrics.every_n_steps
-        if self.run.evaluator is not None and every and step % every == 0 and step != t.max_steps:
+        due = (every and step % every == 0) or step in self.eval_steps
+        if self.run.evaluator is not None and due and step != t.max_steps:
             self.run.evaluate(step)
         due = time.monotonic() - self.last_ckpt_time > 60 * t.ckpt_every_minutes
         if (step % t.ckpt_every_n_steps == 0 or due) and step != t.max_steps:
@@ -60,6 +69,17 @@ class RunHooks:
             self.last_ckpt_time = time.monotonic()
         if step == t.max_steps:
             self.run.finish_training()
+
+
+def epoch_milestones(epochs: list, steps_per_epoch: float, max_steps: int) -> dict[int, list]:
+    """{generator step: epochs that end there}: epoch e ends after ceil(e * steps_per_epoch) steps
+    (rounded to 1e-9 first, so 0.1 * 30 is step 3); epochs past max_steps are left out."""
+    out: dict[int, list] = {}
+    for e in epochs:
+        step = max(1, math.ceil(round(e * steps_per_epoch, 9)))
+        if step <= max_steps:
+            out.setdefault(step, []).append(e)
+    return out
 
 
 class Run:
@@ -71,7 +91,8 @@ class Run:
         self.hash = config_hash(self.cfg_dict)
         self.metrics: dict = {}
         self.metric_info: dict = {}
-        self.evaluator = self.module = None
+        self.collapse: dict | None = None  # diversity below metrics.collapse_threshold since {step, epoch}
+        self.evaluator = self.module = self.batcher = None
         self.elapsed_before = 0.0
         self.train_windows: list[list[float]] = []  # [start, end] unix times of each process that trained
         self.window_start = self.window_end = None  # this process's training window (unix times)
@@ -87,10 +108,13 @@ class Run:
             images = self.dataset.images("train")
         self.apply_epochs(images.shape[0])
         L.seed_everything(cfg.seed, workers=True, verbose=False)
-        with building("batches", "batch_size"):
-            batcher = TensorBatcher(images, cfg.batch_size, seed=cfg.seed)
+        with building("batches", "batch_size, data.*"):
+            self.batcher, line = make_batcher(images, self.cfg_dict["data"], cfg.batch_size, cfg.seed,
+                                              training_device(cfg.trainer.accelerator), cfg.launch.jobs_per_gpu,
+                                              self.dataset.name)
+        print(line, flush=True)
         with building("system", "system.*, model.*, norm.*, loss.*, z_dim"):
-            self.module = build_system(cfg, batcher, RunHooks(self))
+            self.module = build_system(cfg, self.batcher, RunHooks(self))
         self.eval_z = eval_codes(self.cfg_dict)
         if cfg.metrics.enabled:
             from .metrics import Evaluator
@@ -103,11 +127,11 @@ class Run:
 
     def apply_epochs(self, n_images: int) -> None:
         """trainer.steps_per_epoch from the data (an epoch = every real image once through D: N // batch
-        real batches, loss.n_critic per generator step); trainer.max_epochs, when set, gives max_steps.
-        Both land in the resolved config (config.yaml, result.json); the config hash leaves them out
-        (config.without_derived)."""
+        real batches, loss.n_critic per generator step; a fraction when they do not divide, e.g. 0.8 for
+        4 batches and 5 critic steps); trainer.max_epochs, when set, gives max_steps. Both land in the
+        resolved config (config.yaml, result.json); the config hash leaves them out (config.without_derived)."""
         t = self.cfg.trainer
-        steps = max(1, n_images // self.cfg.batch_size // self.cfg.loss.n_critic)
+        steps = steps_per_epoch(n_images, self.cfg.batch_size, self.cfg.loss.n_critic)
         with open_dict(t):
             t.steps_per_epoch = steps
             if t.get("max_epochs") is not None:
@@ -133,6 +157,7 @@ class Run:
         except Diverged as d:
             status, extra = "diverged", {"diverged_at": d.step, "error": str(d)}
         finally:  # a failed run's W&B run is closed too
+            self.batcher.close()
             self.logger.finish({k: v for k, v in self.metrics.items() if v is not None})
         return self.result(status, extra)
 
@@ -165,6 +190,7 @@ class Run:
         self.module.train_s = float(state.get("train_s", 0.0))
         self.metrics = dict(state.get("metrics", {}))
         self.metric_info = dict(state.get("metric_info", {}))
+        self.collapse = state.get("collapse")
         # Set now, not only by ResumeCallback: after a kill past the final checkpoint no step is left to run.
         self.module.step_count = int(state["step"])
         print(f"[resume] {self.name}: from step {state['step']} of {self.cfg.trainer.max_steps}", flush=True)
@@ -192,20 +218,41 @@ class Run:
             sample_latent(n, self.cfg.z_dim, self.cfg.latent, device, gen)), device)
         self.metrics.update(scores)
         self.metric_info = dict(self.evaluator.info)
-        self.logger.log({"step": step, "time_s": round(self.elapsed(), 3), **scores,
-                         "eval_s": round(time.monotonic() - t, 3)})
+        epoch = round(step / self.cfg.trainer.steps_per_epoch, 4)
+        collapsed = self.note_collapse(scores.get(self.evaluator.div_key), step, epoch)
+        self.logger.log({"step": step, "epoch": epoch, "time_s": round(self.elapsed(), 3), **scores,
+                         "collapsed": collapsed, "eval_s": round(time.monotonic() - t, 3)})
+
+    def note_collapse(self, diversity: float | None, step: int, epoch: float) -> bool:
+        """Whether this evaluation's diversity is below metrics.collapse_threshold; ``self.collapse`` keeps
+        the first evaluation of the current run of such evaluations (None once one is above again)."""
+        threshold = self.cfg.metrics.collapse_threshold
+        collapsed = diversity is not None and diversity == diversity and diversity < threshold
+        if not collapsed:
+            self.collapse = None
+        elif self.collapse is None:
+            self.collapse = {"step": step, "epoch": epoch}
+        return collapsed
 
     def save_checkpoint(self) -> None:
         self.device = device_name(self.module.device)
         ckpt.save(self.dir / "last.ckpt", self.module, {
             "config": self.cfg_dict, "config_hash": self.hash, "wandb_id": self.logger.wandb_id,
             "elapsed_s": self.elapsed(), "metrics": self.metrics, "metric_info": self.metric_info,
-            "train_windows": self.windows(), "device": self.device})
+            "train_windows": self.windows(), "device": self.device, "collapse": self.collapse})
 
     def windows(self) -> list[list[float]]:
         """Earlier processes' training windows plus this one's so far (runs that overlap shared a machine)."""
         now = [[round(self.window_start, 3), round(self.window_end, 3)]] if self.window_end is not None else []
         return self.train_windows + now
+
+    def collapse_record(self) -> dict | None:
+        """result.json's ``collapse``: the diversity key, the threshold and where the run collapsed for good
+        (epoch/step null when it did not); None without evaluations."""
+        if self.evaluator is None:
+            return None
+        where = self.collapse or {"step": None, "epoch": None}
+        return {"key": self.evaluator.div_key, "threshold": self.cfg.metrics.collapse_threshold, **where}
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.t0
@@ -217,9 +264,16 @@ class Run:
                "wall_s": round(self.elapsed(), 3),
                "train_s": round(self.module.train_s, 3) if self.module is not None else 0.0,
                "device": self.device or device_name(None),
-               "host": socket.gethostname(), "train_windows": self.windows(), **extra}
+               "host": socket.gethostname(), "train_windows": self.windows(), "collapse": self.collapse_record(),
+               **extra}
         atomic_write_json(self.dir / "result.json", res)
         return res
+
+
+def steps_per_epoch(n_images: int, batch_size: int, n_critic: int) -> int | float:
+    """Generator steps per epoch: (n_images // batch_size) real batches / n_critic; an int when whole."""
+    batches = n_images // batch_size
+    return batches // n_critic if batches % n_critic == 0 else round(batches / n_critic, 6)
 
 
 def device_name(device) -> str:

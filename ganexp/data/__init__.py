@@ -1,5 +1,5 @@
 """Datasets: uint8 image tensors from torchvision, arrays, folders, or the embedded digits."""
-from .sampler import TensorBatcher
+from .sampler import EpochOrder, StreamBatcher, TensorBatcher
 from .sources import ArraySet, DatasetError, Digits, FolderSet, ImageSet, TorchvisionSet
 
 
@@ -15,4 +15,4 @@ def build_dataset(name: str, root: str | None = None, **overrides):
 
 
 __all__ = ["ArraySet", "DatasetError", "Digits", "FolderSet", "ImageSet", "TorchvisionSet",
-           "TensorBatcher", "build_dataset"]
+           "TensorBatcher", "StreamBatcher", "EpochOrder", "build_dataset"]

@@ -10,11 +10,15 @@ import hashlib
 import os
 import shutil
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ..metrics.config import default_cache_dir
+from . import decoded
 
 
 class DatasetError(RuntimeError):
@@ -186,66 +190,120 @@ class ArraySet(ImageSet):
 
 
 class FolderSet(ImageSet):
-    """A folder of PNG/JPEG images (all used for every split), center-cropped and resized.
-    CelebA: ``root``/img_align_celeba, crop 178 (the full 178-pixel width) then resize."""
+    """A folder (or a zip) of PNG/JPEG images, all used for every split, center-cropped and resized.
+
+    ``folder`` is looked up as given (relative to ``root``), then as ``<folder>.zip``, then by its last
+    part directly under ``root`` (folder or zip): CelebA's ``img_align_celeba/`` or the official
+    ``img_align_celeba.zip`` (read without unpacking), under ``root/celeba/`` or ``root/``. Decoded once
+    into the on-disk cache (``decoded.py``) under ``cache_dir``, using ``decode_workers`` processes (null:
+    every core); ``images()`` then maps that file instead of holding a copy. ``download``: a class of
+    When nothing is found and ``download`` is true, torchvision's ``tv_class`` (``CelebA``) fetches the set
+    into ``root`` (connected machines).
+    """
 
     def __init__(self, name: str, resolution: int, channels: int, root: str | None = None,
-                 folder: str = "", crop: int | None = None, cache_dir: str | None = None, **kw):
+                 folder: str = "", crop: int | None = None, cache_dir: str | None = None,
+                 decode_workers: int | None = None, download: bool = False, tv_class: str | None = None, **kw):
         super().__init__(name, resolution, channels, root)
         self.folder = Path(os.path.expanduser(str(folder))) if folder else None
         if self.folder is not None and not self.folder.is_absolute() and self.root is not None:
             self.folder = self.root / self.folder
+        self.folder_arg = folder
         self.crop = crop
         self.cache_dir = Path(os.path.expanduser(cache_dir)) if cache_dir else None
+        self.decode_workers = decode_workers
+        self.download, self.tv_class = download and tv_class, tv_class
         self.preprocessing = f"folder crop{crop} resize{resolution}"
+        self.content_sha256: str | None = None  # of the decoded array, from the cache's sidecar
 
-    def _files(self) -> list[Path]:
-        if self.folder is None or not self.folder.is_dir():
-            raise DatasetError(f"dataset '{self.name}': image folder {self.folder} does not exist; put the images "
-                               f"there or set dataset.root=PATH (the folder that holds {self.folder.name if self.folder else 'it'})")
-        files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-        if not files:
-            raise DatasetError(f"dataset '{self.name}': no PNG/JPEG images in {self.folder}")
-        return files
+    def candidates(self) -> list[Path]:
+        """Where the images may be, in lookup order."""
+        if self.folder is None:
+            return []
+        found = [self.folder, self.folder.with_name(self.folder.name + ".zip")]
+        if self.root is not None:
+            found += [self.root / self.folder.name, self.root / (self.folder.name + ".zip")]
+        return list(dict.fromkeys(found))
 
-    def _cache_key(self, files: list[Path]) -> str:
-        """Folder, settings and every file's (name, size, mtime_ns): an image added, removed or rewritten in
-        place gives a new key (unless a copy keeps both size and mtime, e.g. `cp -p`). One stat() per file
-        and no reading, so checking costs far less than decoding (CelebA: 202,599 stats)."""
-        h = hashlib.sha1(f"{self.folder}|{self.preprocessing}|{self.channels}|{len(files)}".encode())
-        for p in files:
-            st = p.stat()
-            h.update(f"\n{p.name}\0{st.st_size}\0{st.st_mtime_ns}".encode())
-        return h.hexdigest()[:16]
+    def source(self) -> Path:
+        for path in self.candidates():
+            if path.is_dir() or (path.is_file() and zipfile.is_zipfile(path)):
+                return path
+        if self.download:
+            return self._download()
+        raise DatasetError(self._missing())
+
+    def _missing(self) -> str:
+        where = " or ".join(str(p) for p in self.candidates()[:2]) or "dataset.folder"
+        leaf = self.folder.name if self.folder else "the image folder"
+        return (f"dataset '{self.name}': no images at {where}; put the folder {leaf}/ (or {leaf}.zip) there, "
+                f"or set dataset.root=PATH to the folder that holds it")
+
+    def _download(self) -> Path:
+        """torchvision's download into ``root`` (connected machines); one sentence when it fails."""
+        import socket
+
+        import torchvision
+
+        root, old = self.root or Path("data"), socket.getdefaulttimeout()
+        socket.setdefaulttimeout(15)
+        try:
+            getattr(torchvision.datasets, self.tv_class)(root=str(root), split="all", target_type=[], download=True)
+        except Exception:  # offline, quota, missing gdown: the user places the files by hand
+            raise DatasetError(self._missing() + f" (torchvision's {self.tv_class} download failed)") from None
+        finally:
+            socket.setdefaulttimeout(old)
+        return self.source()
+
+    def members(self) -> "decoded.Members":
+        source = self.source()
+        try:
+            members = decoded.list_members(source)
+        except zipfile.BadZipFile:
+            raise DatasetError(f"dataset '{self.name}': {source} is not a readable zip file; replace it") from None
+        if not len(members):
+            raise DatasetError(f"dataset '{self.name}': no PNG/JPEG images in {source}")
+        return members
+
+    def cache_key(self, members: "decoded.Members") -> dict:
+        """Everything the decoded array depends on: source identity, resolution, channels, preprocessing."""
+        return {"source": members.fingerprint(), "n": len(members), "resolution": self.resolution,
+                "channels": self.channels, "preprocessing": self.preprocessing}
 
     def _load(self, split: str) -> torch.Tensor:
-        files = self._files()
-        cached = self.cache_dir / f"{self.name}-{self._cache_key(files)}.npy" if self.cache_dir else None
-        if cached is not None and cached.is_file():
-            return torch.from_numpy(np.load(cached))
-        x = torch.stack([self._read(p) for p in files])
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".tmp{os.getpid()}.npy")
-            np.save(tmp, x.numpy())
-            os.replace(tmp, cached)
+        members = self.members()
+        decode = Decoder(self.name, self.channels, self.crop, self.resolution)
+        cache_dir = self.cache_dir or default_cache_dir() / "data"
+        npy, meta = decoded.paths_for(cache_dir, self.name, self.cache_key(members))
+        found = decoded.open_cached(npy, meta, self.cache_key(members))
+        if found is None:
+            workers = self.decode_workers or decoded.default_workers()
+            found = decoded.build_cached(members, npy, meta, self.cache_key(members),
+                                         (self.channels, self.resolution, self.resolution), decode,
+                                         min(workers, max(1, len(members) // decoded.CHUNK)), self.name)
+        x, self.content_sha256 = found
         return x
 
-    def _read(self, path: Path) -> torch.Tensor:
-        from PIL import Image
 
+@dataclass(frozen=True)
+class Decoder:
+    """One image file's bytes -> uint8 (C, res, res): decode, center crop (``crop``, else the largest
+    centered square), antialiased bilinear resize. Picklable, for the decoding processes."""
+
+    name: str
+    channels: int
+    crop: int | None
+    resolution: int
+
+    def __call__(self, data: bytes, where: str) -> np.ndarray:
         try:
-            with Image.open(path) as im:
-                arr = np.asarray(im.convert("RGB" if self.channels == 3 else "L"))
+            arr = decoded.read_image(data, where, "RGB" if self.channels == 3 else "L")
         except OSError as err:  # PIL's UnidentifiedImageError and truncated files are OSErrors
-            raise DatasetError(f"dataset '{self.name}': {path} is not a readable image ({type(err).__name__}); "
+            raise DatasetError(f"dataset '{self.name}': {where} is not a readable image ({type(err).__name__}); "
                                f"remove or replace it") from None
         x = to_nchw(arr[None] if arr.ndim == 3 else arr[None, ..., None])
-        if self.crop:
-            x = center_crop(x, min(self.crop, *x.shape[-2:]))
-        else:
-            x = center_crop(x, min(x.shape[-2:]))
-        return resize_uint8(x, self.resolution)[0]
+        x = center_crop(x, min(self.crop, *x.shape[-2:]) if self.crop else min(x.shape[-2:]))
+        return resize_uint8(x, self.resolution)[0].numpy()
 
 
 def to_nchw(arr: np.ndarray) -> torch.Tensor:

@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "to_uint8": "round",
     "is_splits": 10,
     "tf32": False,
+    "every_n_epochs": None,
+    "collapse_threshold": 0.3,
 }
 
 TO_UINT8_MODES = ("round", "trunc")
@@ -78,4 +80,5 @@ def metric_key(prefix: str, n: int) -> str:  # KEY_RE below reads what this writ
 
 
 # The metric keys metric_key writes, for readers (results): group 1 is the sample tag ("10k", "250").
-KEY_RE = {"fid": re.compile(r"^fid(\d+k?)$"), "is": re.compile(r"^is(\d+k?)$")}
+KEY_RE = {"fid": re.compile(r"^fid(\d+k?)$"), "is": re.compile(r"^is(\d+k?)$"),
+          "div": re.compile(r"^div(\d+k?)$")}

@@ -18,6 +18,14 @@ from ganexp.metrics.weights import InceptionWeights, resolve_weights
 log = logging.getLogger("ganexp.metrics")
 
 
+def diversity(sigma_gen: torch.Tensor, sigma_real: torch.Tensor) -> float:
+    """tr(Σ_gen) / tr(Σ_real) of pool3 features: the mean pairwise squared distance of the generated
+    features relative to the real ones (for n vectors with unbiased covariance Σ, the mean over pairs
+    i != j of |f_i - f_j|^2 is 2 tr Σ). 1: as spread as the real set; 0: one image (mode collapse).
+    Costs nothing beyond FID: both covariances are already there."""
+    return float(torch.trace(sigma_gen) / torch.trace(sigma_real.to(sigma_gen.device)))
+
+
 class Evaluator:
     """FID/IS of generated samples against cached real-data statistics of one dataset split.
 
@@ -33,6 +41,7 @@ class Evaluator:
         self.dataset = dataset
         self.fid_key = config.metric_key("fid", self.cfg["num_samples"])
         self.is_key = config.metric_key("is", self.cfg["num_samples"])
+        self.div_key = config.metric_key("div", self.cfg["num_samples"])
         self._weights: InceptionWeights | None = None
         self._features: InceptionFeatures | None = None
         self._real: dict | None = None  # mu, sigma (float64 tensors), n, path; sqrt_sigma per device
@@ -159,7 +168,8 @@ class Evaluator:
     def evaluate(self, sample_fn: Callable[[int], torch.Tensor], device: torch.device | str) -> dict[str, float | None]:
         """Score `sample_fn` (n -> float (n, C, H, W) in [-1, 1] on `device`) with metrics.num_samples samples.
 
-        Returns {fid<N>: float, is<N>: float | None}; details (IS std, timings) go to `last_details`.
+        Returns {fid<N>: float, is<N>: float | None, div<N>: float}; details (IS std, timings) go to
+        `last_details`. div<N> is the diversity of the generated set relative to the real one (``diversity``).
         """
         device = torch.device(device)
         t0 = time.perf_counter()
@@ -169,7 +179,8 @@ class Evaluator:
                                            self.cfg["to_uint8"], check=self._check_generated)
         if feats is None:
             self.last_details = {"non_finite": True}
-            return {self.fid_key: math.nan, self.is_key: math.nan if self.weights.has_logits else None}
+            return {self.fid_key: math.nan, self.is_key: math.nan if self.weights.has_logits else None,
+                    self.div_key: math.nan}
         t_feat = time.perf_counter()
         mu, sigma = feature_stats(feats[POOL3])
         r = self._real
@@ -178,4 +189,4 @@ class Evaluator:
         t_end = time.perf_counter()
         self.last_details = {f"{self.is_key}_std": is_std, "seconds_real_stats": t_real - t0,
                              "seconds_features": t_feat - t_real, "seconds_fid_is": t_end - t_feat}
-        return {self.fid_key: fid, self.is_key: is_mean}
+        return {self.fid_key: fid, self.is_key: is_mean, self.div_key: diversity(sigma, r["sigma"])}

@@ -1,6 +1,7 @@
 """Results by study: one plug-in per study, picked from the runs' ``study`` config key.
 
 Every run's resolved config names its study (``study: lee2018`` for Study A, Lee & Seok 2018;
+``study: kwak_ko`` for Study B, Kwak & Ko, spectral norm and AdaIN for faces;
 ``study: psgan2025`` for Study C, Byeon, Park & Yang 2025). A run whose config lacks the key is an
 older Study A run and counts as ``lee2018``; a folder with no config at all (killed before it wrote
 one) says nothing and is not counted. A sweep whose runs name several studies is refused.
@@ -24,7 +25,8 @@ from .runs import find_run_dirs, load_run
 DEFAULT_STUDY = "lee2018"
 # Study name -> "module:attribute" of its Plugin (imported only when that study is reported).
 REGISTRY = {"lee2018": "ganexp.results.studies:LEE2018",
-            "psgan2025": "ganexp.results.psgan:PLUGIN"}
+            "psgan2025": "ganexp.results.psgan:PLUGIN",
+            "kwak_ko": "ganexp.results.norms:PLUGIN"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,186 @@
+"""The FID table of Study B (Kwak & Ko): per variant, final and best FID, diversity and collapse.
+
+Final FID: mean ± sample std (ddof=1) over the completed seeds of result.json's ``fid<N>`` (the
+last evaluation's when result.json has none), ``(n)`` = seeds averaged; the cell reads like Study
+A's (``render.cell_text``). Best FID: the mean over completed seeds of each run's minimum over its
+evaluations, with the epoch(s) at which those minima fell. Diversity: the mean final ``div<N>``.
+Collapse: result.json's ``collapse.epoch`` per completed seed, ``—`` when the run never collapsed.
+There are no published numbers for this study, so nothing stands beside ours.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .. import render
+from ..aggregate import Cell, choose_fid_key, sample_count
+from ...metrics.config import KEY_RE
+from .runs import LABELS, ORDER, StudyRun, fmt_epoch
+
+DASH = "—"
+
+
+def choose_div_key(runs: list[StudyRun]) -> str | None:
+    """The ``div<N>`` key most completed runs report (ties: more samples), else a collapse key."""
+    counts = Counter(k for r in runs if r.run.status == "completed" for k in r.run.metrics
+                     if KEY_RE["div"].match(k) and r.run.value(k) is not None)
+    if counts:
+        return max(counts, key=lambda k: (counts[k],
+                                          sample_count(KEY_RE["div"].match(k).group(1))))
+    return next((r.collapse.key for r in runs if r.collapse.key), None)
+
+
+def final(r: StudyRun, key: str | None) -> float | None:
+    """The run's final ``key``: result.json's metric, else its last evaluation's value."""
+    if key is None:
+        return None
+    value = r.run.value(key)
+    curve = r.curve(key)
+    return value if value is not None else curve[max(curve)] if curve else None
+
+
+def best(r: StudyRun, key: str | None) -> tuple[float, float] | None:
+    """(minimum ``key`` over the run's evaluations, first epoch it was reached), None if none."""
+    curve = r.curve(key)
+    if not curve:
+        return None
+    low = min(curve.values())
+    return low, min(e for e, v in curve.items() if v == low)
+
+
+@dataclass
+class Stats:
+    """Study B runs (any status) and the metric keys the report reads."""
+
+    runs: list[StudyRun]
+    fid_key: str | None
+    div_key: str | None
+
+    def of(self, variant: str, completed: bool = True) -> list[StudyRun]:
+        """Runs of ``variant`` (completed ones only by default), in seed order."""
+        return [r for r in self.runs if r.variant == variant
+                and (r.run.status == "completed" or not completed)]
+
+    def fid_cell(self, variant: str) -> Cell:
+        """Final FID over seeds; runs that did not complete are counted, not averaged."""
+        cell = Cell("", variant, 0)
+        for r in self.of(variant, completed=False):
+            if r.run.status != "completed":
+                setattr(cell, f"n_{r.run.status}", getattr(cell, f"n_{r.run.status}") + 1)
+            elif (v := final(r, self.fid_key)) is None:
+                cell.n_novalue += 1
+            else:
+                cell.values.append(v)
+                cell.seeds.append(r.run.seed)
+        return cell
+
+    def mean_final(self, variant: str, key: str | None) -> float | None:
+        """Mean final ``key`` over the completed seeds of ``variant``."""
+        vals = [v for r in self.of(variant) if (v := final(r, key)) is not None]
+        return statistics.fmean(vals) if vals else None
+
+    def best_fid(self, variant: str) -> tuple[float | None, list[float]]:
+        """(mean over seeds of each run's best FID, the distinct epochs of those bests)."""
+        bests = [b for r in self.of(variant) if (b := best(r, self.fid_key))]
+        if not bests:
+            return None, []
+        return statistics.fmean(v for v, _ in bests), sorted({e for _, e in bests})
+
+    @property
+    def sample_epochs(self) -> list[float]:
+        """Sorted union of every run's ``trainer.sample_at_epochs``."""
+        return sorted({e for r in self.runs for e in r.sample_epochs})
+
+    @property
+    def dataset_size(self) -> int | None:
+        """The smallest training set any run used (None when no run says)."""
+        sizes = [r.dataset_size for r in self.runs if r.dataset_size is not None]
+        return min(sizes) if sizes else None
+
+    @property
+    def thresholds(self) -> list[float]:
+        """Distinct collapse thresholds of the runs."""
+        return sorted({r.collapse.threshold for r in self.runs
+                       if r.collapse.threshold is not None})
+
+
+def collapse_text(runs: list[StudyRun]) -> str:
+    """``seed 0: 15; seed 1: —``: each run's collapse epoch."""
+    return "; ".join(f"seed {r.run.seed}: {fmt_epoch(r.collapse.epoch)}" for r in runs) or DASH
+
+
+def epochs_text(epochs: list[float]) -> str:
+    """``epoch 10`` / ``epochs 10, 20`` / empty."""
+    if not epochs:
+        return ""
+    return ("epoch " if len(epochs) == 1 else "epochs ") + ", ".join(map(fmt_epoch, epochs))
+
+
+@dataclass
+class Rendered:
+    """One table: its title, Markdown and csv rows, and the lines under it."""
+
+    stem: str
+    title: str
+    md_header: list[str]
+    md_rows: list[list[str]]
+    csv_header: list[str]
+    csv_rows: list[list]
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        """A GitHub Markdown table with its notes."""
+        lines = ["| " + " | ".join(self.md_header) + " |", "|" + "---|" * len(self.md_header)]
+        lines += ["| " + " | ".join(map(str, row)) + " |" for row in self.md_rows]
+        return "\n".join(lines + [""] + self.notes) + "\n"
+
+    def csv(self) -> str:
+        """The csv file: one row per variant."""
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([self.csv_header, *self.csv_rows])
+        return buf.getvalue()
+
+
+def _row(stats: Stats, v: str) -> tuple[list, list]:
+    """(Markdown row, csv row) of variant ``v``."""
+    done, every = stats.of(v), stats.of(v, completed=False)
+    cell, (best_mean, best_epochs) = stats.fid_cell(v), stats.best_fid(v)
+    div = stats.mean_final(v, stats.div_key)
+    fid_text, collapsed = render.cell_text(cell, "fid"), sum(r.collapse.collapsed for r in done)
+    best_text = f"{render.num(best_mean)} ({epochs_text(best_epochs)})" \
+        if best_mean is not None else DASH
+    md = [LABELS[v], f"{len(done)}/{len(every)}", fid_text, best_text,
+          render.num(div) or DASH, collapse_text(done), f"{collapsed}/{len(done)}"]
+    csv_row = [v, LABELS[v], len(done), len(every), stats.fid_key or "", render.num(cell.mean),
+               render.num(cell.std), cell.n, fid_text, render.num(best_mean),
+               ", ".join(map(fmt_epoch, best_epochs)), stats.div_key or "", render.num(div),
+               collapse_text(done), collapsed, cell.n_diverged, cell.n_failed, cell.n_incomplete]
+    return md, csv_row
+
+
+def table_fid(stats: Stats) -> Rendered:
+    """Final and best FID, diversity and collapse per variant (Kwak & Ko's FID over training)."""
+    rows = [_row(stats, v) for v in ORDER]
+    fid, div = f"`{stats.fid_key or 'none'}`", f"`{stats.div_key or 'none'}`"
+    header = ["Variant", "runs (completed/all)", f"final FID ({fid})", "best FID (epoch)",
+              f"final diversity ({div})", "collapse epoch per seed", "collapsed seeds"]
+    csv_header = ["variant", "label", "completed", "runs", "fid_key", "fid_mean", "fid_sd",
+                  "fid_n", "fid_text", "best_fid_mean", "best_fid_epochs", "div_key", "div_mean",
+                  "collapse_epochs", "collapsed", "n_diverged", "n_failed", "n_incomplete"]
+    notes = ["Final FID: mean ± sample std (ddof=1) over completed seeds, (n) = seeds averaged. "
+             "Best FID: mean over seeds of each run's lowest FID over its evaluations, at the "
+             "epoch(s) where those lows fell. Diversity: tr(cov) of generated over real pool3 "
+             "features (1 = as diverse as the real data). Collapse: the first evaluation from "
+             "which diversity stays below the threshold "
+             f"({', '.join(f'{t:g}' for t in stats.thresholds) or 'not recorded'}); — = never. "
+             "Kwak & Ko publish no numbers for this study."]
+    return Rendered("table_fid", "FID, diversity and collapse per variant (FID lower is better)",
+                    header, [m for m, _ in rows], csv_header, [c for _, c in rows], notes)
+
+
+def build_stats(runs: list[StudyRun], fid_key: str | None = None) -> Stats:
+    """Stats of ``runs`` with the FID key most runs report (or ``fid_key``)."""
+    return Stats(runs, fid_key or choose_fid_key([r.run for r in runs]), choose_div_key(runs))
