@@ -9,7 +9,7 @@ QUICK ?=
 ARGS ?=
 RESULTS_ARGS ?= --wandb
 
-.PHONY: help setup demo test test-slow bench reproduce-table31 reproduce-psgan clean
+.PHONY: help setup demo test test-slow bench bench-data reproduce-table31 reproduce-psgan reproduce-norms clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -56,8 +56,19 @@ reproduce-psgan: setup ## Study C: SNGAN, SNGAN without SN, ProGAN, PS-GAN K=1,2
 	$(TRAIN_PSGAN) system=psgan system.num_generators=1,2,3 $(STAGES) $(ARGS)
 	$(PY) -m ganexp.results multirun/$(PSGAN)
 
+NORMS := norms$(if $(QUICK),_quick)
+# CelebA: data/celeba/img_align_celeba(.zip); without it (QUICK), the 32 offline sample images in ../shared/assets.
+NORMS_ROOT ?= $(if $(wildcard data/celeba data/img_align_celeba*),data,$(if $(wildcard ../shared/assets/datasets/celeba_sample),../shared/assets/datasets/celeba_sample,data))
+
+reproduce-norms: setup ## Study B: baseline / SN / AdaIN / SN+AdaIN on CelebA (or QUICK=1: offline sample, CPU, ~30 min) then its report
+	$(PY) -m ganexp.train -m experiment=$(NORMS) data_root=$(abspath $(NORMS_ROOT)) $(ARGS)
+	$(PY) -m ganexp.results multirun/$(NORMS)
+
 bench: setup ## training throughput vs a plain PyTorch loop (python -m ganexp.bench train)
 	$(PY) -m ganexp.bench train $(ARGS)
+
+bench-data: setup ## decode-and-cache and streamed vs resident images/s (python -m ganexp.bench data)
+	$(PY) -m ganexp.bench data $(ARGS)
 
 clean: ## remove runs, sweeps and caches made in this folder (not ~/.cache/ganexp)
 	rm -rf multirun runs outputs reports .pytest_cache

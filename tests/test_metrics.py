@@ -341,7 +341,7 @@ def first_eval(mnist, cache_dir):
 def test_fid_equals_torch_fidelity(first_eval, mnist):
     ev, ds, scores = first_eval
     ref = tf_metrics(RGBDataset(mnist[8:16]), RGBDataset(mnist[:8]), fid=True, batch_size=8)
-    assert set(scores) == {"fid8", "is8"}
+    assert set(scores) == {"fid8", "is8", "div8"}
     assert scores["fid8"] > 10  # different digits: clearly non-zero
     assert scores["fid8"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-3)
     assert ev.info["num_real"] == 8 and ev.info["real_split"] == "test" and ev.info["weights"] == "pool3-only"
