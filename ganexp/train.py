@@ -158,7 +158,8 @@ class Run:
             status, extra = "diverged", {"diverged_at": d.step, "error": str(d)}
         finally:  # a failed run's W&B run is closed too
             self.batcher.close()
-            self.logger.finish({k: v for k, v in self.metrics.items() if v is not None})
+            collapse = {"collapse_epoch": self.collapse["epoch"]} if self.collapse else {}
+            self.logger.finish({**{k: v for k, v in self.metrics.items() if v is not None}, **collapse})
         return self.result(status, extra)
 
     def finish_training(self) -> None:

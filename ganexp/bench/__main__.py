@@ -1,8 +1,8 @@
-"""python -m ganexp.bench {train,fid} [options]"""
+"""python -m ganexp.bench {train,fid,data} [options]"""
 import importlib
 import sys
 
-COMMANDS = {"train": "ganexp.bench.train", "fid": "ganexp.bench.fid"}
+COMMANDS = {"train": "ganexp.bench.train", "fid": "ganexp.bench.fid", "data": "ganexp.bench.data"}
 
 
 def main(argv: list[str]) -> int:

@@ -142,14 +142,20 @@ def write_meta(path: Path, meta: dict) -> None:
 
 def decode_all(members: Members, out: Path, decode, workers: int, label: str) -> None:
     """Rows [0, N) of the .npy at ``out``, in chunks of CHUNK images: in this process with one worker,
-    else in a pool of ``workers`` spawned processes (spawn: safe after CUDA or OpenMP started here)."""
+    else in a pool of ``workers`` forked processes (as DataLoader's workers: they use no CUDA, and torch
+    resets its thread pool in a forked child; spawn would import torch again in each)."""
     spans = [(lo, min(lo + CHUNK, len(members))) for lo in range(0, len(members), CHUNK)]
     progress = Progress(len(members), label)
     if workers <= 1:
-        for lo, hi in spans:
-            progress.add(decode_span(members, out, lo, hi, decode))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # per-image ops gain nothing from threads and spin-wait beside other work
+        try:
+            for lo, hi in spans:
+                progress.add(decode_span(members, out, lo, hi, decode))
+        finally:
+            torch.set_num_threads(threads)
         return progress.done()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork" if sys.platform == "linux" else "spawn"),
                              initializer=_one_thread) as pool:
         futures = [pool.submit(decode_span, members, out, lo, hi, decode) for lo, hi in spans]
         try:

@@ -29,5 +29,5 @@ def build_system(cfg, batcher=None, hooks=None) -> GANSystem:
     ctx = SystemContext(model=cfg.model, loss=instantiate(cfg.loss),
                         optim=OmegaConf.to_container(cfg.optim, resolve=True), z_dim=cfg.z_dim, latent=cfg.latent,
                         batch_size=cfg.batch_size, resolution=cfg.dataset.resolution,
-                        steps_per_epoch=int(cfg.trainer.get("steps_per_epoch") or 1), batcher=batcher, hooks=hooks)
+                        steps_per_epoch=float(cfg.trainer.get("steps_per_epoch") or 1), batcher=batcher, hooks=hooks)
     return cls(ctx, **params)

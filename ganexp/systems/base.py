@@ -71,7 +71,7 @@ class SystemContext:
     latent: str = "uniform"
     batch_size: int = 64
     resolution: int = 28
-    steps_per_epoch: int = 1
+    steps_per_epoch: float = 1.0  # generator steps per epoch; a fraction on small sets with n_critic > 1
     batcher: TensorBatcher | None = None
     hooks: object = None  # train.RunHooks: logging, sampling, evaluation, checkpoints
 

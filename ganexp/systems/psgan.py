@@ -41,7 +41,7 @@ def stage_resolutions(resolution: int, stages: int) -> list[int]:
     return [resolution // 2 ** (stages - 1 - s) for s in range(stages)]
 
 
-def milestone_steps(stage_epochs, stages: int, steps_per_epoch: int) -> list[int]:
+def milestone_steps(stage_epochs, stages: int, steps_per_epoch: float) -> list[int]:
     """Generator steps at which stages 1 .. stages-1 start, from epochs (fractions allowed)."""
     epochs = list(stage_epochs or [])
     if len(epochs) != stages - 1:
@@ -50,7 +50,7 @@ def milestone_steps(stage_epochs, stages: int, steps_per_epoch: int) -> list[int
     steps = [round(e * steps_per_epoch) for e in epochs]
     if any(s < 1 for s in steps) or steps != sorted(set(steps)):
         raise ValueError(f"system.stage_epochs {epochs} must increase and each give at least one step "
-                         f"({steps_per_epoch} steps per epoch)")
+                         f"({steps_per_epoch:g} steps per epoch)")
     return steps
 
 
