@@ -108,6 +108,11 @@ def test_zip_and_folder_give_identical_tensors(tmp_path):
     a = celeba(tmp_path / "folder", tmp_path / "cache").images("train")
     b = celeba(tmp_path / "zip", tmp_path / "cache").images("train")
     assert a.shape == (12, 3, 16, 16) and torch.equal(a, b)
+    from ganexp.metrics.cache import content_digest
+
+    b_set = celeba(tmp_path / "zip", tmp_path / "cache")
+    b_set.images("test")
+    assert b_set.content_sha256 == content_digest(a)  # the FID statistics' key, from the cache's sidecar
     one = FolderSet("x", 16, 3, folder=str(paths[0].parent), crop=178, cache_dir=str(tmp_path / "c2"))
     from ganexp.data.sources import Decoder
 

@@ -149,20 +149,25 @@ def test_losses_without_a_real_fake_rule_and_models_without_stages_are_refused(t
 
 @pytest.mark.parametrize("loss", ["began", "gan_ns"])
 def test_runs_of_earlier_versions_keep_their_config_hash(loss):
-    """Study A's finished runs were hashed before `study`, `system`, `trainer.max_epochs` and
-    `model.autoencoder` existed (BEGAN's D was model.discriminator then): they are still skipped."""
+    """Study A's finished runs were hashed before `study`, `system`, `trainer.max_epochs`,
+    `model.autoencoder` (BEGAN's D was model.discriminator then), `data`, `trainer.sample_at_epochs`,
+    `metrics.every_n_epochs` and `metrics.collapse_threshold` existed: they are still skipped."""
     import copy
 
     from ganexp.config import config_hash, to_container
 
     new = to_container(compose([f"loss={loss}"]))
     old = copy.deepcopy(new)
-    del old["study"], old["system"], old["trainer"]["max_epochs"]
+    del old["study"], old["system"], old["trainer"]["max_epochs"], old["data"], old["trainer"]["sample_at_epochs"]
+    del old["metrics"]["every_n_epochs"], old["metrics"]["collapse_threshold"]
     autoencoder = old["model"].pop("autoencoder")
     if loss == "began":
         old["model"]["discriminator"] = autoencoder
     assert config_hash(old) == config_hash(new)
     assert config_hash(to_container(compose([f"loss={loss}", "system=psgan", "system.stages=1"]))) != config_hash(new)
+    for changed in ("trainer.sample_at_epochs=[1]", "metrics.collapse_threshold=0.2"):
+        assert config_hash(to_container(compose([f"loss={loss}", changed]))) != config_hash(new)
+    assert config_hash(to_container(compose([f"loss={loss}", "data.placement=streamed"]))) == config_hash(new)
 
 
 class GEveryOther(__import__("ganexp.systems.gan", fromlist=["GANPair"]).GANPair):

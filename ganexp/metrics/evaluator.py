@@ -86,9 +86,12 @@ class Evaluator:
 
     @property
     def content_sha256(self) -> str:
-        """sha256 of the whole real split's uint8 tensor (cache.content_digest), computed once per Evaluator."""
+        """sha256 of the whole real split's uint8 tensor (cache.content_digest), computed once per Evaluator;
+        a set read from the decoded-image cache already knows it (verified when the cache was opened)."""
         if self._content_sha256 is None:
-            self._content_sha256 = cache.content_digest(self._split_images())
+            images = self._split_images()
+            known = getattr(self.dataset, "content_sha256", None)
+            self._content_sha256 = known if isinstance(known, str) else cache.content_digest(images)
         return self._content_sha256
 
     def _stats_key(self) -> dict:
