@@ -6,12 +6,13 @@ lists why (``diverged (3/3)``, ``failed (1/3), missing (2/3)``, ``— (0/3)``, `
 Beside every z column: the paper's value, and our difference (ours − paper) only where the runs
 follow the full protocol (``protocol``); the caption says what differs otherwise.
 Marks: **bold** = best loss of the data set in that z column; underlined = best z of that loss.
+``Rendered`` is a plug-in study's table, already laid out in rows (``norms``, ``psgan``).
 """
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from . import paper, protocol
@@ -206,3 +207,28 @@ def to_csv_wide(table: Table) -> str:
     for d, loss in table.grid.rows():
         writer.writerow([d, loss, *(num(table.cell(d, loss, z).mean) for z in table.grid.z_dims)])
     return buf.getvalue()
+
+
+@dataclass
+class Rendered:
+    """One plug-in table: its file stem, title, Markdown and csv rows, and the lines under it."""
+
+    stem: str
+    title: str
+    md_header: list[str]
+    md_rows: list[list[str]]
+    csv_header: list[str]
+    csv_rows: list[list]
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        """A GitHub Markdown table with its notes."""
+        lines = ["| " + " | ".join(self.md_header) + " |", "|" + "---|" * len(self.md_header)]
+        lines += ["| " + " | ".join(map(str, row)) + " |" for row in self.md_rows]
+        return "\n".join(lines + [""] + self.notes) + "\n"
+
+    def csv(self) -> str:
+        """The csv file: the header, then one row per table row."""
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([self.csv_header, *self.csv_rows])
+        return buf.getvalue()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import figures, findings, paper, render
 from .aggregate import Table, build_table, choose_fid_key, counts_by_status, is_key_for
+from .common import write_text
 from .grid import Grid, infer_grid
 from .runs import Run, collect_runs
 
@@ -136,26 +137,21 @@ def write_report(report: Report, out: Path) -> Path:
     for table in (report.fid, report.inception):
         report.files.update(write_table(table, out))
     report.files.update(write_figures(report, out))
-    _write(out / "findings.json", json.dumps(
+    write_text(out / "findings.json", json.dumps(
         {"ours": [f.as_dict() for f in report.findings],
          "paper": [f.as_dict() for f in report.paper_findings]}, indent=2, ensure_ascii=False))
-    _write(out / "summary.json", json.dumps(summary(report), indent=2))
-    _write(out / "report.md", report_markdown(report))
+    write_text(out / "summary.json", json.dumps(summary(report), indent=2))
+    write_text(out / "report.md", report_markdown(report))
     return out
-
-
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def write_table(table: Table, out: Path) -> dict[str, Path]:
     """The four files of one table: long CSV, paper-shaped CSV, Markdown, LaTeX."""
     stem = TABLE_FILES[table.metric]
-    return {f"{stem}.csv": _write(out / f"{stem}.csv", render.to_csv_long(table)),
-            f"{stem}_wide.csv": _write(out / f"{stem}_wide.csv", render.to_csv_wide(table)),
-            f"{stem}.md": _write(out / f"{stem}.md", render.to_markdown(table)),
-            f"{stem}.tex": _write(out / f"{stem}.tex", render.to_latex(table))}
+    return {f"{stem}.csv": write_text(out / f"{stem}.csv", render.to_csv_long(table)),
+            f"{stem}_wide.csv": write_text(out / f"{stem}_wide.csv", render.to_csv_wide(table)),
+            f"{stem}.md": write_text(out / f"{stem}.md", render.to_markdown(table)),
+            f"{stem}.tex": write_text(out / f"{stem}.tex", render.to_latex(table))}
 
 
 def write_figures(report: Report, out: Path) -> dict[str, Path]:

@@ -12,6 +12,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Hashable, TypeVar
 
 STATUSES = ("completed", "diverged", "failed", "incomplete")
 RUN_MARKERS = ("result.json", "metrics.jsonl", ".hydra", "samples", "config.yaml", "last.ckpt")
@@ -19,6 +20,7 @@ SKIP_DIRS = frozenset({"wandb", "report", "reports", ".hydra", "samples", "__pyc
 CONFIG_FILES = ("config.yaml", "config.json", ".hydra/config.yaml")  # resolved ones first
 MAX_DEPTH = 4
 STATUS_RANK = {"completed": 0, "diverged": 1, "failed": 2, "incomplete": 3}
+T = TypeVar("T")
 
 
 @dataclass
@@ -48,10 +50,7 @@ class Run:
 
     def value(self, key: str) -> float | None:
         """Finite metric value ``key`` (e.g. ``fid10k``), else None."""
-        v = self.metrics.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-            return float(v)
-        return None
+        return finite(self.metrics.get(key))
 
 
 def find_run_dirs(sweep_dir: Path) -> list[Path]:
@@ -72,6 +71,12 @@ def find_run_dirs(sweep_dir: Path) -> list[Path]:
 
     walk(Path(sweep_dir), 0)
     return found
+
+
+def finite(value) -> float | None:
+    """``value`` as a float when it is a finite number (not a bool), else None."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
 
 
 def _get(cfg: dict, dotted: str):
@@ -121,6 +126,32 @@ def _read_config(run_dir: Path) -> dict:
     return {}
 
 
+def read_result(run_dir: Path) -> dict:
+    """``result.json`` of a run folder as a dict; {} when missing, unreadable or not an object."""
+    try:
+        data = json.loads((Path(run_dir) / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_rows(path: Path) -> list[dict]:
+    """JSON objects of a ``metrics.jsonl`` (unreadable lines, e.g. a cut last line, skipped)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    rows = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
 def load_run(run_dir: Path) -> Run:
     """Read one run folder; a missing or unreadable result.json gives status "incomplete"."""
     run_dir = Path(run_dir)
@@ -151,20 +182,30 @@ def dedupe(runs: list[Run]) -> tuple[list[Run], list[Run]]:
 
     Returns (kept, dropped); runs without a cell or seed are always kept.
     """
-    best: dict[tuple, Run] = {}
+    return dedupe_by(runs, lambda r: None if r.cell is None or r.seed is None
+                     else (*r.cell, r.seed), lambda r: r)
+
+
+def dedupe_by(items: list[T], key: Callable[[T], Hashable | None], run: Callable[[T], Run]
+              ) -> tuple[list[T], list[T]]:
+    """One item per ``key``: the best status of ``run(item)``, then the newest folder.
+
+    Returns (kept, dropped); items whose key is None are always kept, ahead of the others.
+    """
+    best: dict[Hashable, T] = {}
     kept, dropped = [], []
-    for run in runs:
-        if run.cell is None or run.seed is None:
-            kept.append(run)
+    for item in items:
+        k = key(item)
+        if k is None:
+            kept.append(item)
             continue
-        key = (*run.cell, run.seed)
-        other = best.get(key)
-        if other is None or _preference(run) < _preference(other):
+        other = best.get(k)
+        if other is None or _preference(run(item)) < _preference(run(other)):
             if other is not None:
                 dropped.append(other)
-            best[key] = run
+            best[k] = item
         else:
-            dropped.append(run)
+            dropped.append(item)
     return kept + list(best.values()), dropped
 
 

@@ -10,12 +10,11 @@ rows' ``collapsed`` flags (first evaluation from which every later one is collap
 """
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..runs import STATUS_RANK, Run, _get, _preference, find_run_dirs, load_run
+from ..runs import (STATUS_RANK, Run, _get, dedupe_by, find_run_dirs, finite, load_run,
+                    read_result, read_rows)
 
 ORDER = ("baseline", "sn", "adain", "sn_adain")
 LABELS = {"baseline": "Baseline", "sn": "SN", "adain": "AdaIN", "sn_adain": "SN + AdaIN"}
@@ -26,12 +25,6 @@ NORMS = {("batch", "none"): "baseline", ("batch", "spectral"): "sn",
 def variant_of(cfg: dict) -> str | None:
     """The Study B variant of a resolved config; None for any other norm pair."""
     return NORMS.get((_get(cfg, "norm.g"), _get(cfg, "norm.d")))
-
-
-def finite(value) -> float | None:
-    """``value`` as a float when it is a finite number (not a bool), else None."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
 
 
 def sample_name(epoch: float) -> str:
@@ -128,23 +121,6 @@ class StudyRun:
         return {e.epoch: e.get(key) for e in self.evals if e.get(key) is not None}
 
 
-def read_rows(path: Path) -> list[dict]:
-    """JSON objects of a ``metrics.jsonl`` (unreadable lines, e.g. a cut last line, skipped)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    rows = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
 def is_eval(row: dict) -> bool:
     """Whether a metrics row is an evaluation (a finite ``fid*`` or ``div*`` value)."""
     return any(k[:3] in ("fid", "div") and finite(v) is not None for k, v in row.items())
@@ -185,17 +161,9 @@ def read_collapse(value, evals: list[Eval], steps_per_epoch: float | None) -> Co
                     None if step is None else int(step))
 
 
-def _result(run_dir: Path) -> dict:
-    try:
-        data = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def load(run_dir: Path) -> StudyRun:
     """Read one run folder: ``runs.load_run`` plus evaluations, collapse, time and device."""
-    run, result = load_run(run_dir), _result(Path(run_dir))
+    run, result = load_run(run_dir), read_result(run_dir)
     r = StudyRun(run, variant_of(run.config), train_s=finite(result.get("train_s")),
                  device=str(result["device"]) if result.get("device") else None)
     r.evals = evaluations(read_rows(Path(run_dir) / "metrics.jsonl"), r.steps_per_epoch)
@@ -210,21 +178,9 @@ def order(r: StudyRun) -> tuple:
 
 
 def dedupe(runs: list[StudyRun]) -> tuple[list[StudyRun], list[StudyRun]]:
-    """One run per (variant, seed): best status, then newest (as ``runs.dedupe`` does)."""
-    best: dict[tuple, StudyRun] = {}
-    kept, dropped = [], []
-    for r in runs:
-        if r.run.seed is None:
-            kept.append(r)
-            continue
-        key = (r.variant, r.run.seed)
-        other = best.get(key)
-        if other is None or _preference(r.run) < _preference(other.run):
-            dropped += [other] if other else []
-            best[key] = r
-        else:
-            dropped.append(r)
-    return kept + list(best.values()), dropped
+    """One run per (variant, seed): best status, then newest (``runs.dedupe_by``)."""
+    return dedupe_by(runs, lambda r: None if r.run.seed is None else (r.variant, r.run.seed),
+                     lambda r: r.run)
 
 
 def collect(sweep_dirs: list[Path]) -> tuple[list[StudyRun], list[StudyRun], list[StudyRun]]:

@@ -9,14 +9,13 @@ There are no published numbers for this study, so nothing stands beside ours.
 """
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import render
 from ..aggregate import Cell, choose_fid_key, sample_count
+from ..render import Rendered
 from ...metrics.config import KEY_RE
 from .runs import LABELS, ORDER, StudyRun, fmt_epoch
 
@@ -117,31 +116,6 @@ def epochs_text(epochs: list[float]) -> str:
     if not epochs:
         return ""
     return ("epoch " if len(epochs) == 1 else "epochs ") + ", ".join(map(fmt_epoch, epochs))
-
-
-@dataclass
-class Rendered:
-    """One table: its title, Markdown and csv rows, and the lines under it."""
-
-    stem: str
-    title: str
-    md_header: list[str]
-    md_rows: list[list[str]]
-    csv_header: list[str]
-    csv_rows: list[list]
-    notes: list[str] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        """A GitHub Markdown table with its notes."""
-        lines = ["| " + " | ".join(self.md_header) + " |", "|" + "---|" * len(self.md_header)]
-        lines += ["| " + " | ".join(map(str, row)) + " |" for row in self.md_rows]
-        return "\n".join(lines + [""] + self.notes) + "\n"
-
-    def csv(self) -> str:
-        """The csv file: one row per variant."""
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows([self.csv_header, *self.csv_rows])
-        return buf.getvalue()
 
 
 def _row(stats: Stats, v: str) -> tuple[list, list]:

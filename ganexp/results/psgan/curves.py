@@ -9,44 +9,20 @@ run's bin, then average the runs (seeds) that have the bin. FID curves put each 
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 import statistics
-from pathlib import Path
 
+from ..runs import finite, read_rows
 from .runs import StudyRun
 
 G_KEY = re.compile(r"^g_loss_(\d+)$")
 
 
-def read_rows(path: Path) -> list[dict]:
-    """JSON objects of a ``metrics.jsonl`` (unreadable lines, e.g. a cut last line, skipped)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    rows = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
-def _finite(row: dict, key: str) -> float | None:
-    v = row.get(key)
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    return float(v) if ok else None
-
-
 def row_epoch(row: dict, steps_per_epoch: int | None = None) -> float | None:
     """A row's epoch: its ``epoch``, else step / steps_per_epoch."""
-    epoch = _finite(row, "epoch")
-    step = _finite(row, "step")
+    epoch = finite(row.get("epoch"))
+    step = finite(row.get("step"))
     if epoch is None and step is not None and steps_per_epoch:
         epoch = step / steps_per_epoch
     return epoch
@@ -68,7 +44,7 @@ def epoch_means(rows: list[dict], key: str, steps_per_epoch: int | None = None, 
     """Mean of ``key`` over the rows of each bin [b, b + width) of epochs, keyed by b."""
     bins: dict[float, list[float]] = {}
     for row in rows:
-        v, e = _finite(row, key), row_epoch(row, steps_per_epoch)
+        v, e = finite(row.get(key)), row_epoch(row, steps_per_epoch)
         if v is not None and e is not None:
             bins.setdefault(round(math.floor(e / width + 1e-9) * width, 6), []).append(v)
     return {b: statistics.fmean(vs) for b, vs in sorted(bins.items())}
@@ -110,10 +86,10 @@ def fid_curve(rows: list[dict], key: str, steps_per_epoch: int | None) -> dict[f
     """One run's FID over training: epoch (step / steps_per_epoch) -> ``key``."""
     out = {}
     for row in rows:
-        v = _finite(row, key)
-        step = _finite(row, "step")
+        v = finite(row.get(key))
+        step = finite(row.get("step"))
         e = step / steps_per_epoch if step is not None and steps_per_epoch else \
-            _finite(row, "epoch")
+            finite(row.get("epoch"))
         if v is not None and e is not None:
             out[round(e, 6)] = v
     return out

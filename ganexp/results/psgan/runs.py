@@ -8,13 +8,12 @@ on the same ``host``; their ``train_s`` then measures contention as much as the 
 """
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from ..runs import STATUS_RANK, Run, _get, _int, _name, _preference, find_run_dirs, load_run
+from ..runs import (STATUS_RANK, Run, _get, _int, _name, dedupe_by, find_run_dirs, finite,
+                    load_run, read_result)
 
 ORDER = ("sngan", "sngan_without_sn", "progan", "psgan")
 LABELS = {"sngan": "SNGAN", "sngan_without_sn": "SNGAN without SN", "progan": "ProGAN",
@@ -85,31 +84,18 @@ class StudyRun:
         return steps / spe if spe and steps is not None else None
 
 
-def _finite(value) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
-
-
 def _windows(value) -> list[tuple[float, float]]:
     """Valid [start, end] pairs of ``train_windows``."""
     pairs = value if isinstance(value, list) else []
-    out = [(_finite(p[0]), _finite(p[1])) for p in pairs if isinstance(p, list) and len(p) == 2]
+    out = [(finite(p[0]), finite(p[1])) for p in pairs if isinstance(p, list) and len(p) == 2]
     return [(a, b) for a, b in out if a is not None and b is not None and b >= a]
-
-
-def _result(run_dir: Path) -> dict:
-    try:
-        data = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def load(run_dir: Path) -> StudyRun:
     """Read one run folder (``runs.load_run`` plus result.json's timing fields)."""
-    run, result = load_run(run_dir), _result(Path(run_dir))
+    run, result = load_run(run_dir), read_result(run_dir)
     text = lambda k: str(result[k]) if result.get(k) else None  # noqa: E731
-    return StudyRun(run, model_of(run.config), _finite(result.get("train_s")), text("device"),
+    return StudyRun(run, model_of(run.config), finite(result.get("train_s")), text("device"),
                     text("host"), _windows(result.get("train_windows")))
 
 
@@ -130,20 +116,9 @@ def mark_shared(runs: list[StudyRun]) -> None:
 
 
 def dedupe(runs: list[StudyRun]) -> tuple[list[StudyRun], list[StudyRun]]:
-    """One run per (model, seed): best status, then newest (as ``runs.dedupe`` does per cell)."""
-    best: dict[tuple, StudyRun] = {}
-    kept, dropped = [], []
-    for r in runs:
-        if r.model is None or r.run.seed is None:
-            kept.append(r)
-            continue
-        key, other = (r.model, r.run.seed), best.get((r.model, r.run.seed))
-        if other is None or _preference(r.run) < _preference(other.run):
-            dropped += [other] if other else []
-            best[key] = r
-        else:
-            dropped.append(r)
-    return kept + list(best.values()), dropped
+    """One run per (model, seed): best status, then newest (``runs.dedupe_by``)."""
+    return dedupe_by(runs, lambda r: None if r.model is None or r.run.seed is None
+                     else (r.model, r.run.seed), lambda r: r.run)
 
 
 def collect(sweep_dirs: list[Path]) -> tuple[list[StudyRun], list[StudyRun]]:

@@ -9,12 +9,11 @@ training length, so only ratios are set side by side.
 """
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import render
 from ..aggregate import KEY_RE, Cell, sample_count
+from ..render import Rendered
 from .reference import Published, lee2018_mnist_is_max, paper_is_range, published
 from .runs import Model, StudyRun, order
 
@@ -126,32 +125,6 @@ def _time_text(stats: Stats, model: Model) -> str:
 
 def _num(cell: Cell) -> list:
     return [render.num(cell.mean), render.num(cell.std), cell.n]
-
-
-@dataclass
-class Rendered:
-    """One table: its title, Markdown and csv rows, and the lines under it."""
-
-    stem: str
-    title: str
-    md_header: list[str]
-    md_rows: list[list[str]]
-    csv_header: list[str]
-    csv_rows: list[list]
-    notes: list[str] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        """A GitHub Markdown table with its notes."""
-        lines = ["| " + " | ".join(self.md_header) + " |", "|" + "---|" * len(self.md_header)]
-        lines += ["| " + " | ".join(map(str, row)) + " |" for row in self.md_rows]
-        return "\n".join(lines + [""] + self.notes) + "\n"
-
-    def csv(self) -> str:
-        """The csv file: one row per model."""
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerows([self.csv_header, *self.csv_rows])
-        return buf.getvalue()
 
 
 def legend(stats: Stats, time: bool = False) -> list[str]:
