@@ -47,8 +47,8 @@ class RunHooks:
         spe, mx = self.t.steps_per_epoch, self.t.max_steps
         self.grid_epochs = epoch_milestones(self.t.get("sample_at_epochs") or [], spe, mx)
         every = run.cfg.metrics.get("every_n_epochs")
-        self.eval_steps = set(self.grid_epochs) | set(epoch_milestones(
-            [every * k for k in range(1, int(mx / (every * spe)) + 2)] if every else [], spe, mx))
+        multiples = [every * k for k in range(1, int(mx / (every * spe)) + 2)] if every else []
+        self.eval_steps = set(self.grid_epochs) | set(epoch_milestones(multiples, spe, mx))
 
     def after_step(self, m: GANSystem) -> None:
         step, t = m.step_count, self.t
