@@ -231,7 +231,7 @@ def test_small_dataset_is_not_testable_at_scale(tmp_path: Path):
     md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8").splitlines()
     assert md[2] == ("**This is a pipeline check, not the paper's protocol**: trained on 32 "
                      "images (fewer than 10,000) and for 2 epochs (fewer than 20); the paper "
-                     "trains on full CelebA for at least 20 epochs.")
+                     "trains on full CelebA (202,599 images) for 20 epochs.")
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["dataset_size"] == 32
 
 
