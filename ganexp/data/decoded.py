@@ -215,7 +215,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def read_image(data: bytes, where: str, mode: str) -> np.ndarray:
+def read_image(data: bytes, mode: str) -> np.ndarray:
     """PIL decode of one file's bytes to (H, W[, C]) uint8; OSError for an unreadable image."""
     from PIL import Image
 

@@ -196,8 +196,7 @@ class FolderSet(ImageSet):
     part directly under ``root`` (folder or zip): CelebA's ``img_align_celeba/`` or the official
     ``img_align_celeba.zip`` (read without unpacking), under ``root/celeba/`` or ``root/``. Decoded once
     into the on-disk cache (``decoded.py``) under ``cache_dir``, using ``decode_workers`` processes (null:
-    every core); ``images()`` then maps that file instead of holding a copy. ``download``: a class of
-    When nothing is found and ``download`` is true, torchvision's ``tv_class`` (``CelebA``) fetches the set
+    every core); ``images()`` then maps that file instead of holding a copy. When nothing is found and ``download`` is true, torchvision's ``tv_class`` (``CelebA``) fetches the set
     into ``root`` (connected machines).
     """
 
@@ -208,7 +207,6 @@ class FolderSet(ImageSet):
         self.folder = Path(os.path.expanduser(str(folder))) if folder else None
         if self.folder is not None and not self.folder.is_absolute() and self.root is not None:
             self.folder = self.root / self.folder
-        self.folder_arg = folder
         self.crop = crop
         self.cache_dir = Path(os.path.expanduser(cache_dir)) if cache_dir else None
         self.decode_workers = decode_workers
@@ -253,6 +251,7 @@ class FolderSet(ImageSet):
             raise DatasetError(self._missing() + f" (torchvision's {self.tv_class} download failed)") from None
         finally:
             socket.setdefaulttimeout(old)
+        self.download = False  # once: a download that leaves nothing where we look ends in _missing()
         return self.source()
 
     def members(self) -> "decoded.Members":
@@ -274,11 +273,12 @@ class FolderSet(ImageSet):
         members = self.members()
         decode = Decoder(self.name, self.channels, self.crop, self.resolution)
         cache_dir = self.cache_dir or default_cache_dir() / "data"
-        npy, meta = decoded.paths_for(cache_dir, self.name, self.cache_key(members))
-        found = decoded.open_cached(npy, meta, self.cache_key(members))
+        key = self.cache_key(members)  # one stat() per file: once
+        npy, meta = decoded.paths_for(cache_dir, self.name, key)
+        found = decoded.open_cached(npy, meta, key)
         if found is None:
             workers = self.decode_workers or decoded.default_workers()
-            found = decoded.build_cached(members, npy, meta, self.cache_key(members),
+            found = decoded.build_cached(members, npy, meta, key,
                                          (self.channels, self.resolution, self.resolution), decode,
                                          min(workers, max(1, len(members) // decoded.CHUNK)), self.name)
         x, self.content_sha256 = found
@@ -297,7 +297,7 @@ class Decoder:
 
     def __call__(self, data: bytes, where: str) -> np.ndarray:
         try:
-            arr = decoded.read_image(data, where, "RGB" if self.channels == 3 else "L")
+            arr = decoded.read_image(data, "RGB" if self.channels == 3 else "L")
         except OSError as err:  # PIL's UnidentifiedImageError and truncated files are OSErrors
             raise DatasetError(f"dataset '{self.name}': {where} is not a readable image ({type(err).__name__}); "
                                f"remove or replace it") from None
