@@ -29,6 +29,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ganexp.metrics.cache import content_digest
+from ganexp.metrics.locking import atomic_write, file_lock
+
 FORMAT = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHUNK = 256  # images per task: large enough to amortize a task, small enough for steady progress lines
@@ -96,10 +99,7 @@ def open_cached(npy: Path, meta_path: Path, key: dict) -> tuple[torch.Tensor, st
     st = npy.stat()
     ident = (str(npy), st.st_size, st.st_mtime_ns)
     if ident not in _VERIFIED:
-        from ganexp.metrics.cache import content_digest
-
-        tensor = torch.from_numpy(arr)
-        if content_digest(tensor) != meta.get("content_sha256"):
+        if content_digest(torch.from_numpy(arr)) != meta.get("content_sha256"):
             return None
         _VERIFIED[ident] = meta["content_sha256"]
     return torch.from_numpy(arr), _VERIFIED[ident]
@@ -109,8 +109,6 @@ def open_cached(npy: Path, meta_path: Path, key: dict) -> tuple[torch.Tensor, st
 def build_cached(members: Members, npy: Path, meta_path: Path, key: dict, shape: tuple[int, int, int],
                  decode: Callable[[bytes, str], np.ndarray], workers: int, label: str) -> tuple[torch.Tensor, str]:
     """Decode every member into ``npy`` (under a lock; reuses what another job wrote meanwhile)."""
-    from ganexp.metrics.locking import file_lock
-
     with file_lock(npy.with_name(npy.name + ".lock"), what=f"decoded images of {label}"):
         found = open_cached(npy, meta_path, key)
         if found is not None:
@@ -120,10 +118,7 @@ def build_cached(members: Members, npy: Path, meta_path: Path, key: dict, shape:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(members), *shape))
             del out  # the workers write through their own mappings
             decode_all(members, tmp, decode, workers, label)
-            tensor = torch.from_numpy(np.load(tmp, mmap_mode="c"))
-            from ganexp.metrics.cache import content_digest
-
-            sha = content_digest(tensor)
+            sha = content_digest(torch.from_numpy(np.load(tmp, mmap_mode="c")))
             os.replace(tmp, npy)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -131,12 +126,12 @@ def build_cached(members: Members, npy: Path, meta_path: Path, key: dict, shape:
             raise
         write_meta(meta_path, {"format": FORMAT, "key": key, "shape": [len(members), *shape],
                                "content_sha256": sha, "source": str(members.source)})
+        st = npy.stat()
+        _VERIFIED[(str(npy), st.st_size, st.st_mtime_ns)] = sha  # just computed: not hashed again
         return open_cached(npy, meta_path, key)
 
 
 def write_meta(path: Path, meta: dict) -> None:
-    from ganexp.metrics.locking import atomic_write
-
     atomic_write(path, lambda f: f.write(json.dumps(meta, indent=1).encode()))
 
 
