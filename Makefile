@@ -60,7 +60,7 @@ NORMS := norms$(if $(QUICK),_quick)
 # CelebA: data/celeba/img_align_celeba(.zip); without it (QUICK), the 32 offline sample images in ../shared/assets.
 NORMS_ROOT ?= $(if $(wildcard data/celeba data/img_align_celeba*),data,$(if $(wildcard ../shared/assets/datasets/celeba_sample),../shared/assets/datasets/celeba_sample,data))
 
-reproduce-norms: setup ## Study B: baseline / SN / AdaIN / SN+AdaIN on CelebA (or QUICK=1: offline sample, CPU, ~30 min) then its report
+reproduce-norms: setup ## Study B: baseline / SN / AdaIN / SN+AdaIN on CelebA (or QUICK=1: offline sample, CPU, ~13 min) then its report
 	$(PY) -m ganexp.train -m experiment=$(NORMS) data_root=$(abspath $(NORMS_ROOT)) $(ARGS)
 	$(PY) -m ganexp.results multirun/$(NORMS)
 
