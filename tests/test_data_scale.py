@@ -295,3 +295,18 @@ def test_diversity_flags_a_one_image_generator_and_not_the_real_data(evaluator_p
     assert same["div12"] == pytest.approx(1.0, rel=1e-9) and abs(same["fid12"]) < 1e-6
     assert one["div12"] == 0.0
     assert one["div12"] < DEFAULTS["collapse_threshold"] < same["div12"]
+
+
+def test_a_streamed_run_killed_and_resumed_on_the_resident_path_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    """The checkpoint holds the order as of the last consumed batch (4 more were prefetched when it was
+    written), so a resume, here even on the other path, draws exactly the batches an uninterrupted run draws."""
+    from conftest import train_until_killed
+    from ganexp.config import compose
+    from ganexp.train import run
+
+    cfg = FAST + ["trainer.max_steps=20", "trainer.ckpt_every_n_steps=10"]
+    ref = run(compose(cfg + ["data.placement=resident"]), tmp_path / "ref", "r")
+    train_until_killed(cfg + ["data.placement=streamed"], tmp_path / "killed", monkeypatch, 13)
+    res = run(compose(cfg + ["data.placement=resident"]), tmp_path / "killed", "r")
+    assert res["steps"] == 20 and res["metrics"]["d_loss"] == ref["metrics"]["d_loss"]
+    assert (tmp_path / "killed/samples/final.png").read_bytes() == (tmp_path / "ref/samples/final.png").read_bytes()
