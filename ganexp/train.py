@@ -46,6 +46,10 @@ class RunHooks:
         self.last_ckpt_time = time.monotonic()
         spe, mx = self.t.steps_per_epoch, self.t.max_steps
         self.grid_epochs = epoch_milestones(self.t.get("sample_at_epochs") or [], spe, mx)
+        late = [e for e in self.t.get("sample_at_epochs") or [] if e not in sum(self.grid_epochs.values(), [])]
+        if late:
+            print(f"[note] {run.name}: trainer.sample_at_epochs {late} lie past the run's end "
+                  f"({mx / spe:.4g} epochs); no grid for them", flush=True)
         every = run.cfg.metrics.get("every_n_epochs")
         multiples = [every * k for k in range(1, int(mx / (every * spe)) + 2)] if every else []
         self.eval_steps = set(self.grid_epochs) | set(epoch_milestones(multiples, spe, mx))
