@@ -68,22 +68,18 @@ def to_container(cfg: DictConfig) -> dict:
     return d
 
 
-# Keys added after runs were first hashed, at the values that give those runs' behaviour: a config
-# holding them hashes as it did without them, so finished runs of earlier versions are still skipped.
-ADDED_LATER = {"study": "lee2018", "system": {"_target_": "ganexp.systems.gan.GANPair", "name": "gan"}}
-
-
-# Leaves added after runs were finished: at these values they leave the hash as it was.
-ADDED_LATER_LEAVES = {"trainer.sample_at_epochs": [], "metrics.every_n_epochs": None,
-                      "metrics.collapse_threshold": 0.3}
+# Keys (dotted paths) added after runs were first hashed, at the values that give those runs' behaviour:
+# a config holding them hashes as it did without them, so finished runs of earlier versions are still skipped.
+ADDED_LATER = {"study": "lee2018", "system": {"_target_": "ganexp.systems.gan.GANPair", "name": "gan"},
+               "trainer.sample_at_epochs": [], "metrics.every_n_epochs": None, "metrics.collapse_threshold": 0.3}
 WHERE_FROM = ("root", "cache_dir", "path", "folder")  # where a set is read from, not what it holds
 FOLDER_SOURCE = ("decode_workers", "download", "tv_class")  # a folder set's pixels are whatever the folder holds
 
 
 def config_hash(cfg: dict) -> str:
     """Stable hash of what determines a run's result (logger, paths and data placement excluded)."""
-    keep = {k: v for k, v in cfg.items() if k not in ("logger", "data_root", "sweep", "launch", "force", "data")
-            and not (k in ADDED_LATER and v == ADDED_LATER[k])}
+    keep = without_added_later({k: v for k, v in cfg.items()
+                                if k not in ("logger", "data_root", "sweep", "launch", "force", "data")})
     if isinstance(keep.get("model"), dict) and "autoencoder" in keep["model"]:
         keep["model"] = effective_model(keep["model"], keep.get("loss", {}))
     if isinstance(keep.get("trainer"), dict):  # where a run trains does not change what it is
@@ -93,11 +89,19 @@ def config_hash(cfg: dict) -> str:
         keep["dataset"] = {k: v for k, v in keep["dataset"].items() if k not in where}
     if isinstance(keep.get("metrics"), dict):
         keep["metrics"] = {k: v for k, v in keep["metrics"].items() if k not in ("cache_dir", "inception_weights")}
-    for dotted, default in ADDED_LATER_LEAVES.items():  # keys that were not there before, at their defaults
-        group, _, key = dotted.partition(".")
-        if isinstance(keep.get(group), dict) and keep[group].get(key, default) == default:
-            keep[group] = {k: v for k, v in keep[group].items() if k != key}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def without_added_later(cfg: dict) -> dict:
+    """``cfg`` (top level and one group deep) without the ADDED_LATER keys that hold their ADDED_LATER value."""
+    out = dict(cfg)
+    for dotted, value in ADDED_LATER.items():
+        group, _, key = dotted.rpartition(".")
+        node = out.get(group) if group else out
+        if isinstance(node, dict) and key in node and node[key] == value:
+            trimmed = {k: v for k, v in node.items() if k != key}
+            out = {**out, group: trimmed} if group else trimmed
+    return out
 
 
 def effective_model(model: dict, loss: dict) -> dict:

@@ -1,8 +1,8 @@
 """The decoded-image cache: a folder or zip of JPEG/PNG files decoded and resized once into one uint8
 (N, C, H, W) ``.npy`` array on disk, memory-mapped by every job that trains on it.
 
-Layout: ``<cache_dir>/<name>-<key>.npy`` and its sidecar ``<name>-<key>.json`` (the key, the shape and
-the sha256 of the array as ``ganexp.metrics.cache.content_digest`` computes it). The key covers the
+Layout: ``<cache_dir>/<name>-<resolution>px-<digest of the key>.npy`` and its sidecar ``.json`` (the key,
+the shape and the sha256 of the array as ``ganexp.metrics.cache.content_digest`` computes it). The key covers the
 source (every member's name, size and mtime or CRC), the resolution, channels and preprocessing. The
 array is written under a temporary name and renamed; the sidecar is written last, so a file without a
 sidecar, or whose size, shape or sha256 disagree with it, is partial or corrupt: it is rebuilt,

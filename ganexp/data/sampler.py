@@ -50,8 +50,6 @@ def to_float(batch: torch.Tensor) -> torch.Tensor:
 class TensorBatcher:
     """The device-resident path: the uint8 (N, C, H, W) set lives on the device, batches are indexed there."""
 
-    placement = "resident"
-
     def __init__(self, images: torch.Tensor, batch_size: int, seed: int = 0):
         self.images, self.batch_size = images, int(batch_size)
         self.order = EpochOrder(images.shape[0], batch_size, seed)
@@ -83,8 +81,6 @@ class StreamBatcher:
     """The streamed path: batches gathered on the host from ``images`` (CPU, typically memory-mapped)
     by a background thread, ``prefetch`` batches ahead, and copied to the device from pinned memory on
     a side CUDA stream; the training stream waits on each copy's event, never on the host."""
-
-    placement = "streamed"
 
     def __init__(self, images: torch.Tensor, batch_size: int, seed: int = 0, prefetch: int = 4):
         self.images, self.batch_size, self.prefetch = images, int(batch_size), max(1, int(prefetch))

@@ -196,9 +196,9 @@ class FolderSet(ImageSet):
     part directly under ``root`` (folder or zip): CelebA's ``img_align_celeba/`` or the official
     ``img_align_celeba.zip`` (read without unpacking), under ``root/celeba/`` or ``root/``. Decoded once
     into the on-disk cache (``decoded.py``) under ``cache_dir``, using ``decode_workers`` processes (null:
-    every core); ``images()`` then maps that file instead of holding a copy. When nothing is found and ``download`` is true, torchvision's ``tv_class`` (``CelebA``) fetches the set
-    into ``root`` (connected machines).
-    """
+    every core); ``images()`` then maps that file instead of holding a copy. When nothing is found and
+    ``download`` is true, torchvision's ``tv_class`` (``CelebA``) fetches the set into ``root`` (connected
+    machines)."""
 
     def __init__(self, name: str, resolution: int, channels: int, root: str | None = None,
                  folder: str = "", crop: int | None = None, cache_dir: str | None = None,
