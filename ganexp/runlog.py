@@ -70,18 +70,35 @@ class RunLogger:
                  truncate_after: int | None = None):
         self.run_dir, self.cfg = run_dir, logger_cfg
         self.jsonl, self.csv = run_dir / "metrics.jsonl", run_dir / "metrics.csv"
+        # Offline, what the W&B run (the same id, resumed) has already: every step of metrics.jsonl, as each
+        # row reaches the file just before W&B; read before the truncation drops the redone steps.
+        jsonl_through = self._last_step() if resume_id is not None and truncate_after is not None else -1
         if truncate_after is not None:
             self._truncate(truncate_after)
         else:  # a fresh start: rows of an earlier attempt would mix with this one's
             self.jsonl.unlink(missing_ok=True)
             self.csv.unlink(missing_ok=True)
-        self.wandb_run = None
+        self.wandb_run, self.wandb_through = None, -1  # W&B gets steps above wandb_through only
         if logger_cfg.get("name") == "wandb" and logger_cfg.get("mode", "offline") != "disabled":
             self.wandb_run = _init_wandb(run_dir, logger_cfg, run_cfg, name, resume_id)
+            # Online, the server knows: run.step is the next step it takes (it has the rows it got, which
+            # a kill may have cut short of metrics.jsonl). Offline, each attempt writes a file of its own.
+            self.wandb_through = jsonl_through if self.wandb_run.offline else self.wandb_run.step - 1
 
     @property
     def wandb_id(self) -> str | None:
         return self.wandb_run.id if self.wandb_run is not None else None
+
+    def _last_step(self) -> int:
+        """The highest step of a whole row in metrics.jsonl; -1 when there is none."""
+        steps = [_jsonl_step(ln) for ln in _whole_lines(self.jsonl)] if self.jsonl.exists() else []
+        return max((s for s in steps if s is not None), default=-1)
+
+    def _to_wandb(self, step: int) -> bool:
+        """Whether a row or image of ``step`` goes to W&B: not when the W&B run has that step already (the
+        resumed run redoes the steps after its checkpoint bit-exactly; sending them again would log them
+        twice, and wandb sync uploads both offline files)."""
+        return self.wandb_run is not None and step > self.wandb_through
 
     def _truncate(self, step: int) -> None:
         """On resume: drop rows written after the checkpoint's step (they will be redone) and rows a kill
@@ -101,7 +118,7 @@ class RunLogger:
             f.write(json.dumps(row) + "\n")
         if self.cfg.get("name") == "csv":
             self._csv_append([k, v, row["step"]] for k, v in row.items() if k != "step")
-        if self.wandb_run is not None:
+        if self._to_wandb(row["step"]):
             self.wandb_run.log({k: v for k, v in row.items() if v is not None and k != "step"}, step=row["step"])
 
     def _csv_append(self, rows) -> None:
@@ -114,7 +131,7 @@ class RunLogger:
             w.writerows(rows)
 
     def image(self, key: str, path: Path, step: int) -> None:
-        if self.wandb_run is not None:
+        if self._to_wandb(step):
             import wandb
 
             self.wandb_run.log({key: wandb.Image(str(path))}, step=step)

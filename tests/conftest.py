@@ -29,6 +29,14 @@ def assets_or_skip(*parts: str) -> Path:
     return path
 
 
+def pool3_weights_or_skip() -> Path:
+    """The pool3 Inception weights `python -m ganexp.metrics setup` caches; FID tests need them offline."""
+    weights = next((Path.home() / ".cache" / "ganexp" / "inception").glob("*pool3-only*.pth"), None)
+    if weights is None:
+        pytest.skip("no pool3 weights in ~/.cache/ganexp (run `python -m ganexp.metrics setup`)")
+    return weights
+
+
 def train_cmd(*overrides: str) -> list[str]:
     return [sys.executable, "-m", "ganexp.train", *overrides]
 

@@ -5,11 +5,11 @@ Std convention under test: sample std (ddof=1), so seeds 10, 12, 14 -> mean 12, 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from ganexp.results.figures import metric_figure_size, sample_figure_size
 from ganexp.results.grid import Grid, infer_grid, parse_sweep_value
 from ganexp.results.paper import TABLE31, paper_table
 from ganexp.results.runs import Run, collect_runs, load_run
+from wandb_offline import offline_runs
 
 ZS = [1, 10, 100]
 
@@ -361,36 +362,36 @@ def test_paper_numbers_satisfy_the_criteria():
     assert [f.verdict for f in findings.all_findings(fid, inception)] == ["holds"] * 4
 
 
-def test_wandb_push_with_fake_module(sweep: Path, tmp_path: Path, monkeypatch):
-    calls: dict = {}
-
-    class FakeRun:
-        id, summary = "abc", {}
-
-        def log(self, data):
-            calls["log"] = data
-
-        def finish(self):
-            calls["finished"] = True
-
-    fake = types.SimpleNamespace(
-        init=lambda **kw: calls.setdefault("init", kw) and FakeRun(),
-        Table=lambda columns, data, **kw: ("table", columns, data),
-        Image=lambda path: ("image", path))
-    monkeypatch.setitem(sys.modules, "wandb", fake)
-    from ganexp.results.wandb_push import CELL_COLUMNS, push
+def test_wandb_push_reads_back_from_wandb_offline_files(sweep: Path, tmp_path: Path):
+    """The real wandb, offline: one run of job type "results" in the sweep's group whose files (what
+    `wandb sync` uploads) hold every table cell, every figure byte for byte and the run counts."""
+    from ganexp.results.wandb_push import CELL_COLUMNS, cell_rows, push
 
     report = build_report([sweep])
     out = write_report(report, tmp_path / "out")
-    assert push(report, out) == (f"offline run abc in ganexp/table31 (upload later: wandb sync "
-                                 f"{out / 'wandb' / 'latest-run'})")
-    init = calls["init"]
-    assert (init["project"], init["group"], init["mode"], init["job_type"]) == (
-        "ganexp", "table31", "offline", "results")
-    kind, columns, data = calls["log"]["table3_1_fid"]
-    assert (kind, columns, len(data)) == ("table", CELL_COLUMNS, 6)
-    assert calls["log"]["figure3_1_fid"] == ("image", str(out / "figure3_1_fid.png"))
-    assert calls["finished"]
+    where = push(report, out)
+    (wb,) = offline_runs(out / "wandb")
+    assert where == f"offline run {wb.id} in ganexp/table31 (upload later: wandb sync {out / 'wandb' / 'latest-run'})"
+    assert (wb.project, wb.group, wb.job_type, wb.name) == ("ganexp", "table31", "results", "results-table31")
+    assert {k: v for k, v in wb.config.items() if k != "_wandb"} == {"sweeps": [str(sweep)], "fid_key": "fid10k"}
+
+    (row,) = wb.history
+    figures = sorted(name[:-4] for name in report.files if name.endswith(".png"))
+    assert figures == ["figure3_1_fid", "figure3_2_is", "figure3_3_mnist_samples"]
+    assert sorted(k for k in row if not k.startswith("_")) == sorted(
+        ["table3_1_fid", "table3_2_is", "findings", *figures])
+    for key, table in (("table3_1_fid", report.fid), ("table3_2_is", report.inception)):
+        assert (row[key]["_type"], row[key]["nrows"], row[key]["ncols"]) == ("table-file", 6, len(CELL_COLUMNS))
+        logged = json.loads((wb.dir / "files" / row[key]["path"]).read_text())
+        assert (logged["columns"], logged["data"]) == (CELL_COLUMNS, json.loads(json.dumps(cell_rows(table))))
+    findings_table = json.loads((wb.dir / "files" / row["findings"]["path"]).read_text())
+    assert [r[:4] for r in findings_table["data"]] == [
+        [f.claim, f.title, f.verdict, p.verdict] for f, p in zip(report.findings, report.paper_findings)]
+    assert [(k, row[k]["_type"], row[k]["sha256"]) for k in figures] == [
+        (k, "image-file", hashlib.sha256((out / f"{k}.png").read_bytes()).hexdigest()) for k in figures]
+    assert {k: v for k, v in wb.summary.items() if k.startswith("runs/")} == {
+        "runs/completed": 14, "runs/diverged": 1, "runs/failed": 3, "runs/incomplete": 0, "runs/total": 18,
+        "runs/expected": 18, "runs/missing": 0}
 
 
 def test_dataset_outside_the_paper_uses_config_channels(tmp_path: Path):

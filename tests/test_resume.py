@@ -13,7 +13,7 @@ import pytest
 from ganexp import checkpoint
 from ganexp.config import compose
 from ganexp.train import run
-from conftest import FAST, train_until_killed
+from conftest import FAST, pool3_weights_or_skip, train_until_killed
 
 TIMING = ("time_s", "images_per_s")  # wall-clock values: they differ between any two runs
 CFG = [o for o in FAST if not o.startswith("logger=")] + [
@@ -68,9 +68,7 @@ def assert_same_run(run_dir: Path, reference: Path) -> None:
 def finished_with_fid(tmp_path_factory) -> tuple[Path, list[str]]:
     """A finished 3-step run with a real FID evaluation at the end (so metric_info is not empty), and its
     overrides."""
-    weights = next((Path.home() / ".cache" / "ganexp" / "inception").glob("*pool3-only*.pth"), None)
-    if weights is None:
-        pytest.skip("no pool3 weights in ~/.cache/ganexp (run `python -m ganexp.metrics setup`)")
+    weights = pool3_weights_or_skip()
     base = tmp_path_factory.mktemp("fid")
     overrides = [o for o in FAST if not o.startswith("metrics=")] + [
         "trainer.max_steps=3", "metrics.num_samples=8", "metrics.every_n_steps=0", "metrics.allow_download=false",
