@@ -28,6 +28,7 @@ from .config import (ConfigError, building, check_choices, check_output_dir, con
                      to_container, without_derived)
 from .preflight import EXIT, check_command, check_job
 from .runlock import RunFolderLock
+from .stopsignals import StopSignals
 from .schema import leaves
 from .data import DatasetError
 from .data.placement import make_batcher, training_device
@@ -73,6 +74,8 @@ class RunHooks:
             self.last_ckpt_time = time.monotonic()
         if step == t.max_steps:
             self.run.finish_training()
+        if self.run.stop is not None and self.run.stop.pending is not None:
+            self.run.stop_here(step)
 
 
 def epoch_milestones(epochs: list, steps_per_epoch: float, max_steps: int) -> dict[int, list]:
@@ -101,6 +104,7 @@ class Run:
         self.train_windows: list[list[float]] = []  # [start, end] unix times of each process that trained
         self.window_start = self.window_end = None  # this process's training window (unix times)
         self.device: str | None = None  # set while training (Lightning moves the module to the CPU after fit)
+        self.stop: StopSignals | None = None  # while trainer.fit runs: SIGTERM / Slurm's warning noted
         self.t0 = time.monotonic()  # fit() restarts it; set here so that a failure before fit can be timed
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -157,7 +161,8 @@ class Run:
         try:
             if start < self.cfg.trainer.max_steps:  # else: killed after the final checkpoint; it holds the final metrics
                 self.window_start = time.time()
-                trainer.fit(self.module, train_dataloaders=steps)
+                with StopSignals() as self.stop:
+                    trainer.fit(self.module, train_dataloaders=steps)
         except Diverged as d:
             status, extra = "diverged", {"diverged_at": d.step, "error": str(d)}
         finally:  # a failed run's W&B run is closed too
@@ -174,6 +179,15 @@ class Run:
         if self.evaluator is not None:
             self.evaluate(step)
         self.save_checkpoint()
+
+    def stop_here(self, step: int) -> None:
+        """A stop signal came during this step: save last.ckpt (finish_training already did at the last
+        step), then let the signal take its course (ganexp/stopsignals.py)."""
+        if step != self.cfg.trainer.max_steps:
+            self.save_checkpoint()
+        print(f"[stopped] {self.name}: {self.stop.pending.name} at step {step}; last.ckpt saved, the run "
+              f"resumes from it", flush=True)
+        self.stop.hand_on()
 
     def _resume_state(self) -> dict | None:
         path = self.dir / "last.ckpt"

@@ -79,6 +79,34 @@ def test_sigkill_mid_sweep_then_rerun_matches_uninterrupted(tmp_path):
         assert losses(killed) == losses(ref)
 
 
+def test_sigterm_saves_last_ckpt_at_the_step_and_the_rerun_matches_uninterrupted(tmp_path):
+    """SIGTERM (scancel, preemption) mid-run: the step in progress ends, last.ckpt is written there although
+    no periodic checkpoint is due (ckpt_every_n_steps=1000), the process exits 143; the same command
+    resumes from that step to the uninterrupted run's losses."""
+    from ganexp.checkpoint import load
+
+    common = [*FAST, "loss=gan_ns", "z_dim=3", "trainer.max_steps=60"]
+    ref, cut = tmp_path / "ref", tmp_path / "cut"
+    assert sh(train_cmd(*common, f"hydra.run.dir={ref}")).returncode == 0
+    proc = subprocess.Popen(train_cmd(*common, f"hydra.run.dir={cut}"), cwd=ROOT, env=ENV, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    rows = lambda d: (d / "metrics.jsonl").read_text().splitlines() if (d / "metrics.jsonl").exists() else []  # noqa: E731
+    assert wait_for(lambda: len(rows(cut)) >= 10), "the run never logged 10 steps"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143
+    step = load(cut / "last.ckpt")["step"]
+    assert 10 <= step < 60 and step == json.loads(rows(cut)[-1])["step"]
+    assert "[stopped] " in out and f": SIGTERM at step {step}; last.ckpt saved" in out
+    assert not (cut / "result.json").exists()
+
+    again = sh(train_cmd(*common, f"hydra.run.dir={cut}"))
+    assert again.returncode == 0 and f": from step {step} of 60" in again.stdout
+    strip = lambda d: [{k: v for k, v in json.loads(x).items() if k not in ("time_s", "images_per_s")}  # noqa: E731
+                       for x in rows(d)]
+    assert strip(cut) == strip(ref) and len(strip(ref)) == 60
+
+
 BAD = [
     (["loss=lsgan,nope"], "unknown loss 'nope'; choose one of: began, dragan, gan_mm"),
     (["norm=fancy"], "unknown norm 'fancy'; choose one of:"),

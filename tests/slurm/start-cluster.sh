@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# A one-node Slurm cluster on this machine, for `make test-slurm` (Debian's slurmctld, slurmd, slurm-client, munge).
+#   tests/slurm/start-cluster.sh [install|start|stop|status]     (default: start; install needs root)
+# start writes $GANEXP_SLURM_DIR/slurm.conf (default /tmp/ganexp-slurm) for this host's real cores and memory,
+# starts munged, slurmctld and slurmd as root, and waits until `sinfo` shows the node idle. The cluster's
+# commands find it through SLURM_CONF=$GANEXP_SLURM_DIR/slurm.conf (printed last); /etc/slurm is not touched.
+# No cgroups: processes are tracked with proctrack/linuxproc, so it runs in a container or a VM.
+set -euo pipefail
+DIR=${GANEXP_SLURM_DIR:-/tmp/ganexp-slurm}
+CONF=$DIR/slurm.conf
+HOST=$(hostname -s)
+PACKAGES="slurmctld slurmd slurm-client munge"
+
+say() { echo "[slurm] $*" >&2; }
+
+install() {
+  if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null \
+     && command -v munged >/dev/null; then return 0; fi
+  [ "$(id -u)" = 0 ] || { say "the Slurm packages are missing and installing them needs root: apt-get install $PACKAGES"; exit 3; }
+  say "installing $PACKAGES"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $PACKAGES >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $PACKAGES >/dev/null; }
+}
+
+write_conf() {
+  local cpus mem_mb
+  cpus=$(nproc)
+  mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))  # leave 10% to the OS
+  mkdir -p "$DIR/state" "$DIR/spool" "$DIR/log"
+  cat > "$CONF" <<CONF
+# written by tests/slurm/start-cluster.sh for $HOST: one node, every daemon and job as root
+ClusterName=ganexp-test
+SlurmctldHost=$HOST(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+StateSaveLocation=$DIR/state
+SlurmdSpoolDir=$DIR/spool
+SlurmctldPidFile=$DIR/slurmctld.pid
+SlurmdPidFile=$DIR/slurmd.pid
+SlurmctldLogFile=$DIR/log/slurmctld.log
+SlurmdLogFile=$DIR/log/slurmd.log
+SlurmctldPort=${GANEXP_SLURMCTLD_PORT:-6817}
+SlurmdPort=${GANEXP_SLURMD_PORT:-6818}
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+SwitchType=switch/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+ReturnToService=2
+JobRequeue=1
+# seconds between SIGTERM and SIGKILL when a job is cancelled, preempted or over its time
+KillWait=15
+MinJobAge=600
+SlurmctldTimeout=30
+SlurmdTimeout=60
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+CONF
+}
+
+start_munge() {
+  if pgrep -x munged >/dev/null; then return 0; fi
+  mkdir -p /run/munge /var/lib/munge /var/log/munge
+  chown munge:munge /run/munge /var/lib/munge /var/log/munge 2>/dev/null || true
+  [ -s /etc/munge/munge.key ] || { mungekey --create --force 2>/dev/null || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=128 2>/dev/null; chown munge:munge /etc/munge/munge.key; chmod 400 /etc/munge/munge.key; }
+  if id munge >/dev/null 2>&1; then runuser -u munge -- munged; else munged --force; fi
+}
+
+wait_idle() {
+  local i state
+  for i in $(seq 1 60); do
+    state=$(SLURM_CONF=$CONF sinfo -h -N -n "$HOST" -o %t 2>/dev/null || true)
+    case $state in idle|mix|alloc) return 0;; esac
+    sleep 1
+  done
+  say "the node did not come up (sinfo: '${state:-no answer}'); logs in $DIR/log"
+  tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true
+  exit 1
+}
+
+start() {
+  [ "$(id -u)" = 0 ] || { say "starting slurmctld and slurmd needs root (this user is $(id -un))"; exit 3; }
+  install
+  if [ -f "$DIR/slurmctld.pid" ] && kill -0 "$(cat "$DIR/slurmctld.pid")" 2>/dev/null; then
+    say "already running ($CONF)"; wait_idle; echo "SLURM_CONF=$CONF"; return 0
+  fi
+  write_conf
+  start_munge
+  slurmctld -f "$CONF" -i   # -i: ignore state from an earlier cluster in $DIR/state
+  slurmd -f "$CONF"
+  wait_idle
+  say "node $HOST is idle: $(SLURM_CONF=$CONF sinfo -h -N -o '%c CPUs, %m MB')"
+  echo "SLURM_CONF=$CONF"
+}
+
+stop() {
+  local f
+  for f in slurmd slurmctld; do
+    if [ -f "$DIR/$f.pid" ]; then kill "$(cat "$DIR/$f.pid")" 2>/dev/null || true; fi
+  done
+  sleep 1
+  say "stopped slurmctld and slurmd ($DIR kept: logs in $DIR/log)"
+}
+
+status() {
+  SLURM_CONF=$CONF sinfo -N && SLURM_CONF=$CONF squeue
+}
+
+case "${1:-start}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) say "usage: $0 [install|start|stop|status]"; exit 2 ;;
+esac
