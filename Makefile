@@ -9,7 +9,7 @@ QUICK ?=
 ARGS ?=
 RESULTS_ARGS ?= --wandb
 
-.PHONY: help setup demo test test-slow bench bench-data reproduce-table31 reproduce-psgan reproduce-norms clean
+.PHONY: help setup demo test test-slow test-slurm slurm-cluster bench bench-data reproduce-table31 reproduce-psgan reproduce-norms clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -36,6 +36,19 @@ test: setup ## the test suite (fast; `make test-slow` for the real-data tests)
 
 test-slow: setup ## real-data tests on ../shared/assets (minutes)
 	$(PY) -m pytest -q -m slow $(ARGS)
+
+# The one-node Slurm cluster of tests/slurm/start-cluster.sh (its files and logs in SLURM_DIR).
+SLURM_DIR ?= /tmp/ganexp-slurm
+export GANEXP_SLURM_DIR := $(SLURM_DIR)
+
+slurm-cluster: ## start a one-node Slurm cluster on this machine (root; installs Debian's Slurm, munge, MariaDB)
+	tests/slurm/start-cluster.sh start
+
+# A cluster that cannot start (no root, no daemons in this sandbox) makes the tests skip with its reason.
+test-slurm: setup ## the Slurm tests (tests/slurm), on the one-node cluster that slurm-cluster starts (~10 min)
+	@started=$$(tests/slurm/start-cluster.sh start 2>&1); echo "$$started" | sed 's/^/  /'; \
+	SLURM_CONF=$(SLURM_DIR)/slurm.conf GANEXP_SLURM_START="$$(echo "$$started" | grep '^\[slurm\]' | tail -n 1)" \
+	  $(PY) -m pytest -q -rs -m slurm tests/slurm $(ARGS)
 
 TABLE31 := table31$(if $(QUICK),_quick)
 

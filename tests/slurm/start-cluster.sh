@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster on this machine, for `make test-slurm` (Debian's slurmctld, slurmd, slurm-client, munge).
-#   tests/slurm/start-cluster.sh [install|start|stop|status]     (default: start; install needs root)
-# start writes $GANEXP_SLURM_DIR/slurm.conf (default /tmp/ganexp-slurm) for this host's real cores and memory,
-# starts munged, slurmctld and slurmd as root, and waits until `sinfo` shows the node idle. The cluster's
-# commands find it through SLURM_CONF=$GANEXP_SLURM_DIR/slurm.conf (printed last); /etc/slurm is not touched.
+# A one-node Slurm cluster on this machine, for `make test-slurm` (Debian's slurmctld, slurmd, slurm-client,
+# munge, and slurmdbd with MariaDB for the accounting that `sacct` and submitit read job states from).
+#   tests/slurm/start-cluster.sh [install|start|stop|status]     (default: start; install and start need root)
+# start writes $GANEXP_SLURM_DIR/slurm.conf and slurmdbd.conf (default folder /tmp/ganexp-slurm) for this
+# host's real cores and memory, starts munged, MariaDB, slurmdbd, slurmctld and slurmd as root, and waits
+# until `sinfo` shows the node idle. The cluster's commands find it through
+# SLURM_CONF=$GANEXP_SLURM_DIR/slurm.conf (printed last); /etc/slurm is not touched.
 # No cgroups: processes are tracked with proctrack/linuxproc, so it runs in a container or a VM.
 set -euo pipefail
 DIR=${GANEXP_SLURM_DIR:-/tmp/ganexp-slurm}
+DBD_PORT=${GANEXP_SLURMDBD_PORT:-6819}
 CONF=$DIR/slurm.conf
 HOST=$(hostname -s)
-PACKAGES="slurmctld slurmd slurm-client munge"
+PACKAGES="slurmctld slurmd slurm-client slurmdbd munge mariadb-server"
 
 say() { echo "[slurm] $*" >&2; }
 
 install() {
-  if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null \
-     && command -v munged >/dev/null; then return 0; fi
+  local cmd missing=""
+  for cmd in slurmctld slurmd slurmdbd sbatch munged mariadbd; do command -v $cmd >/dev/null || missing=1; done
+  [ -z "$missing" ] && return 0
   [ "$(id -u)" = 0 ] || { say "the Slurm packages are missing and installing them needs root: apt-get install $PACKAGES"; exit 3; }
   say "installing $PACKAGES"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $PACKAGES >/dev/null \
@@ -46,7 +50,9 @@ SlurmdPort=${GANEXP_SLURMD_PORT:-6818}
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+AccountingStoragePort=$DBD_PORT
 JobCompType=jobcomp/none
 MpiDefault=none
 SwitchType=switch/none
@@ -63,6 +69,42 @@ SlurmdTimeout=60
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 CONF
+}
+
+write_dbd_conf() {
+  cat > "$DIR/slurmdbd.conf" <<CONF
+# written by tests/slurm/start-cluster.sh: job accounting in the local MariaDB (database slurm_acct_db)
+AuthType=auth/munge
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort=$DBD_PORT
+SlurmUser=root
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StorageUser=slurm
+StoragePass=ganexp-test
+StorageLoc=slurm_acct_db
+PidFile=$DIR/slurmdbd.pid
+LogFile=$DIR/log/slurmdbd.log
+CONF
+  chmod 600 "$DIR/slurmdbd.conf"  # slurmdbd refuses a config others can read (it holds a password)
+}
+
+start_mariadb() {
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+  if ! mariadb -e "select 1" >/dev/null 2>&1; then
+    mariadbd --user=mysql --bind-address=127.0.0.1 --socket=/run/mysqld/mysqld.sock \
+      --pid-file=/run/mysqld/mysqld.pid >"$DIR/log/mariadb.log" 2>&1 &
+    wait_for "MariaDB" mariadb -e "select 1"
+  fi
+  mariadb -e "CREATE OR REPLACE USER 'slurm'@'localhost' IDENTIFIED BY 'ganexp-test';
+              GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;"
+}
+
+wait_for() {  # wait_for WHAT COMMAND...: up to 30 s until COMMAND succeeds
+  local what=$1 i; shift
+  for i in $(seq 1 60); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  say "$what did not come up; logs in $DIR/log"; tail -n 20 "$DIR"/log/*.log >&2 || true; exit 1
 }
 
 start_munge() {
@@ -92,7 +134,12 @@ start() {
     say "already running ($CONF)"; wait_idle; echo "SLURM_CONF=$CONF"; return 0
   fi
   write_conf
+  write_dbd_conf
   start_munge
+  start_mariadb
+  SLURM_CONF=$CONF slurmdbd   # reads slurmdbd.conf from the folder of SLURM_CONF
+  wait_for "slurmdbd" env SLURM_CONF="$CONF" sacctmgr -n list cluster
+  SLURM_CONF=$CONF sacctmgr -i add cluster ganexp-test >/dev/null 2>&1 || true  # there already: fine
   slurmctld -f "$CONF" -i   # -i: ignore state from an earlier cluster in $DIR/state
   slurmd -f "$CONF"
   wait_idle
@@ -102,11 +149,11 @@ start() {
 
 stop() {
   local f
-  for f in slurmd slurmctld; do
+  for f in slurmd slurmctld slurmdbd; do
     if [ -f "$DIR/$f.pid" ]; then kill "$(cat "$DIR/$f.pid")" 2>/dev/null || true; fi
   done
   sleep 1
-  say "stopped slurmctld and slurmd ($DIR kept: logs in $DIR/log)"
+  say "stopped slurmd, slurmctld and slurmdbd ($DIR kept: logs in $DIR/log; MariaDB and munged left running)"
 }
 
 status() {

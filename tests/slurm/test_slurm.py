@@ -196,7 +196,9 @@ def test_scancel_then_the_same_command_skips_finished_runs_and_resumes_the_other
     wait_for(lambda: second() is not None and next(sweep.glob("*z_dim=1*/result.json"), None) is not None)
     (array,) = array_jobs(sweep)
     slurm("scancel", array)
-    proc.communicate(timeout=300)
+    out, _ = proc.communicate(timeout=300)  # sacct reports the tasks CANCELLED: the command ends
+    assert proc.returncode == 1 and "Traceback" not in out, out
+    assert f"error: Slurm job {array}_1 ended without a result (CANCELLED" in out, out
     first = run_named(sweep, "z_dim=1")
     finished_at = (first / "result.json").stat().st_mtime_ns
     assert not (run_named(sweep, "z_dim=2") / "result.json").exists()
@@ -219,8 +221,8 @@ def test_preempted_job_resumes(cluster, reference, tmp_path):
     proc = submit(*SLURM, *LONG, "z_dim=2", f"hydra.sweep.dir={sweep}")
     log = lambda: next(sweep.glob("*z_dim=2*/metrics.jsonl"), None)  # noqa: E731
     wait_for(lambda: log() is not None and len(log().read_text().splitlines()) >= 3)
-    (task,) = tasks(sweep)  # a one-run grid is an array of one task
-    slurm("scontrol", "requeue", task)
+    (job,) = [p.name for p in (sweep / ".submitit").iterdir() if p.name.isdigit()]  # one run: one plain job
+    slurm("scontrol", "requeue", job)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
     text = job_logs(sweep)
