@@ -10,6 +10,7 @@
 set -euo pipefail
 DIR=${GANEXP_SLURM_DIR:-/tmp/ganexp-slurm}
 DBD_PORT=${GANEXP_SLURMDBD_PORT:-6819}
+DB_PORT=${GANEXP_MARIADB_PORT:-3307}
 CONF=$DIR/slurm.conf
 HOST=$(hostname -s)
 PACKAGES="slurmctld slurmd slurm-client slurmdbd munge mariadb-server"
@@ -80,7 +81,8 @@ DbdAddr=127.0.0.1
 DbdPort=$DBD_PORT
 SlurmUser=root
 StorageType=accounting_storage/mysql
-StorageHost=localhost
+StorageHost=127.0.0.1
+StoragePort=$DB_PORT
 StorageUser=slurm
 StoragePass=ganexp-test
 StorageLoc=slurm_acct_db
@@ -90,15 +92,23 @@ CONF
   chmod 600 "$DIR/slurmdbd.conf"  # slurmdbd refuses a config others can read (it holds a password)
 }
 
-start_mariadb() {
-  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
-  if ! mariadb -e "select 1" >/dev/null 2>&1; then
-    mariadbd --user=mysql --bind-address=127.0.0.1 --socket=/run/mysqld/mysqld.sock \
-      --pid-file=/run/mysqld/mysqld.pid >"$DIR/log/mariadb.log" 2>&1 &
-    wait_for "MariaDB" mariadb -e "select 1"
+start_mariadb() {  # a MariaDB of its own: data in $DIR/mysql, TCP on 127.0.0.1:$DB_PORT, no /etc/mysql read
+  local run=$DIR/mysql-run  # socket and pid file: the mysql user writes them
+  local sql=(mariadb --no-defaults --socket="$run/mysqld.sock" -u root)
+  if ! "${sql[@]}" -e "select 1" >/dev/null 2>&1; then
+    if [ ! -d "$DIR/mysql/mysql" ]; then
+      mkdir -p "$DIR/mysql" && chown mysql:mysql "$DIR/mysql"
+      mariadb-install-db --no-defaults --user=mysql --datadir="$DIR/mysql" \
+        --auth-root-authentication-method=socket >"$DIR/log/mariadb-install.log" 2>&1 \
+        || { say "mariadb-install-db failed; see $DIR/log/mariadb-install.log"; exit 1; }
+    fi
+    mkdir -p "$run" && chown mysql:mysql "$run"
+    mariadbd --no-defaults --user=mysql --datadir="$DIR/mysql" --bind-address=127.0.0.1 --port="$DB_PORT" \
+      --socket="$run/mysqld.sock" --pid-file="$run/mysqld.pid" >"$DIR/log/mariadb.log" 2>&1 &
+    wait_for "MariaDB" "${sql[@]}" -e "select 1"
   fi
-  mariadb -e "CREATE OR REPLACE USER 'slurm'@'localhost' IDENTIFIED BY 'ganexp-test';
-              GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;"
+  "${sql[@]}" -e "CREATE OR REPLACE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'ganexp-test';
+                  GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1'; FLUSH PRIVILEGES;"
 }
 
 wait_for() {  # wait_for WHAT COMMAND...: up to 30 s until COMMAND succeeds
@@ -149,11 +159,11 @@ start() {
 
 stop() {
   local f
-  for f in slurmd slurmctld slurmdbd; do
-    if [ -f "$DIR/$f.pid" ]; then kill "$(cat "$DIR/$f.pid")" 2>/dev/null || true; fi
+  for f in slurmd.pid slurmctld.pid slurmdbd.pid mysql-run/mysqld.pid; do
+    if [ -f "$DIR/$f" ]; then kill "$(cat "$DIR/$f")" 2>/dev/null || true; fi
   done
   sleep 1
-  say "stopped slurmd, slurmctld and slurmdbd ($DIR kept: logs in $DIR/log; MariaDB and munged left running)"
+  say "stopped slurmd, slurmctld, slurmdbd and its MariaDB ($DIR kept: logs in $DIR/log; munged left running)"
 }
 
 status() {

@@ -7,6 +7,7 @@ with the same result.json metrics and metrics.jsonl rows (one-thread CPU runs ar
 Slurm makes a requeued job wait two minutes before it may start again (its ``BeginTime``); the
 ``cluster`` fixture releases such jobs at once (``scontrol update StartTime=now``), as an admin could, so
 that a test of three requeues takes seconds of waiting instead of six minutes. Nothing else is changed.
+Without a cluster the tests skip with the reason; with GANEXP_SLURM_REQUIRED=1 (CI) they fail instead.
 """
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ def release_requeued(stop: threading.Event) -> None:
 @pytest.fixture(scope="module")
 def cluster():
     problem = cluster_problem()
+    if problem and os.environ.get("GANEXP_SLURM_REQUIRED"):
+        pytest.fail(f"GANEXP_SLURM_REQUIRED is set (as in CI): {problem}")
     if problem:
         pytest.skip(problem)
     stop = threading.Event()
