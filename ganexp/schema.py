@@ -219,6 +219,7 @@ SCHEMA: dict[str, Check] = {
     "metrics.to_uint8": Choice("round", "trunc", required=False),
     "metrics.is_splits": Int(1, required=False),
     "metrics.tf32": Bool(),
+    "metrics.mode": Choice("exact", "fast", required=False),
     "metrics.every_n_epochs": Optional(Num(0, open_lo=True, example=1)),
     "metrics.collapse_threshold": Num(0, open_lo=True, example=0.3, required=False),
 }

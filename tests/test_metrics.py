@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from ganexp.metrics import Evaluator, feature_stats, frechet_distance, inception_score, metric_key, to_uint8
-from ganexp.metrics import cache, cli, weights
-from ganexp.metrics.extractor import POOL3, InceptionFeatures
+from ganexp.metrics import cache, cli, config, weights
+from ganexp.metrics.extractor import EXTRACTOR_ID, POOL3, InceptionFeatures
 from ganexp.metrics.imagesource import ImageSourceError, load_images
 
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared/assets"
@@ -345,6 +345,33 @@ def test_fid_equals_torch_fidelity(first_eval, mnist):
     assert scores["fid8"] > 10  # different digits: clearly non-zero
     assert scores["fid8"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-3)
     assert ev.info["num_real"] == 8 and ev.info["real_split"] == "test" and ev.info["weights"] == "pool3-only"
+
+
+@needs_assets
+def test_fast_mode_stays_within_1e_3_of_torch_fidelity_and_metric_info_says_so(first_eval, mnist, cache_dir):
+    """metrics.mode=fast (TF32 allowed, channels-last; on the CPU TF32 does not exist) on the images of
+    first_eval: FID within 1e-3 relative of torch-fidelity's and of the exact mode's, its own cached real
+    statistics (TF32 key), and the settings in metric_info."""
+    exact_ev, ds, exact = first_eval
+    ref = tf_metrics(RGBDataset(mnist[8:16]), RGBDataset(mnist[:8]), fid=True, batch_size=8)
+    ev = Evaluator(base_cfg(cache_dir, mode="fast"), ArrayDataset(mnist[:8]))
+    fast = ev.evaluate(Sampler(mnist[8:16]), "cpu")
+    assert fast["fid8"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-3)
+    assert fast["fid8"] == pytest.approx(exact["fid8"], rel=1e-3) and fast["fid8"] != exact["fid8"]
+    assert ev.features.module.Conv2d_1a_3x3.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    info = {k: ev.info[k] for k in ("mode", "tf32", "channels_last", "batch_size", "extractor")}
+    assert info == {"mode": "fast", "tf32": True, "channels_last": True, "batch_size": 8,
+                    "extractor": EXTRACTOR_ID + "/tf32"}
+    assert {k: exact_ev.info[k] for k in info} == {"mode": "exact", "tf32": False, "channels_last": False,
+                                                   "batch_size": 8, "extractor": EXTRACTOR_ID}
+    assert ev.info["real_stats_path"] != exact_ev.info["real_stats_path"]
+    assert config.extractor_settings({**ev.cfg}, "cuda")["batch_size"] == config.FAST_CUDA_BATCH
+    assert config.extractor_settings({**exact_ev.cfg}, "cuda")["batch_size"] == 8
+
+
+def test_unknown_metrics_mode_is_refused():
+    with pytest.raises(ValueError, match=r"metrics.mode must be one of \('exact', 'fast'\), got 'quick'"):
+        config.resolve({"mode": "quick"})
 
 
 @needs_assets

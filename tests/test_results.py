@@ -394,6 +394,20 @@ def test_wandb_push_reads_back_from_wandb_offline_files(sweep: Path, tmp_path: P
         "runs/expected": 18, "runs/missing": 0}
 
 
+
+def test_fast_mode_fids_say_so_in_the_sample_line(tmp_path: Path):
+    """metric_info's mode (metrics.mode=fast) reaches the table's description of its values."""
+    root = tmp_path / "sweep"
+    for seed, mode in ((0, "exact"), (1, "fast"), (2, "fast")):
+        result = make_run(root, "mnist", "lsgan", 10, seed, fid=10.0 + seed) / "result.json"
+        data = json.loads(result.read_text())
+        data["metric_info"]["mode"] = mode
+        result.write_text(json.dumps(data))
+    assert build_report([root]).fid.info == [
+        "fid10k: 10000 generated vs 10000 real images (train split), Inception weights pool3-only (1 runs)",
+        "fid10k: 10000 generated vs 10000 real images (train split), Inception weights pool3-only, "
+        "fast mode (TF32, channels-last) (2 runs)"]
+
 def test_dataset_outside_the_paper_uses_config_channels(tmp_path: Path):
     root = tmp_path / "digits"
     for loss, v in RANKED.items():

@@ -4,8 +4,10 @@
     python -m ganexp.bench fid --num-samples 64 --device cpu
 
 Prints Inception feature extraction (images/s) and end-to-end FID seconds (generator -> features -> FID)
-against cached real statistics and including them, for both, with the ratio, and both FID values
-(they agree: same z stream, same uint8 conversion, same network).
+against cached real statistics and including them, for ganexp's exact mode, its fast mode
+(metrics.mode=fast: TF32, channels-last, GPU batches >= 500) and torch-fidelity, with each ganexp mode's
+speedup over torch-fidelity, and the three FID values with their relative differences to torch-fidelity's
+(exact agrees to float noise: same z stream, same uint8 conversion, same network; fast must stay within 1e-3).
 """
 
 from __future__ import annotations
@@ -130,10 +132,10 @@ def _real_images(args, n: int) -> torch.Tensor:
     return torch.randint(0, 256, (n, args.channels, args.resolution, args.resolution), dtype=torch.uint8, generator=g)
 
 
-def _bench_ganexp(args, g, ds, weights_path: Path, device, cache_dir: Path) -> dict:
+def _bench_ganexp(args, g, ds, weights_path: Path, device, cache_dir: Path, mode: str) -> dict:
     cfg = {"num_samples": args.num_samples, "num_real": len(ds.x), "batch_size": args.batch_size,
            "inception_weights": str(weights_path), "cache_dir": str(cache_dir), "real_split": "bench",
-           "to_uint8": args.to_uint8, "tf32": args.tf32}
+           "to_uint8": args.to_uint8, "tf32": args.tf32, "mode": mode}
     ev = Evaluator(cfg, ds)
     # The generator also runs without TF32 (as inside torch-fidelity below), so both score the same images.
     with full_fp32(not args.tf32):
@@ -159,12 +161,18 @@ def _bench_torch_fidelity(args, g, ds, weights_path: Path, device, cache_root: P
             "t_cold": t_cold, "t_warm": t_warm}
 
 
-def _extraction_rate(args, real: torch.Tensor, weights, device) -> tuple[float, float | None]:
-    ours = InceptionFeatures(weights, tf32=args.tf32).to(device)
-    ours.from_uint8(real[: args.batch_size], device, args.batch_size)  # warm-up (cuDNN autotune, allocations)
-    _, t = _timed(lambda: ours.from_uint8(real, device, args.batch_size), device)
+def _our_extraction_rate(args, real: torch.Tensor, weights, device, mode: str) -> float:
+    how = config.extractor_settings({"mode": mode, "tf32": args.tf32, "batch_size": args.batch_size}, device.type)
+    ours = InceptionFeatures(weights, tf32=how["tf32"], channels_last=how["channels_last"]).to(device)
+    ours.from_uint8(real[: how["batch_size"]], device, how["batch_size"])  # warm-up (cuDNN autotune, allocations)
+    _, t = _timed(lambda: ours.from_uint8(real, device, how["batch_size"]), device)
+    return len(real) / t
+
+
+def _extraction_rate(args, real: torch.Tensor, weights, device) -> tuple[float, float, float | None]:
+    exact, fast = (_our_extraction_rate(args, real, weights, device, m) for m in config.MODES)
     if args.skip_torch_fidelity:
-        return len(real) / t, None
+        return exact, fast, None
     from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
     cuda = device.type == "cuda"
@@ -174,14 +182,16 @@ def _extraction_rate(args, real: torch.Tensor, weights, device) -> tuple[float, 
     with full_fp32(not args.tf32):
         get_featuresdict_from_dataset(RGBDataset(real[: args.batch_size]), fe, args.batch_size, cuda, False, False)
         _, t_tf = _timed(lambda: get_featuresdict_from_dataset(data, fe, args.batch_size, cuda, False, False), device)
-    return len(real) / t, len(real) / t_tf
+    return exact, fast, len(real) / t_tf
 
 
-def _row(label: str, ours: float, theirs: float | None, fmt: str, higher_is_better: bool) -> str:
+def _row(label: str, exact: float, fast: float, theirs: float | None, fmt: str, higher_is_better: bool) -> str:
+    """One line: both ganexp modes, torch-fidelity, and each mode's speedup over torch-fidelity."""
+    cells = f"{label:<38}{exact:>12{fmt}}{fast:>12{fmt}}"
     if theirs is None:
-        return f"{label:<38}{ours:>14{fmt}}{'-':>16}{'-':>12}"
-    ratio = ours / theirs if higher_is_better else theirs / ours
-    return f"{label:<38}{ours:>14{fmt}}{theirs:>16{fmt}}{ratio:>11.2f}x"
+        return cells + f"{'-':>16}{'-':>10}{'-':>10}"
+    ratios = [(v / theirs if higher_is_better else theirs / v) for v in (exact, fast)]
+    return cells + f"{theirs:>16{fmt}}" + "".join(f"{r:>9.2f}x" for r in ratios)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,24 +207,29 @@ def main(argv: list[str] | None = None) -> int:
     g = RandomDCGAN(channels=real.shape[1], resolution=real.shape[2]).to(device).eval()
     ds = ArrayDataset(real, name=f"bench-{Path(args.data).name if args.data else 'random'}")
 
-    rate_ours, rate_tf = _extraction_rate(args, real, weights, device)
+    rate_exact, rate_fast, rate_tf = _extraction_rate(args, real, weights, device)
     with tempfile.TemporaryDirectory(prefix="ganexp-bench-") as tmp:
         with torch.no_grad():
-            ours = _bench_ganexp(args, g, ds, weights.path, device, Path(tmp) / "ganexp")
+            exact, fast = (_bench_ganexp(args, g, ds, weights.path, device, Path(tmp) / f"ganexp-{m}", m)
+                           for m in config.MODES)
             tf = None if args.skip_torch_fidelity else _bench_torch_fidelity(args, g, ds, weights.path, device,
                                                                              Path(tmp) / "tf")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     key = metric_key("fid", args.num_samples)
+    fast_batch = config.extractor_settings({"mode": "fast", "tf32": True, "batch_size": args.batch_size},
+                                           device.type)["batch_size"]
     print(f"FID benchmark on {device} ({name}), torch {torch.__version__}: {args.num_samples} generated, {num_real} "
-          f"real {tuple(real.shape[1:])} images, batch {args.batch_size}, weights {weights.kind}, "
-          f"TF32 {'on' if args.tf32 else 'off'}")
-    print(f"{'':<38}{'ganexp':>14}{'torch-fidelity':>16}{'speedup':>12}")
-    print(_row("Inception features [images/s]", rate_ours, rate_tf, ".1f", True))
-    print(_row(f"{key}, real stats cached [s]", ours["t_warm"], tf and tf["t_warm"], ".2f", False))
-    print(_row(f"{key}, including real stats [s]", ours["t_cold"], tf and tf["t_cold"], ".2f", False))
-    print(f"{'  (ganexp new job, stats from disk [s])':<38}{ours['t_fresh']:>14.2f}")
-    diff = f"{abs(ours['fid'] - tf['fid']) / abs(tf['fid']):>11.1e} rel. diff" if tf else ""
-    print(f"{key + ' value':<38}{ours['fid']:>14.6f}{tf['fid'] if tf else float('nan'):>16.6f}{diff}")
+          f"real {tuple(real.shape[1:])} images, batch {args.batch_size} (fast mode: {fast_batch}), weights "
+          f"{weights.kind}, TF32 {'on' if args.tf32 else 'off'} in exact mode and torch-fidelity")
+    print(f"{'':<38}{'exact':>12}{'fast':>12}{'torch-fidelity':>16}{'exact/tf':>10}{'fast/tf':>10}")
+    print(_row("Inception features [images/s]", rate_exact, rate_fast, rate_tf, ".1f", True))
+    print(_row(f"{key}, real stats cached [s]", exact["t_warm"], fast["t_warm"], tf and tf["t_warm"], ".2f", False))
+    print(_row(f"{key}, including real stats [s]", exact["t_cold"], fast["t_cold"], tf and tf["t_cold"], ".2f",
+               False))
+    print(f"{'  (ganexp new job, stats from disk [s])':<38}{exact['t_fresh']:>12.2f}{fast['t_fresh']:>12.2f}")
+    print(f"{key + ' value':<38}{exact['fid']:>12.6f}{fast['fid']:>12.6f}"
+          f"{tf['fid'] if tf else float('nan'):>16.6f}"
+          + ("".join(f"{abs(v['fid'] - tf['fid']) / abs(tf['fid']):>10.1e}" for v in (exact, fast)) if tf else ""))
     return 0
 
 

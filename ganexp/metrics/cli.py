@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     fid.add_argument("b", help="folder of images, .npz, or (after a checkpoint) a dataset config name")
     fid.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     fid.add_argument("--batch-size", type=int, default=None)
+    fid.add_argument("--mode", default=None, choices=config.MODES,
+                     help="exact (default: fp32) or fast (TF32, channels-last, GPU batches >= 500)")
     fid.add_argument("--weights", default=None, help="Inception weights file (default: resolved as in setup)")
     fid.add_argument("--cache-dir", default=None, help="default: $GANEXP_CACHE or ~/.cache/ganexp")
     fid.add_argument("--key", default=None, help="array name inside .npz files (default: images, x_train, arr_0, ...)")
@@ -66,7 +68,8 @@ def _device(name: str) -> torch.device:
 def _cfg(args: argparse.Namespace, base: dict | None = None) -> dict[str, Any]:
     cfg = {k: v for k, v in (base or {}).items() if k in RUN_KEYS}
     overrides = {"batch_size": args.batch_size, "inception_weights": args.weights, "cache_dir": args.cache_dir,
-                 "num_samples": args.num_samples, "num_real": args.num_real, "real_split": args.split}
+                 "num_samples": args.num_samples, "num_real": args.num_real, "real_split": args.split,
+                 "mode": args.mode}
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     return config.resolve(cfg)
 
@@ -79,8 +82,9 @@ def _fid_paths(args: argparse.Namespace) -> str:
     device = _device(args.device)
     a, b = load_images(args.a, args.key), load_images(args.b, args.key)
     weights = resolve_weights(cfg["inception_weights"], cfg["cache_dir"], bool(cfg["allow_download"]))
-    extractor = InceptionFeatures(weights, tf32=bool(cfg["tf32"]))
-    stats = [feature_stats(extractor.from_uint8(x, device, int(cfg["batch_size"]))[POOL3]) for x in (a, b)]
+    how = config.extractor_settings(cfg, device.type)
+    extractor = InceptionFeatures(weights, tf32=how["tf32"], channels_last=how["channels_last"])
+    stats = [feature_stats(extractor.from_uint8(x, device, how["batch_size"])[POOL3]) for x in (a, b)]
     fid = frechet_distance(*stats[0], *stats[1])
     return f"FID {fid:.6f} ({a.shape[0]} images in {args.a}, {b.shape[0]} in {args.b})"
 

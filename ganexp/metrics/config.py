@@ -22,11 +22,24 @@ DEFAULTS: dict[str, Any] = {
     "to_uint8": "round",
     "is_splits": 10,
     "tf32": False,
+    "mode": "exact",
     "every_n_epochs": None,
     "collapse_threshold": 0.3,
 }
 
 TO_UINT8_MODES = ("round", "trunc")
+MODES = ("exact", "fast")
+FAST_CUDA_BATCH = 500  # fast mode's smallest Inception batch on a GPU (the default 100 leaves an H100 idle)
+
+
+def extractor_settings(cfg: Mapping[str, Any], device_type: str) -> dict[str, Any]:
+    """How the Inception network runs under ``metrics.mode``: exact keeps fp32 convolutions (unless
+    metrics.tf32), NCHW and metrics.batch_size; fast allows TF32, uses channels-last weights and, on a GPU,
+    batches of at least FAST_CUDA_BATCH. Part of metric_info and of the real statistics' cache key."""
+    fast = cfg["mode"] == "fast"
+    batch = int(cfg["batch_size"])
+    return {"mode": cfg["mode"], "tf32": bool(cfg["tf32"]) or fast, "channels_last": fast,
+            "batch_size": max(batch, FAST_CUDA_BATCH) if fast and device_type == "cuda" else batch}
 
 
 def default_cache_dir() -> Path:
@@ -70,6 +83,8 @@ def _validate(c: dict[str, Any]) -> None:
         raise ValueError(f"metrics.batch_size must be positive, got {c['batch_size']}")
     if c["to_uint8"] not in TO_UINT8_MODES:
         raise ValueError(f"metrics.to_uint8 must be one of {TO_UINT8_MODES}, got {c['to_uint8']!r}")
+    if c["mode"] not in MODES:
+        raise ValueError(f"metrics.mode must be one of {MODES}, got {c['mode']!r}")
     if int(c["is_splits"]) < 1:
         raise ValueError(f"metrics.is_splits must be positive, got {c['is_splits']}")
 

@@ -48,6 +48,7 @@ class Evaluator:
         self._split: torch.Tensor | None = None  # the whole real split until its statistics are known
         self._content_sha256: str | None = None  # digest of that split, part of the statistics key
         self._warned_no_is = False
+        self._device_type = "cpu"  # of the last evaluation: the fast mode's batch size depends on it
         self.last_details: dict[str, Any] = {}
 
     @property
@@ -62,7 +63,8 @@ class Evaluator:
     def features(self) -> InceptionFeatures:
         """The feature extractor wrapper, created once per Evaluator."""
         if self._features is None:
-            self._features = InceptionFeatures(self.weights, tf32=bool(self.cfg["tf32"]))
+            how = config.extractor_settings(self.cfg, "cpu")
+            self._features = InceptionFeatures(self.weights, tf32=how["tf32"], channels_last=how["channels_last"])
         return self._features
 
     @property
@@ -79,7 +81,8 @@ class Evaluator:
             "weights_path": str(w.path),
             "weights_sha256": w.sha256,
             "weights_source": w.source,
-            "extractor": EXTRACTOR_ID,
+            "extractor": self.extractor_id,
+            **config.extractor_settings(self.cfg, self._device_type),
             "to_uint8": self.cfg["to_uint8"],
             "real_stats_path": str(self._stats_path()),
         }
@@ -94,9 +97,19 @@ class Evaluator:
             self._content_sha256 = known if isinstance(known, str) else cache.content_digest(images)
         return self._content_sha256
 
+    @property
+    def extractor_id(self) -> str:
+        """EXTRACTOR_ID, plus "/tf32" when TF32 may round the convolutions (metrics.tf32 or the fast mode): such
+        real statistics are cached apart, so an exact FID never uses them. Channels-last alone changes no
+        cached value beyond float noise, so fast and tf32 share one key."""
+        return EXTRACTOR_ID + ("/tf32" if config.extractor_settings(self.cfg, "cpu")["tf32"] else "")
+
+    def batch_size(self, device: torch.device) -> int:
+        return config.extractor_settings(self.cfg, device.type)["batch_size"]
+
     def _stats_key(self) -> dict:
         return cache.stats_key(self.dataset, self.cfg["real_split"], self.cfg["num_real"], self.cfg["real_seed"],
-                               EXTRACTOR_ID, self.weights.sha256, self.content_sha256)
+                               self.extractor_id, self.weights.sha256, self.content_sha256)
 
     def _stats_path(self):
         return cache.stats_path(self.cfg["cache_dir"], self._stats_key())
@@ -123,7 +136,7 @@ class Evaluator:
 
     def _compute_real(self, device: torch.device) -> tuple[np.ndarray, np.ndarray, int]:
         images = self._real_images()
-        feats = self.features.from_uint8(images, device, int(self.cfg["batch_size"]))[POOL3]
+        feats = self.features.from_uint8(images, device, self.batch_size(device))[POOL3]
         mu, sigma = feature_stats(feats)
         return mu.cpu().numpy(), sigma.cpu().numpy(), feats.shape[0]
 
@@ -178,7 +191,8 @@ class Evaluator:
         t0 = time.perf_counter()
         sqrt_real = self._sqrt_real(device)
         t_real = time.perf_counter()
-        feats = self.features.from_sampler(sample_fn, self.cfg["num_samples"], device, int(self.cfg["batch_size"]),
+        self._device_type = device.type
+        feats = self.features.from_sampler(sample_fn, self.cfg["num_samples"], device, self.batch_size(device),
                                            self.cfg["to_uint8"], check=self._check_generated)
         if feats is None:
             self.last_details = {"non_finite": True}

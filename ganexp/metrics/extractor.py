@@ -66,9 +66,9 @@ def full_fp32(enabled: bool = True) -> Iterator[None]:
 class InceptionFeatures:
     """Lazily built, reusable Inception feature extractor with the FID (and, with logits, IS) outputs."""
 
-    def __init__(self, weights: InceptionWeights, tf32: bool = False):
+    def __init__(self, weights: InceptionWeights, tf32: bool = False, channels_last: bool = False):
         self.weights = weights
-        self.tf32 = tf32
+        self.tf32, self.channels_last = tf32, channels_last
         self.names = [POOL3, LOGITS] if weights.has_logits else [POOL3]
         self._module: FeatureExtractorInceptionV3 | None = None
         self.images_seen = 0  # images passed through the network, for tests and benchmarks
@@ -79,6 +79,8 @@ class InceptionFeatures:
         if self._module is None:
             self._module = FeatureExtractorInceptionV3(
                 "inception-v3-compat", self.names, feature_extractor_weights_path=str(self.weights.path))
+            if self.channels_last:  # NHWC weights: every convolution after the 299x299 resize runs NHWC
+                self._module.to(memory_format=torch.channels_last)
         return self._module
 
     def to(self, device: torch.device) -> "InceptionFeatures":

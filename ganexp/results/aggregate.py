@@ -180,10 +180,11 @@ def describe_samples(runs: list[Run], key: str | None) -> list[str]:
     for r in runs:
         if r.status == "completed" and r.value(key) is not None:
             i = r.metric_info
-            keys = ("num_samples", "num_real", "real_split", "weights")
+            keys = ("num_samples", "num_real", "real_split", "weights", "mode")
             seen[tuple(i.get(k) for k in keys)] += 1
     return [f"{key}: {s} generated vs {nr} real images ({sp} split), Inception weights {w}"
-            f" ({n} runs)" for (s, nr, sp, w), n in sorted(seen.items(), key=str)]
+            f"{', fast mode (TF32, channels-last)' if mode == 'fast' else ''} ({n} runs)"
+            for (s, nr, sp, w, mode), n in sorted(seen.items(), key=str)]
 
 
 def counts_by_status(runs: list[Run]) -> dict[str, int]:
