@@ -189,6 +189,29 @@ def test_time_limit_requeues_and_the_run_resumes_to_the_uninterrupted_result(clu
     assert_same_runs(sweep, reference(), [run_named(sweep, "z_dim=1").name])
 
 
+
+def test_out_of_requeues_the_run_fails_with_the_reason_and_the_same_command_resumes_it(cluster, reference,
+                                                                                     tmp_path):
+    """max_num_timeout=0: at Slurm's first warning submitit refuses to requeue; the run saves last.ckpt,
+    ends ``failed`` with submitit's reason and the grid exits 1. The same command with requeues allowed
+    resumes it from that checkpoint to the uninterrupted result."""
+    sweep = tmp_path / "spent"
+    common = [*SLURM, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30", *LONG, "z_dim=1",
+              f"hydra.sweep.dir={sweep}"]
+    out = train(*common, "hydra.launcher.max_num_timeout=0")
+    assert out.returncode == 1 and "[grid] 1 runs: 1 failed" in out.stdout + out.stderr, out.stdout + out.stderr
+    result = json.loads((run_named(sweep, "z_dim=1") / "result.json").read_text())
+    assert result["status"] == "failed"
+    assert result["error"] == "UncompletedJobError: Job not requeued because: timed-out too many times."
+    stopped = [ln for ln in job_logs(sweep).splitlines() if ln.startswith("[stopped]")]
+    step = int(stopped[0].split(" at step ")[1].split(";")[0])
+    assert len(stopped) == 1 and result["steps"] == step
+
+    again = train(*common, "hydra.launcher.max_num_timeout=10")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f": from step {step} of 6000" in job_logs(sweep)
+    assert_same_runs(sweep, reference(), [run_named(sweep, "z_dim=1").name])
+
 def test_scancel_then_the_same_command_skips_finished_runs_and_resumes_the_others(cluster, reference, tmp_path):
     """One run at a time (array_parallelism=1): cancel the array while the second run trains, after its
     first checkpoint; the same command again skips the first run and resumes the second."""
