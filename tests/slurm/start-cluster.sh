@@ -125,23 +125,16 @@ start_munge() {
   if id munge >/dev/null 2>&1; then runuser -u munge -- munged; else munged --force; fi
 }
 
-wait_idle() {
-  local i state
-  for i in $(seq 1 60); do
-    state=$(SLURM_CONF=$CONF sinfo -h -N -n "$HOST" -o %t 2>/dev/null || true)
-    case $state in idle|mix|alloc) return 0;; esac
-    sleep 1
-  done
-  say "the node did not come up (sinfo: '${state:-no answer}'); logs in $DIR/log"
-  tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true
-  exit 1
+node_up() {
+  case $(SLURM_CONF=$CONF sinfo -h -N -n "$HOST" -o %t 2>/dev/null) in idle|mix|alloc) return 0;; esac
+  return 1
 }
 
 start() {
   [ "$(id -u)" = 0 ] || { say "starting slurmctld and slurmd needs root (this user is $(id -un))"; exit 3; }
   install
   if [ -f "$DIR/slurmctld.pid" ] && kill -0 "$(cat "$DIR/slurmctld.pid")" 2>/dev/null; then
-    say "already running ($CONF)"; wait_idle; echo "SLURM_CONF=$CONF"; return 0
+    say "already running ($CONF)"; wait_for "the Slurm node" node_up; echo "SLURM_CONF=$CONF"; return 0
   fi
   write_conf
   write_dbd_conf
@@ -152,7 +145,7 @@ start() {
   SLURM_CONF=$CONF sacctmgr -i add cluster ganexp-test >/dev/null 2>&1 || true  # there already: fine
   slurmctld -f "$CONF" -i   # -i: ignore state from an earlier cluster in $DIR/state
   slurmd -f "$CONF"
-  wait_idle
+  wait_for "the Slurm node" node_up
   say "node $HOST is idle: $(SLURM_CONF=$CONF sinfo -h -N -o '%c CPUs, %m MB')"
   echo "SLURM_CONF=$CONF"
 }
