@@ -28,22 +28,9 @@ class CheckpointError(RuntimeError):
 
 
 def save(path: Path, module, extra: dict) -> None:
-    """Write atomically (temp file + rename): a kill never leaves a truncated last.ckpt."""
-    state = {
-        "format": FORMAT,
-        "step": module.step_count,
-        "system": module.state_dict(),
-        "optimizers": [opt.state_dict() for opt in module.trainer.optimizers],
-        "extra": module.extra_state(),
-        "train_s": module.train_s,
-        "batcher": module.batcher.state_dict(),
-        "acc": {k: v.detach().cpu() for k, v in module._acc.items()},  # partial log interval
-        "acc_n": module._acc_n,
-        "rng_cpu": torch.get_rng_state(),
-        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        **extra,
-    }
-    write(path, state)
+    """Write ``module.checkpoint_state()`` and ``extra`` atomically (temp file + rename): a kill never
+    leaves a truncated last.ckpt. ``module``: a training system, or one member of a fused array."""
+    write(path, {"format": FORMAT, **module.checkpoint_state(), **extra})
 
 
 def write(path: Path, state: dict) -> None:
@@ -108,20 +95,10 @@ def set_aside(path: Path) -> Path:
     return dest
 
 
-def restore(module, state: dict) -> None:
-    """Put a checkpoint's training state back into a module whose optimizers exist."""
-    module.load_state_dict(state["system"])
-    for opt, saved in zip(module.trainer.optimizers, state["optimizers"], strict=True):
-        opt.load_state_dict(saved)
-    module.load_extra_state(state["extra"])
-    module.train_s = float(state.get("train_s", 0.0))
-    module.batcher.load_state_dict(state["batcher"])
-    module.step_count = int(state["step"])
-    module._acc = {k: v.to(module.device) for k, v in state["acc"].items()}
-    module._acc_n = int(state["acc_n"])
-    torch.set_rng_state(state["rng_cpu"])
-    if state["rng_cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng_cuda"])
+def restore(module, state) -> None:
+    """Put a checkpoint's training state back into a module whose optimizers exist (a fused array:
+    its members' states, one per member)."""
+    module.restore(state)
 
 
 def load_generator(path: Path | str, device="cpu"):

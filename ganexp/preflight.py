@@ -56,7 +56,18 @@ def check_job(cfg: DictConfig) -> dict:
     check_config(raw, skip=frozenset(k for k, v in leaves(raw) if isinstance(v, str) and "${" in v))
     plain = resolved(cfg)
     check_config(plain)
+    check_fusable(plain)
     return plain
+
+
+def check_fusable(cfg: dict) -> None:
+    """launch.fuse=seed fuses DCGAN networks of the ``gan`` system (ganexp/nets/fused.py)."""
+    if cfg.get("launch", {}).get("fuse", "none") == "none":
+        return
+    system, model = cfg["system"].get("name"), cfg["model"].get("name")
+    if system != "gan" or model != "dcgan":
+        raise ConfigError(f"launch.fuse=seed fuses runs of system=gan with model=dcgan, not system={system} "
+                          f"model={model}; drop launch.fuse=seed to train these runs one by one")
 
 
 def translate(err: Exception, overrides: Sequence[str]) -> ConfigError:
@@ -128,8 +139,9 @@ class GridChecker:
         self.loader, self.master = loader, master
         self.cache: dict[tuple, dict] = {}  # structure -> composed config without its hydra node
 
-    def check(self, job: Sequence[str], label: Sequence[str] = ()) -> None:
-        """Compose and check one job; ``label``: the overrides that set this job apart (for the message)."""
+    def check(self, job: Sequence[str], label: Sequence[str] = ()) -> dict:
+        """Compose and check one job (returns its resolved config); ``label``: the overrides that set this
+        job apart (for the message)."""
         parsed = OverridesParser.create().parse_overrides(list(job))
         structure = tuple(o.input_line for o in parsed if not _plain(o))
         if structure not in self.cache:
@@ -146,7 +158,7 @@ class GridChecker:
             except OmegaConfBaseException as err:
                 raise translate(err, job) from None
         try:
-            check_job(cfg)
+            return check_job(cfg)
         except ConfigError as err:
             raise ConfigError(f"{err} (in the job {','.join(label)})" if label else str(err)) from None
 

@@ -184,7 +184,7 @@ def _init_wandb(run_dir: Path, lcfg: dict, run_cfg: dict, name: str, resume_id: 
     return wandb.init(project=lcfg.get("project", "ganexp"), entity=lcfg.get("entity"), group=run_cfg["sweep"],
                       name=name, tags=tags, config={**flat, "full": run_cfg}, dir=str(run_dir),
                       mode=lcfg.get("mode", "offline"), id=resume_id, resume="allow" if resume_id else None,
-                      reinit="finish_previous")
+                      reinit="create_new")  # a fused array holds its members' runs open at once
 
 
 def save_grid(images, path: Path, nrow: int = 8) -> None:

@@ -93,6 +93,12 @@ def Tags() -> Check:
                  [], "notalist", required=False)
 
 
+def Seeds() -> Check:
+    return Check("null or a list of distinct seeds (integers >= 0), e.g. [0,1,2]",
+                 lambda v: v is None or (isinstance(v, list) and len(set(v)) == len(v) and all(_is_int(x) and x >= 0 for x in v)),
+                 None, [1, 1], required=False)
+
+
 def Epochs() -> Check:
     def ok(v):
         return isinstance(v, list) and all(_is_num(e) and e > 0 for e in v) and v == sorted(set(v))
@@ -115,6 +121,8 @@ SCHEMA: dict[str, Check] = {
     "data_root": Str(),
     "force": Bool(),
     "launch.jobs_per_gpu": Int(1),
+    "launch.fuse": Choice("none", "seed", required=False),
+    "launch.array_seeds": Seeds(),
     "schedule.*": Int(1),  # experiment files: generator steps per dataset name
     "study": Choice("lee2018", "psgan2025", "kwak_ko"),
     "data.placement": Choice("auto", "resident", "streamed"),

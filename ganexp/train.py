@@ -89,7 +89,30 @@ def epoch_milestones(epochs: list, steps_per_epoch: float, max_steps: int) -> di
     return out
 
 
-class Run:
+class RunActions:
+    """What RunHooks asks of a run at its last step and at a stop signal; shared by a Run and a fused
+    array of runs (ganexp/fusedarray.py), which implement save_samples, evaluate and save_checkpoint."""
+
+    def finish_training(self) -> None:
+        """Final grid, evaluation and checkpoint, run inside the last training step: still on the
+        training device (Lightning moves the module to the CPU when fit() returns)."""
+        step = self.module.step_count
+        self.save_samples("final", step)
+        if self.evaluator is not None:
+            self.evaluate(step)
+        self.save_checkpoint()
+
+    def stop_here(self, step: int) -> None:
+        """A stop signal came during this step: save last.ckpt (finish_training already did at the last
+        step), then let the signal take its course (ganexp/stopsignals.py)."""
+        if step != self.cfg.trainer.max_steps:
+            self.save_checkpoint()
+        print(f"[stopped] {self.name}: {self.stop.pending.name} at step {step}; last.ckpt saved, the run "
+              f"resumes from it", flush=True)
+        self.stop.hand_on()
+
+
+class Run(RunActions):
     """One training run in its folder."""
 
     def __init__(self, cfg: DictConfig, run_dir: Path, name: str):
@@ -111,27 +134,31 @@ class Run:
     def build(self) -> None:
         """Data, networks, loss and evaluator; anything that fails here is a user error naming its keys."""
         cfg = self.cfg
-        with building("dataset", "dataset.*"):
-            self.dataset = instantiate(cfg.dataset)
-            images = self.dataset.images("train")
-        self.apply_epochs(images.shape[0])
+        images = self.load_dataset()
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         with building("batches", "batch_size, data.*"):
             self.batcher, line = make_batcher(images, self.cfg_dict["data"], cfg.batch_size, cfg.seed,
                                               training_device(cfg.trainer.accelerator), cfg.launch.jobs_per_gpu,
                                               self.dataset.name)
         print(line, flush=True)
-        with building("system", "system.*, model.*, norm.*, loss.*, z_dim"):
-            self.module = build_system(cfg, self.batcher, RunHooks(self))
-        self.eval_z = eval_codes(self.cfg_dict)
-        if cfg.metrics.enabled:
-            from .metrics import Evaluator
-
-            with building("evaluator", "metrics.*"):
-                self.evaluator = Evaluator(cfg.metrics, self.dataset)
-                self.evaluator.weights  # resolve the Inception weights now: a problem shows before training
+        self.build_system(self.batcher, RunHooks(self))
+        self.evaluator = build_evaluator(cfg, self.dataset)
         with building("trainer", "trainer.*"):
             self.trainer = make_trainer(cfg.trainer, self.dir)
+
+    def load_dataset(self, dataset=None):
+        """The training images, uint8 (N, C, H, W), from ``dataset`` (shared by a fused array) or a new one."""
+        with building("dataset", "dataset.*"):
+            self.dataset = dataset or instantiate(self.cfg.dataset)
+            images = self.dataset.images("train")
+        self.apply_epochs(images.shape[0])
+        return images
+
+    def build_system(self, batcher, hooks) -> None:
+        """The training system (the global RNG seeded first) and the fixed codes of the sample grids."""
+        with building("system", "system.*, model.*, norm.*, loss.*, z_dim"):
+            self.module = build_system(self.cfg, batcher, hooks)
+        self.eval_z = eval_codes(self.cfg_dict)
 
     def apply_epochs(self, n_images: int) -> None:
         """trainer.steps_per_epoch from the data (an epoch = every real image once through D: N // batch
@@ -147,47 +174,36 @@ class Run:
         self.cfg_dict = to_container(self.cfg)
 
     def fit(self) -> dict:
-        remove_stale_temps(self.dir)
-        resume = self._resume_state()
-        self.logger = RunLogger(self.dir, self.cfg_dict["logger"], self.cfg_dict, self.name,
-                                resume_id=resume.get("wandb_id") if resume else None,
-                                truncate_after=resume["step"] if resume else None)
+        resume = self.start()
         self.module.resume_state = resume
-        self.t0 = time.monotonic()
-        trainer = self.trainer
         start = resume["step"] if resume else 0
-        steps = torch.utils.data.DataLoader(chunks(start, self.cfg.trainer.max_steps), batch_size=None)
         status, extra = "completed", {}
         try:
             if start < self.cfg.trainer.max_steps:  # else: killed after the final checkpoint; it holds the final metrics
                 self.window_start = time.time()
                 with StopSignals() as self.stop:
-                    trainer.fit(self.module, train_dataloaders=steps)
+                    fit_steps(self.trainer, self.module, start, self.cfg.trainer.max_steps)
         except Diverged as d:
             status, extra = "diverged", {"diverged_at": d.step, "error": str(d)}
         finally:  # a failed run's W&B run is closed too
             self.batcher.close()
-            collapse = {"collapse_epoch": self.collapse["epoch"]} if self.collapse else {}
-            self.logger.finish({**{k: v for k, v in self.metrics.items() if v is not None}, **collapse})
+            self.close_logger()
         return self.result(status, extra)
 
-    def finish_training(self) -> None:
-        """Final grid, evaluation and checkpoint, run inside the last training step: still on the
-        training device (Lightning moves the module to the CPU when fit() returns)."""
-        step = self.module.step_count
-        self.save_samples("final", step)
-        if self.evaluator is not None:
-            self.evaluate(step)
-        self.save_checkpoint()
+    def start(self) -> dict | None:
+        """Before training: stale temp files gone, the checkpoint's state read (None: from scratch), the
+        run's log (metrics.jsonl, W&B) opened where the checkpoint left it."""
+        remove_stale_temps(self.dir)
+        resume = self._resume_state()
+        self.logger = RunLogger(self.dir, self.cfg_dict["logger"], self.cfg_dict, self.name,
+                                resume_id=resume.get("wandb_id") if resume else None,
+                                truncate_after=resume["step"] if resume else None)
+        self.t0 = time.monotonic()
+        return resume
 
-    def stop_here(self, step: int) -> None:
-        """A stop signal came during this step: save last.ckpt (finish_training already did at the last
-        step), then let the signal take its course (ganexp/stopsignals.py)."""
-        if step != self.cfg.trainer.max_steps:
-            self.save_checkpoint()
-        print(f"[stopped] {self.name}: {self.stop.pending.name} at step {step}; last.ckpt saved, the run "
-              f"resumes from it", flush=True)
-        self.stop.hand_on()
+    def close_logger(self) -> None:
+        collapse = {"collapse_epoch": self.collapse["epoch"]} if self.collapse else {}
+        self.logger.finish({**{k: v for k, v in self.metrics.items() if v is not None}, **collapse})
 
     def _resume_state(self) -> dict | None:
         path = self.dir / "last.ckpt"
@@ -223,24 +239,32 @@ class Run:
         self.metrics.update(logs)
         self.logger.log(row)
 
-    def save_samples(self, tag: str, step: int) -> None:
+    def save_samples(self, tag: str, step: int, images: torch.Tensor | None = None) -> None:
+        """samples/<tag>.png of the fixed codes (``images``: already generated by a fused array)."""
         path = self.dir / "samples" / f"{tag}.png"
-        save_grid(self.module.generate(self.eval_z), path)
+        save_grid(self.module.generate(self.eval_z) if images is None else images, path)
         self.logger.image("samples", path, step)
 
     def evaluate(self, step: int) -> None:
         """FID/IS on codes from a dedicated generator: the same codes at every evaluation, and the
         training RNG untouched (evaluating more or less often never changes the training run)."""
         t, device = time.monotonic(), self.module.device
-        gen = torch.Generator(device=device).manual_seed(10_000 + self.cfg.seed)
+        gen = self.eval_generator(device)
         scores = self.evaluator.evaluate(lambda n: self.module.generate(
             sample_latent(n, self.cfg.z_dim, self.cfg.latent, device, gen)), device)
+        self.record_scores(step, scores, time.monotonic() - t)
+
+    def eval_generator(self, device) -> torch.Generator:
+        return torch.Generator(device=device).manual_seed(10_000 + self.cfg.seed)
+
+    def record_scores(self, step: int, scores: dict, seconds: float) -> None:
+        """An evaluation's scores into the run's metrics and log; notes a collapse."""
         self.metrics.update(scores)
         self.metric_info = dict(self.evaluator.info)
         epoch = round(step / self.cfg.trainer.steps_per_epoch, 4)
         collapsed = self.note_collapse(scores.get(self.evaluator.div_key), step, epoch)
         self.logger.log({"step": step, "epoch": epoch, "time_s": round(self.elapsed(), 3), **scores,
-                         "collapsed": collapsed, "eval_s": round(time.monotonic() - t, 3)})
+                         "collapsed": collapsed, "eval_s": round(seconds, 3)})
 
     def note_collapse(self, diversity: float | None, step: int, epoch: float) -> bool:
         """Whether this evaluation's diversity is below metrics.collapse_threshold; ``self.collapse`` keeps
@@ -287,6 +311,27 @@ class Run:
                **extra}
         atomic_write_json(self.dir / "result.json", res)
         return res
+
+
+def build_evaluator(cfg: DictConfig, dataset):
+    """The run's FID/IS evaluator (None with metrics=none); its weights are resolved now, so that a
+    problem shows before training."""
+    if not cfg.metrics.enabled:
+        return None
+    from .metrics import Evaluator
+
+    with building("evaluator", "metrics.*"):
+        evaluator = Evaluator(cfg.metrics, dataset)
+        evaluator.weights
+    return evaluator
+
+
+def fit_steps(trainer: L.Trainer, module: GANSystem, start: int, stop: int) -> None:
+    """Lightning runs generator steps start+1..stop, in chunks (systems.chunks). The loader draws its
+    iterator's base seed from a generator of its own, not the run's global RNG: so the first training
+    step finds the RNG as the build left it, which a fused array's members reproduce (systems/fused.py)."""
+    loader = torch.utils.data.DataLoader(chunks(start, stop), batch_size=None, generator=torch.Generator())
+    trainer.fit(module, train_dataloaders=loader)
 
 
 def steps_per_epoch(n_images: int, batch_size: int, n_critic: int) -> int | float:
@@ -341,18 +386,25 @@ def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
             print(f"[busy] {name}: {lock.holder} is training this run folder; left to it", flush=True)
             return {"status": "busy", "name": name}
         r = Run(cfg, run_dir, name)
-        prev = read_result(run_dir)
-        if prev.get("status") in FINISHED:
-            if prev.get("config_hash") == r.hash:
-                print(f"[skip] {name}: already {prev['status']}", flush=True)
-                return prev
-            if not cfg.force:
-                print(f"[kept] {name}: already {prev['status']} with another config (differs in "
-                      f"{', '.join(config_diff(prev.get('config', {}), r.cfg_dict)) or 'its hash'}); "
-                      f"add force=true to retrain it", flush=True)
-                return {**prev, "status": "kept"}
-            print(f"[force] {name}: retraining a {prev['status']} run with a new config", flush=True)
-        return train(r, run_dir)
+        return left_alone(r) or train(r, run_dir)
+
+
+def left_alone(r: Run) -> dict | None:
+    """The result to report for a run that is not to train (finished with this config: skip; with another
+    config and no force=true: kept); None when it trains."""
+    prev = read_result(r.dir)
+    if prev.get("status") not in FINISHED:
+        return None
+    if prev.get("config_hash") == r.hash:
+        print(f"[skip] {r.name}: already {prev['status']}", flush=True)
+        return prev
+    if not r.cfg.force:
+        print(f"[kept] {r.name}: already {prev['status']} with another config (differs in "
+              f"{', '.join(config_diff(prev.get('config', {}), r.cfg_dict)) or 'its hash'}); "
+              f"add force=true to retrain it", flush=True)
+        return {**prev, "status": "kept"}
+    print(f"[force] {r.name}: retraining a {prev['status']} run with a new config", flush=True)
+    return None
 
 
 def train(r: Run, run_dir: Path) -> dict:
@@ -392,6 +444,8 @@ def main(cfg: DictConfig) -> dict:
     hc = HydraConfig.get()
     name = hc.job.override_dirname or "default"
     grid = hc.mode == RunMode.MULTIRUN
+    if cfg.launch.get("array_seeds"):  # the sweeper fused this grid's seeds (launch.fuse=seed) into one job
+        return array_job(cfg, hc)
     try:
         res = run(cfg, Path(hc.runtime.output_dir), name)
     except USER_ERRORS as err:
@@ -399,9 +453,38 @@ def main(cfg: DictConfig) -> dict:
         if not grid:
             sys.exit(2)
         return {"name": name, "status": "error", "error": str(err)}
+    return outcome(res)
+
+
+def outcome(res: dict) -> dict:
+    """What a job returns to the sweeper (which sums up the grid)."""
     if res["status"] == "failed":
         EXIT["code"] = 1
-    return {"name": name, "status": res["status"], "error": res.get("error")}
+    return {"name": res["name"], "status": res["status"], "error": res.get("error")}
+
+
+def array_job(cfg: DictConfig, hc) -> list[dict]:
+    """A fused seed array's job: each member in the folder and under the name of its separate run."""
+    from .fusedarray import member_configs, run_array
+
+    cfgs = member_configs(cfg)
+    names = [member_dirname(hc, c.seed) for c in cfgs]
+    try:
+        return [outcome(res) for res in run_array(cfgs, [Path(hc.sweep.dir) / n for n in names], names)]
+    except USER_ERRORS as err:
+        print(f"error: {names[0]} (+ seeds): {err}", file=sys.stderr, flush=True)
+        return [{"name": n, "status": "error", "error": str(err)} for n in names]
+
+
+def member_dirname(hc, seed: int) -> str:
+    """Hydra's override_dirname of the job with ``seed`` in place of its seed (a member's run folder)."""
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    lines = [o for o in hc.overrides.task if not o.startswith("seed=")] + [f"seed={seed}"]
+    how = hc.job.config.override_dirname
+    return get_overrides_dirname(OverridesParser.create().parse_overrides(lines), list(how.exclude_keys),
+                                 how.item_sep, how.kv_sep)
 
 
 HYDRA_FLAGS_WITHOUT_CHECK = ("-h", "--help", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",

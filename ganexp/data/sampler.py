@@ -44,7 +44,8 @@ class EpochOrder:
 
 
 def to_float(batch: torch.Tensor) -> torch.Tensor:
-    return batch.float().div_(127.5).sub_(1.0)  # (B, C, H, W) in [-1, 1]
+    # the default dtype: float32, or float64 under trainer.precision=64-true (Lightning sets it in training steps)
+    return batch.to(torch.get_default_dtype()).div_(127.5).sub_(1.0)  # (B, C, H, W) in [-1, 1]
 
 
 class TensorBatcher:

@@ -7,6 +7,11 @@ The training step calls, per generator step::
     g_loss(...) -> backward -> opt_g.step()
 
 Pure formulas live in the per-loss modules as ``d_loss(d_real, d_fake)`` / ``g_loss(d_fake)``.
+
+Shapes: a run's tensors are (B, ...); a fused seed array's are (B, S, ...) with the members on dim 1
+(ganexp/systems/fused.py). Losses therefore average over dim 0 and the sample's own dims only, and
+draw their random numbers through ``self.random``: torch's global generator for a run, each member's
+own generator in an array, so that member i draws exactly what a separate run with its seed draws.
 """
 from __future__ import annotations
 
@@ -26,13 +31,14 @@ class AdversarialLoss:
 
     def __init__(self, n_critic: int = 1, **_ignored):
         self.n_critic = int(n_critic)
+        self.random: GlobalRandom = GLOBAL_RANDOM  # a fused array sets its members' source
 
     def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict]:
         """Loss to minimise for D on a real and a (detached) fake batch; returns (loss, logs)."""
         d_real, d_fake = d(real), d(fake)
         self.last_outputs = (d_real.detach(), d_fake.detach())  # (B,) each: what ``judge`` reads
         loss = self.d_loss(d_real, d_fake)
-        return loss, {"d_loss": loss, "d_real": d_real.mean(), "d_fake": d_fake.mean()}
+        return loss, {"d_loss": loss, "d_real": d_real.mean(0), "d_fake": d_fake.mean(0)}
 
     def generator_loss(self, d: nn.Module, fake: Tensor, real: Tensor | None = None) -> tuple[Tensor, dict]:
         loss = self.g_loss(d(fake))
@@ -70,15 +76,40 @@ class AdversarialLoss:
         pass
 
 
-def per_sample_uniform(x: Tensor) -> Tensor:
-    """One U[0, 1] draw per sample, shaped to broadcast over the rest: (B, 1, 1, 1) for images."""
-    return torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device, dtype=x.dtype)
+class GlobalRandom:
+    """A run's random numbers: torch's global generator (seeded by the run's seed)."""
+
+    lead = 1  # leading dims before a sample's own: (B,)
+
+    def rand(self, x: Tensor, sample_shape: tuple) -> Tensor:
+        """U[0, 1) of shape (B, *sample_shape), B = x.shape[0], on x's device and dtype."""
+        return torch.rand((x.shape[0], *sample_shape), device=x.device, dtype=x.dtype)
+
+    def sample_shape(self, x: Tensor) -> tuple:
+        """The shape of one sample of x: x.shape without the leading dims."""
+        return tuple(x.shape[self.lead:])
+
+
+GLOBAL_RANDOM = GlobalRandom()
+
+
+def per_sample_uniform(x: Tensor, random: GlobalRandom = GLOBAL_RANDOM) -> Tensor:
+    """One U[0, 1] draw per sample, shaped to broadcast over the rest: (B, 1, 1, 1) for images
+    ((B, S, 1, 1, 1) in a fused array)."""
+    return random.rand(x, (1,) * len(random.sample_shape(x)))
+
+
+def sample_mean(x: Tensor, sample_dims: int) -> Tensor:
+    """Mean over the batch (dim 0) and a sample's last ``sample_dims`` dims: a scalar for a run's
+    (B, *sample) tensor, (S,) for a fused array's (B, S, *sample)."""
+    return x.mean(dim=(0, *range(x.dim() - sample_dims, x.dim())))
 
 
 def gradient_penalty(d: nn.Module, x_hat: Tensor, target: float = 1.0) -> Tensor:
-    """E[(||grad_x D(x_hat)||_2 - target)^2] over the batch, differentiable w.r.t. D's parameters."""
+    """E[(||grad_x D(x_hat)||_2 - target)^2] over the batch, differentiable w.r.t. D's parameters;
+    x_hat: images (B, C, H, W), or (B, S, C, H, W) in a fused array (then one penalty per member, (S,))."""
     x_hat = x_hat.detach().requires_grad_(True)
     out = d(x_hat)
-    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    norms = grad.flatten(1).norm(2, dim=1)  # (B,)
-    return ((norms - target) ** 2).mean()
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)  # members' D are disjoint: no mixing
+    norms = grad.flatten(-3).norm(2, dim=-1)  # (B,) or (B, S)
+    return ((norms - target) ** 2).mean(0)

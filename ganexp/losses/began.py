@@ -2,12 +2,12 @@
 import torch
 from torch import Tensor, nn
 
-from .base import AdversarialLoss
+from .base import AdversarialLoss, sample_mean
 
 
 def recon_loss(d: nn.Module, v: Tensor) -> Tensor:
-    """L(v) = mean |v - AE(v)| (L1, averaged over pixels and batch)."""
-    return (v - d(v)).abs().mean()
+    """L(v) = mean |v - AE(v)| (L1, averaged over pixels and batch; per member in a fused array)."""
+    return sample_mean((v - d(v)).abs(), 3)
 
 
 def update_k(k: Tensor, l_real: Tensor, l_fake: Tensor, gamma: float, lambda_k: float) -> Tensor:
@@ -28,7 +28,7 @@ class BEGAN(AdversarialLoss):
     def __init__(self, n_critic: int = 1, gamma: float = 0.5, lambda_k: float = 0.001, k0: float = 0.0, **kw):
         super().__init__(n_critic=n_critic)
         self.gamma, self.lambda_k = float(gamma), float(lambda_k)
-        self.k = torch.tensor(float(k0))  # kept as a tensor: no host sync per step
+        self.k = torch.tensor(float(k0))  # kept as a tensor: no host sync per step; (S,) in a fused array
 
     def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor):
         self.k = self.k.to(real.device)

@@ -5,30 +5,32 @@ The points follow the authors' reference code (github.com/kodalinaveen3/DRAGAN):
 ``X_p = X + 0.5 * X.std() * np.random.random(X.shape)`` and
 ``interpolates = X + alpha * (X_p - X)`` with ``alpha ~ U[0, 1]`` of shape ``[batch, 1]``.
 """
-import torch
 from torch import Tensor, nn
 
 from . import gan_ns
-from .base import AdversarialLoss, gradient_penalty, per_sample_uniform
+from .base import GLOBAL_RANDOM, AdversarialLoss, GlobalRandom, gradient_penalty, per_sample_uniform
 
 
-def perturb(real: Tensor, scale: float) -> Tensor:
-    """x_p = x + c std(x) u, u ~ U[0, 1] elementwise; std over the whole batch (all elements).
+def perturb(real: Tensor, scale: float, random: GlobalRandom = GLOBAL_RANDOM) -> Tensor:
+    """x_p = x + c std(x) u, u ~ U[0, 1] elementwise; std over the whole batch (all elements; per member
+    in a fused array).
 
     The std is the population one (correction 0), as numpy's ``ndarray.std()`` in the reference code.
     """
-    return real + scale * real.std(correction=0) * torch.rand_like(real)
+    batch_dims = (0, *range(random.lead, real.dim()))  # all but a fused array's member dim
+    std = real.std(dim=batch_dims, correction=0, keepdim=True)
+    return real + scale * std * random.rand(real, random.sample_shape(real))
 
 
-def interpolate(real: Tensor, perturbed: Tensor) -> Tensor:
+def interpolate(real: Tensor, perturbed: Tensor, random: GlobalRandom = GLOBAL_RANDOM) -> Tensor:
     """x_hat = x + alpha (x_p - x), alpha ~ U[0, 1] per sample (one alpha broadcast over C, H, W)."""
-    alpha = per_sample_uniform(real)  # (B, 1, 1, 1)
+    alpha = per_sample_uniform(real, random)  # (B, 1, 1, 1)
     return real + alpha * (perturbed - real)
 
 
-def penalty_points(real: Tensor, scale: float) -> Tensor:
+def penalty_points(real: Tensor, scale: float, random: GlobalRandom = GLOBAL_RANDOM) -> Tensor:
     """Where DRAGAN's penalty is taken: x + alpha c std(x) u (the two steps above)."""
-    return interpolate(real, perturb(real, scale))
+    return interpolate(real, perturb(real, scale, random), random)
 
 
 class DRAGAN(AdversarialLoss):
@@ -46,7 +48,7 @@ class DRAGAN(AdversarialLoss):
 
     def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor):
         loss, logs = super().discriminator_loss(d, real, fake)
-        gp = gradient_penalty(d, penalty_points(real, self.noise_scale))
+        gp = gradient_penalty(d, penalty_points(real, self.noise_scale, self.random))
         logs["gp"] = gp
         total = loss + self.gp_weight * gp
         logs["d_loss"] = total

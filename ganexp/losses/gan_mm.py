@@ -7,12 +7,12 @@ from .base import AdversarialLoss
 
 def d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
     """-E log sigma(D(x)) - E log(1 - sigma(D(G(z)))), on logits."""
-    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    return F.softplus(-d_real).mean(0) + F.softplus(d_fake).mean(0)
 
 
 def g_loss(d_fake: Tensor) -> Tensor:
     """+E log(1 - sigma(D(G(z)))) = -E softplus(D(G(z))) (saturating: minimised by G)."""
-    return -F.softplus(d_fake).mean()
+    return -F.softplus(d_fake).mean(0)
 
 
 class GANMM(AdversarialLoss):

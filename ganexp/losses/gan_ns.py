@@ -10,7 +10,7 @@ __all__ = ["d_loss", "g_loss", "GANNS"]
 
 def g_loss(d_fake: Tensor) -> Tensor:
     """-E log sigma(D(G(z))) = E softplus(-D(G(z)))."""
-    return F.softplus(-d_fake).mean()
+    return F.softplus(-d_fake).mean(0)
 
 
 class GANNS(AdversarialLoss):

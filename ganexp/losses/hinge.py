@@ -7,12 +7,12 @@ from .base import AdversarialLoss
 
 def d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
     """E relu(1 - D(x)) + E relu(1 + D(G(z)))."""
-    return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    return F.relu(1 - d_real).mean(0) + F.relu(1 + d_fake).mean(0)
 
 
 def g_loss(d_fake: Tensor) -> Tensor:
     """-E D(G(z))."""
-    return -d_fake.mean()
+    return -d_fake.mean(0)
 
 
 class Hinge(AdversarialLoss):

@@ -7,12 +7,12 @@ from .base import AdversarialLoss
 
 def d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
     """E D(G(z)) - E D(x) (the negated Wasserstein estimate)."""
-    return d_fake.mean() - d_real.mean()
+    return d_fake.mean(0) - d_real.mean(0)
 
 
 def g_loss(d_fake: Tensor) -> Tensor:
     """-E D(G(z))."""
-    return -d_fake.mean()
+    return -d_fake.mean(0)
 
 
 class WGAN(AdversarialLoss):

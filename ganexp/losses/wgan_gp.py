@@ -2,12 +2,12 @@
 from torch import Tensor, nn
 
 from . import wgan
-from .base import AdversarialLoss, gradient_penalty, per_sample_uniform
+from .base import GLOBAL_RANDOM, AdversarialLoss, GlobalRandom, gradient_penalty, per_sample_uniform
 
 
-def interpolate(real: Tensor, fake: Tensor) -> Tensor:
+def interpolate(real: Tensor, fake: Tensor, random: GlobalRandom = GLOBAL_RANDOM) -> Tensor:
     """x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample."""
-    eps = per_sample_uniform(real)  # (B, 1, 1, 1)
+    eps = per_sample_uniform(real, random)  # (B, 1, 1, 1)
     return eps * real + (1 - eps) * fake
 
 
@@ -24,7 +24,7 @@ class WGANGP(AdversarialLoss):
 
     def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor):
         loss, logs = super().discriminator_loss(d, real, fake)
-        gp = gradient_penalty(d, interpolate(real, fake))
+        gp = gradient_penalty(d, interpolate(real, fake, self.random))
         logs.update(wasserstein=-loss, gp=gp)
         total = loss + self.gp_weight * gp
         logs["d_loss"] = total

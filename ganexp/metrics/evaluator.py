@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ganexp.metrics import cache, config
-from ganexp.metrics.extractor import EXTRACTOR_ID, LOGITS, POOL3, InceptionFeatures
+from ganexp.metrics.extractor import EXTRACTOR_ID, LOGITS, POOL3, InceptionFeatures, to_uint8
 from ganexp.metrics.stats import feature_stats, frechet_distance, inception_score, sqrtm_psd
 from ganexp.metrics.weights import InceptionWeights, resolve_weights
 
@@ -181,6 +181,22 @@ class Evaluator:
             return None, None
         return inception_score(logits, splits)
 
+    def _scores(self, feats: dict[str, torch.Tensor],
+                sqrt_real: torch.Tensor) -> tuple[dict[str, float | None], dict[str, Any]]:
+        """Features of one generated set -> ({fid<N>, is<N>, div<N>}, {is<N>_std}); shared by `evaluate` and
+        `evaluate_members`. `sqrt_real`: √Σ_real on the features' device (``_sqrt_real``)."""
+        mu, sigma = feature_stats(feats[POOL3])
+        r = self._real
+        fid = frechet_distance(r["mu"], r["sigma"], mu, sigma, sqrt_sigma1=sqrt_real)
+        is_mean, is_std = self._inception_score(feats.get(LOGITS))
+        return ({self.fid_key: fid, self.is_key: is_mean, self.div_key: diversity(sigma, r["sigma"])},
+                {f"{self.is_key}_std": is_std})
+
+    def _non_finite_scores(self) -> dict[str, float | None]:
+        """The scores of a generator that produced NaN or inf: NaN (IS None without logits)."""
+        return {self.fid_key: math.nan, self.is_key: math.nan if self.weights.has_logits else None,
+                self.div_key: math.nan}
+
     def evaluate(self, sample_fn: Callable[[int], torch.Tensor], device: torch.device | str) -> dict[str, float | None]:
         """Score `sample_fn` (n -> float (n, C, H, W) in [-1, 1] on `device`) with metrics.num_samples samples.
 
@@ -196,14 +212,73 @@ class Evaluator:
                                            self.cfg["to_uint8"], check=self._check_generated)
         if feats is None:
             self.last_details = {"non_finite": True}
-            return {self.fid_key: math.nan, self.is_key: math.nan if self.weights.has_logits else None,
-                    self.div_key: math.nan}
+            return self._non_finite_scores()
         t_feat = time.perf_counter()
-        mu, sigma = feature_stats(feats[POOL3])
-        r = self._real
-        fid = frechet_distance(r["mu"], r["sigma"], mu, sigma, sqrt_sigma1=sqrt_real)
-        is_mean, is_std = self._inception_score(feats.get(LOGITS))
+        scores, details = self._scores(feats, sqrt_real)
         t_end = time.perf_counter()
-        self.last_details = {f"{self.is_key}_std": is_std, "seconds_real_stats": t_real - t0,
+        self.last_details = {**details, "seconds_real_stats": t_real - t0,
                              "seconds_features": t_feat - t_real, "seconds_fid_is": t_end - t_feat}
-        return {self.fid_key: fid, self.is_key: is_mean, self.div_key: diversity(sigma, r["sigma"])}
+        return scores
+
+    def evaluate_members(self, sample_fns: list[Callable[[int], torch.Tensor]],
+                         device: torch.device | str) -> list[dict[str, float | None]]:
+        """Score S generators in one pass through Inception: what `evaluate` returns for each, in a list.
+
+        Used by fused seed arrays (launch.fuse=seed), so that S members cost one pass through Inception per
+        batch instead of S. Every Inception batch holds the next m images of every member, member-major (member
+        0's m images, then member 1's, ...), with m = max(1, batch_size // S): one forward pass is about one
+        normal batch. Each sample_fns[i] is called with chunk sizes m, ..., m, rest (metrics.num_samples in
+        all), in order, so it draws its codes in the same order as in a separate evaluation; the features are
+        split back per member and scored as `evaluate` scores them (equal up to the float noise of batch
+        composition). A member whose images hold NaN or inf scores NaN (its images go through Inception as
+        zeros, so the batch keeps its shape) while the others are scored normally; every sample_fn is asked for
+        all its images either way. `last_details`: the timings of the whole pass, the per-member chunk size
+        and "members", a list of per-member details ({is<N>_std} or {non_finite: True}).
+        """
+        device = torch.device(device)
+        s = len(sample_fns)
+        if s == 0:
+            raise ValueError("evaluate_members needs at least one sample_fn")
+        t0 = time.perf_counter()
+        sqrt_real = self._sqrt_real(device)
+        t_real = time.perf_counter()
+        self._device_type = device.type
+        n, mode = int(self.cfg["num_samples"]), self.cfg["to_uint8"]
+        m = max(1, self.batch_size(device) // s)
+        non_finite = [False] * s
+        rows: list[list[torch.Tensor]] = [[] for _ in range(s)]  # each member's rows in the concatenated features
+
+        def batches():
+            offset = 0
+            for start in range(0, n, m):
+                k = min(m, n - start)
+                parts = []
+                for i, sample_fn in enumerate(sample_fns):
+                    with torch.no_grad():
+                        x = sample_fn(k)
+                    self._check_generated(x, k)
+                    if not non_finite[i] and not bool(torch.isfinite(x).all()):
+                        log.warning("Member %d of %d produced NaN or inf; its FID/IS are NaN.", i, s)
+                        non_finite[i] = True
+                    parts.append(torch.zeros(x.shape, dtype=torch.uint8, device=x.device) if non_finite[i]
+                                 else to_uint8(x, mode))
+                    rows[i].append(torch.arange(offset + i * k, offset + (i + 1) * k))
+                offset += s * k
+                yield torch.cat(parts)
+
+        feats = self.features.run(batches(), device)
+        t_feat = time.perf_counter()
+        results, members = [], []
+        for i in range(s):
+            if non_finite[i]:
+                results.append(self._non_finite_scores())
+                members.append({"non_finite": True})
+                continue
+            index = torch.cat(rows[i]).to(feats[POOL3].device)
+            scores, details = self._scores({name: v[index] for name, v in feats.items()}, sqrt_real)
+            results.append(scores)
+            members.append(details)
+        t_end = time.perf_counter()
+        self.last_details = {"members": members, "member_batch": m, "seconds_real_stats": t_real - t0,
+                             "seconds_features": t_feat - t_real, "seconds_fid_is": t_end - t_feat}
+        return results

@@ -160,17 +160,56 @@ class GANSystem(L.LightningModule):
 
     def pop_logs(self) -> dict:
         """Means since the last call (counts summed; one host sync), real images/s; raises Diverged on NaN/inf."""
-        n = max(self._acc_n, 1)
         keys = list(self._acc)
         values = torch.stack([self._acc[k].float() for k in keys]).tolist() if keys else []
-        out = {k: v if k in self.summed_keys else v / n for k, v in zip(keys, values)}
-        now = time.perf_counter()
-        out["images_per_s"] = self._acc_n * self.batch_size * self.loss.n_critic / max(now - self._t_last, 1e-9)
-        self._acc, self._acc_n, self._t_last = {}, 0, now
-        for k, v in out.items():
-            if v != v or v in (float("inf"), float("-inf")):
-                raise Diverged(self.step_count, k)
+        out = {**self._means(keys, values), "images_per_s": self._pop_rate()}
+        key = non_finite(out)
+        if key is not None:
+            raise Diverged(self.step_count, key)
         return out
+
+    def _means(self, keys: list[str], sums: list[float]) -> dict:
+        n = max(self._acc_n, 1)
+        return {k: v if k in self.summed_keys else v / n for k, v in zip(keys, sums)}
+
+    def _pop_rate(self) -> float:
+        """Real images through the critic per second since the last call; starts the next interval."""
+        now = time.perf_counter()
+        rate = self._acc_n * self.batch_size * self.loss.n_critic / max(now - self._t_last, 1e-9)
+        self._acc, self._acc_n, self._t_last = {}, 0, now
+        return rate
+
+    # --- checkpoints (ganexp/checkpoint.py writes and reads the file) ------------------------------
+    def checkpoint_state(self) -> dict:
+        """Everything needed to resume bit-exactly, plain types and tensors only."""
+        return {
+            "step": self.step_count,
+            "system": self.state_dict(),
+            "optimizers": [opt.state_dict() for opt in self.trainer.optimizers],
+            "extra": self.extra_state(),
+            "train_s": self.train_s,
+            "batcher": self.batcher.state_dict(),
+            "acc": {k: v.detach().cpu() for k, v in self._acc.items()},  # partial log interval
+            "acc_n": self._acc_n,
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def restore(self, state: dict, rng: bool = True) -> None:
+        """Put a checkpoint's training state back (the optimizers exist: called once training starts)."""
+        self.load_state_dict(state["system"])
+        for opt, saved in zip(self.trainer.optimizers, state["optimizers"], strict=True):
+            opt.load_state_dict(saved)
+        self.load_extra_state(state["extra"])
+        self.train_s = float(state.get("train_s", 0.0))
+        self.batcher.load_state_dict(state["batcher"])
+        self.step_count = int(state["step"])
+        self._acc = {k: v.to(self.device) for k, v in state["acc"].items()}
+        self._acc_n = int(state["acc_n"])
+        if rng:
+            torch.set_rng_state(state["rng_cpu"])
+            if state["rng_cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["rng_cuda"])
 
     @torch.no_grad()
     def generate(self, z: Tensor) -> Tensor:
@@ -178,12 +217,17 @@ class GANSystem(L.LightningModule):
         statistics), in batches of 256."""
         was_training = self.players.training
         self.players.eval()
-        out = torch.cat([self.sample_images(c) for c in z.to(self.device).split(256)])
+        out = torch.cat([self.sample_images(c) for c in z.to(self.device, self.dtype).split(256)])
         self.players.train(was_training)
         return out
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generate(z)
+
+
+def non_finite(logs: dict) -> str | None:
+    """The first key whose value is NaN or inf, else None."""
+    return next((k for k, v in logs.items() if v != v or v in (float("inf"), float("-inf"))), None)
 
 
 def discriminator_config(ctx: SystemContext) -> DictConfig:

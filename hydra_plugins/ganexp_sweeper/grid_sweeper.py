@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 
 from ganexp.config import ConfigError
 from ganexp.preflight import EXIT, GridChecker, summarize
@@ -22,14 +24,13 @@ class GridSweeper(BasicSweeper):
         checker = GridChecker(self.hydra_context.config_loader, self.config)
         varying = [len({job[i] for job in jobs}) > 1 for i in range(len(jobs[0]))] if jobs else []
         try:
-            for job in jobs:
-                checker.check(job, [o for o, v in zip(job, varying) if v])
+            cfgs = [checker.check(job, [o for o, v in zip(job, varying) if v]) for job in jobs]
         except ConfigError as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             EXIT["code"] = 2
             return []
         try:
-            returns = super().sweep(arguments)
+            returns = self.launch_jobs(fuse_seeds(jobs, cfgs))
         except Exception as err:  # noqa: BLE001 (only submitit's UncompletedJobError is ours to explain)
             if type(err).__name__ != "UncompletedJobError":
                 raise
@@ -37,11 +38,43 @@ class GridSweeper(BasicSweeper):
             EXIT["code"] = 1
             return []
         outcomes = [r.return_value for batch in returns for r in batch if r is not None]
-        EXIT["code"] = summarize([o for o in outcomes if isinstance(o, dict)])
+        flat = [o for out in outcomes for o in (out if isinstance(out, list) else [out])]  # a fused job: its members
+        EXIT["code"] = summarize([o for o in flat if isinstance(o, dict)])
+        return returns
+
+    def launch_jobs(self, jobs: list[list[str]]) -> list:
+        """BasicSweeper.sweep's launch loop, on the given jobs: multirun.yaml, then batches of max_batch_size."""
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        size = self.max_batch_size or len(jobs) or 1
+        returns, first = [], 0
+        for batch in (jobs[i:i + size] for i in range(0, len(jobs), size)):
+            results = self.launcher.launch(batch, initial_job_idx=first)
+            for r in results:
+                _ = r.return_value  # raises a job's exception, as BasicSweeper does
+            first += len(batch)
+            returns.append(results)
         return returns
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         """Done for the whole grid in ``sweep`` before anything launches."""
+
+
+def fuse_seeds(jobs: list[list[str]], cfgs: list[dict]) -> list[list[str]]:
+    """Under launch.fuse=seed, the jobs that differ only in their seed= override become one job that trains
+    them as a fused array (``launch.array_seeds``, in grid order); other jobs are left as they are."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (job, cfg) in enumerate(zip(jobs, cfgs)):
+        fused = cfg["launch"].get("fuse") == "seed" and any(o.startswith("seed=") for o in job)
+        groups.setdefault((tuple(o for o in job if not o.startswith("seed=")),) if fused else (i,), []).append(i)
+    out = []
+    for members in groups.values():
+        job = list(jobs[members[0]])
+        if len(members) > 1:
+            job.append(f"launch.array_seeds=[{','.join(str(cfgs[i]['seed']) for i in members)}]")
+        out.append(job)
+    return out
 
 
 def unfinished_job(message: str) -> str:
