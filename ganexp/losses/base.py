@@ -89,6 +89,11 @@ class GlobalRandom:
         """The shape of one sample of x: x.shape without the leading dims."""
         return tuple(x.shape[self.lead:])
 
+    def over_batch(self, x: Tensor, fn, keepdim: bool = False) -> Tensor:
+        """``fn`` (a full reduction) of the whole batch x: 0-dim; in a fused array, of each member's batch:
+        (S,), or (1, S, 1, ...) with ``keepdim``."""
+        return fn(x)
+
 
 GLOBAL_RANDOM = GlobalRandom()
 
@@ -97,12 +102,6 @@ def per_sample_uniform(x: Tensor, random: GlobalRandom = GLOBAL_RANDOM) -> Tenso
     """One U[0, 1] draw per sample, shaped to broadcast over the rest: (B, 1, 1, 1) for images
     ((B, S, 1, 1, 1) in a fused array)."""
     return random.rand(x, (1,) * len(random.sample_shape(x)))
-
-
-def sample_mean(x: Tensor, sample_dims: int) -> Tensor:
-    """Mean over the batch (dim 0) and a sample's last ``sample_dims`` dims: a scalar for a run's
-    (B, *sample) tensor, (S,) for a fused array's (B, S, *sample)."""
-    return x.mean(dim=(0, *range(x.dim() - sample_dims, x.dim())))
 
 
 def gradient_penalty(d: nn.Module, x_hat: Tensor, target: float = 1.0) -> Tensor:

@@ -2,12 +2,12 @@
 import torch
 from torch import Tensor, nn
 
-from .base import AdversarialLoss, sample_mean
+from .base import GLOBAL_RANDOM, AdversarialLoss, GlobalRandom
 
 
-def recon_loss(d: nn.Module, v: Tensor) -> Tensor:
+def recon_loss(d: nn.Module, v: Tensor, random: GlobalRandom = GLOBAL_RANDOM) -> Tensor:
     """L(v) = mean |v - AE(v)| (L1, averaged over pixels and batch; per member in a fused array)."""
-    return sample_mean((v - d(v)).abs(), 3)
+    return random.over_batch((v - d(v)).abs(), torch.mean)
 
 
 def update_k(k: Tensor, l_real: Tensor, l_fake: Tensor, gamma: float, lambda_k: float) -> Tensor:
@@ -32,13 +32,13 @@ class BEGAN(AdversarialLoss):
 
     def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor):
         self.k = self.k.to(real.device)
-        l_real, l_fake = recon_loss(d, real), recon_loss(d, fake)
+        l_real, l_fake = recon_loss(d, real, self.random), recon_loss(d, fake, self.random)
         loss = l_real - self.k * l_fake
         self._last = (l_real.detach(), l_fake.detach())
         return loss, {"d_loss": loss, "l_real": l_real, "l_fake": l_fake}
 
     def generator_loss(self, d: nn.Module, fake: Tensor, real: Tensor | None = None):
-        loss = recon_loss(d, fake)
+        loss = recon_loss(d, fake, self.random)
         return loss, {"g_loss": loss}
 
     @torch.no_grad()

@@ -17,8 +17,7 @@ def perturb(real: Tensor, scale: float, random: GlobalRandom = GLOBAL_RANDOM) ->
 
     The std is the population one (correction 0), as numpy's ``ndarray.std()`` in the reference code.
     """
-    batch_dims = (0, *range(random.lead, real.dim()))  # all but a fused array's member dim
-    std = real.std(dim=batch_dims, correction=0, keepdim=True)
+    std = random.over_batch(real, lambda x: x.std(correction=0), keepdim=True)
     return real + scale * std * random.rand(real, random.sample_shape(real))
 
 

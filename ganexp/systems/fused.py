@@ -39,6 +39,12 @@ class MemberRandom(GlobalRandom):
         return torch.stack([torch.rand((x.shape[0], *sample_shape), generator=g, device=x.device, dtype=x.dtype)
                             for g in self.generators], 1)
 
+    def over_batch(self, x: Tensor, fn, keepdim: bool = False) -> Tensor:
+        """Each member's own reduction, on its contiguous batch as in its separate run (a reduction over
+        dims (0, 2, ...) sums in another order and differs in the last bits); (S,) or (1, S, 1, ...)."""
+        out = torch.stack([fn(x[:, i].contiguous()) for i in range(x.shape[1])])
+        return out.view(1, -1, *([1] * (x.dim() - 2))) if keepdim else out
+
 
 class MemberBatcher:
     """The members' real batches (B, S, C, H, W): one uint8 set on the device, one order per member."""
