@@ -1,10 +1,23 @@
 """Training throughput of ganexp against a minimal hand-written PyTorch loop, same process.
 
-Both sides build the same networks from the same config and seed, run the same algorithm
-(n_critic critic steps on fresh real batches from a device-resident tensor, then one G step) and
-count real images through the critic per second, after warm-up. ganexp's side is the real run path
-(Lightning, hooks, logging every ``log_every`` steps); its figure is the median images/s of its log
-intervals after the first.
+    python -m ganexp.bench train                                  # every loss; fused arrays of 1, 4, 16 seeds
+    python -m ganexp.bench train --losses gan_ns --sizes 1,4 --steps 40 --log-every 10 --device cpu
+
+Every row builds the same networks from the same config and seed and runs the same algorithm (n_critic
+critic steps on fresh real batches from a device-resident tensor, then one G step), counting real images
+through the critic per second after warm-up:
+
+* plain: a minimal hand-written loop (the reference of every ratio);
+* eager: ganexp's real run path (Lightning, hooks, logging every ``log_every`` steps); its figure is the
+  median images/s of its log intervals after the first;
+* captured: CUDA-graph capture of the steps (trainer.compile) is not built yet; the column says so;
+* fused S: a fused seed array of S members (launch.fuse=seed), the members' images together; the ratio
+  ``vs S runs`` compares it with S separate eager runs one after another (whose joint rate is eager's).
+
+Peak memory is the CUDA allocator's peak per row (not measured on the CPU). The projected device-hours
+are the full ``experiment=table31`` grid's real images through the critic (its schedule, n_critic per loss)
+divided by each mode's mean rate over the losses measured here: a projection at this bench's resolution and
+network (DCGAN at the dataset's resolution; CIFAR-10 and CelebA cost more per image), without evaluations.
 """
 from __future__ import annotations
 
@@ -17,8 +30,9 @@ from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
+from omegaconf import OmegaConf, open_dict
 
-from ganexp.config import compose
+from ganexp.config import CONF_DIR, compose
 from ganexp.systems import make_optimizer, sample_latent
 from ganexp.train import run
 
@@ -67,14 +81,49 @@ def ganexp_run(cfg, log_every: int) -> float:
     """Real images/s of ganexp's run path: median over log intervals after the first (warm-up)."""
     with tempfile.TemporaryDirectory() as tmp:
         run(cfg, Path(tmp), "bench")
-        rows = [json.loads(x) for x in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
-    rates = [r["images_per_s"] for r in rows if "images_per_s" in r][1:]
-    return statistics.median(rates)
+        return median_rate(Path(tmp))
+
+
+def fused_run(cfg, size: int) -> float:
+    """Real images/s of a fused array of ``size`` seeds, all members together."""
+    from ganexp.fusedarray import member_configs, run_array
+
+    with open_dict(cfg):
+        cfg.launch.array_seeds = list(range(size))
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = [Path(tmp) / f"seed={s}" for s in range(size)]
+        run_array(member_configs(cfg), dirs, [d.name for d in dirs])
+        return size * median_rate(dirs[0])
+
+
+def median_rate(run_dir: Path) -> float:
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return statistics.median([r["images_per_s"] for r in rows if "images_per_s" in r][1:])
+
+
+def measured(fn, device: torch.device) -> tuple[float, float | None]:
+    """(fn's images/s, the CUDA allocator's peak GiB during it; None on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    rate = fn()
+    return rate, (torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None)
 
 
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def table31_images() -> dict[str, float]:
+    """Real images through the critic of the whole experiment=table31 grid, per loss (its schedule and n_critic)."""
+    grid = compose(["experiment=table31"])
+    params = OmegaConf.load(CONF_DIR / "experiment" / "table31.yaml").hydra.sweeper.params  # compose drops hydra
+    datasets, seeds = str(params.dataset).split(","), len(str(params.seed).split(","))
+    z_dims = len(str(params.z_dim).split(","))
+    steps = sum(grid.schedule[d] for d in datasets)
+    return {loss: steps * z_dims * seeds * grid.batch_size * compose([f"loss={loss}"]).loss.n_critic
+            for loss in str(params.loss).split(",")}
 
 
 def main(argv: list[str]) -> int:
@@ -83,24 +132,56 @@ def main(argv: list[str]) -> int:
     p.add_argument("--dataset", default="digits")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--z-dim", type=int, default=100)
-    p.add_argument("--steps", type=int, default=200, help="timed generator steps per side")
+    p.add_argument("--steps", type=int, default=200, help="timed generator steps per row")
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--sizes", default="1,4,16", help="fused array sizes S (comma-separated; empty: none)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. dataset.root=PATH model.width=32")
     a = p.parse_args(argv)
     device = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if a.device == "auto" else a.device))
     accel = "gpu" if device.type == "cuda" else "cpu"
-    print(f"device={device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}) "
-          f"dataset={a.dataset} batch={a.batch_size} z_dim={a.z_dim} steps={a.steps}")
-    print(f"{'loss':10s} {'plain img/s':>12s} {'ganexp img/s':>13s} {'ratio':>6s}")
+    sizes = [int(x) for x in a.sizes.split(",") if x]
+    print(f"device={device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}, "
+          f"{torch.get_num_threads()} threads) dataset={a.dataset} batch={a.batch_size} z_dim={a.z_dim} "
+          f"steps={a.steps}; images/s of real images through the critic (x: ratio to plain)")
+    modes = ["plain", "eager", *(f"fused{s}" for s in sizes)]
+    print(f"{'loss':8s} {'plain':>8s} {'eager':>14s} {'captured':>13s} " +
+          " ".join(f"{f'fused S={s}':>16s} {'vs S runs':>9s}" for s in sizes))
+    rates: dict[str, list[float]] = {m: [] for m in modes}
+    peaks: dict[str, float | None] = {}
     for name in a.losses.split(","):
-        cfg = compose([f"loss={name}", f"dataset={a.dataset}", f"batch_size={a.batch_size}", f"z_dim={a.z_dim}",
-                       "metrics=none", "logger=none", f"trainer.accelerator={accel}",
-                       f"trainer.max_steps={a.steps + a.log_every}", f"trainer.log_every_n_steps={a.log_every}",
-                       "trainer.sample_every_n_steps=1000000", "trainer.ckpt_every_n_steps=1000000",
-                       "trainer.ckpt_every_minutes=1000000", *a.overrides])
-        plain = plain_loop(cfg, a.steps, a.log_every, device)
-        ours = ganexp_run(cfg, a.log_every)
-        print(f"{name:10s} {plain:12.0f} {ours:13.0f} {ours / plain:6.2f}", flush=True)
+        overrides = [f"loss={name}", f"dataset={a.dataset}", f"batch_size={a.batch_size}", f"z_dim={a.z_dim}",
+                     "metrics=none", "logger=none", f"trainer.accelerator={accel}",
+                     f"trainer.max_steps={a.steps + a.log_every}", f"trainer.log_every_n_steps={a.log_every}",
+                     "trainer.sample_every_n_steps=1000000", "trainer.ckpt_every_n_steps=1000000",
+                     "trainer.ckpt_every_minutes=1000000", *a.overrides]
+        row = {"plain": measured(lambda: plain_loop(compose(overrides), a.steps, a.log_every, device), device),
+               "eager": measured(lambda: ganexp_run(compose(overrides), a.log_every), device)}
+        for s in sizes:  # a run completes its config in place (trainer.steps_per_epoch): a fresh one per row
+            row[f"fused{s}"] = measured(lambda: fused_run(compose(overrides), s), device)
+        for m, (rate, peak) in row.items():
+            rates[m].append(rate)
+            peaks[m] = max(peaks.get(m) or 0.0, peak) if peak is not None else None
+        plain, eager = row["plain"][0], row["eager"][0]
+        print(f"{name:8s} {plain:8.0f} {eager:8.0f} {eager / plain:4.2f}x {'not built':>13s} " +
+              " ".join(f"{row[f'fused{s}'][0]:10.0f} {row[f'fused{s}'][0] / plain:4.2f}x "
+                       f"{row[f'fused{s}'][0] / eager:8.2f}x" for s in sizes), flush=True)
+    report(rates, peaks, a.losses.split(","))
     return 0
+
+
+def report(rates: dict[str, list[float]], peaks: dict, losses: list[str]) -> None:
+    """Peak memory per mode and the projected device-hours of the table31 grid."""
+    images = table31_images()
+    measured_losses = [x for x in losses if x in images]
+    print("peak memory (GiB): " + ", ".join(f"{m} {'n/a on the CPU' if p is None else f'{p:.2f}'}"
+                                            for m, p in peaks.items()))
+    if not measured_losses:
+        return
+    total = sum(images.values())
+    print(f"experiment=table31: {total / 1e9:.2f}G real images through the critic (504 runs); projected "
+          f"device-hours at the mean rate over {','.join(measured_losses)}:")
+    for m, r in rates.items():
+        mean = statistics.mean(v for v, x in zip(r, losses) if x in images)
+        print(f"  {m:8s} {total / mean / 3600:10.1f} h", flush=True)
