@@ -95,12 +95,6 @@ def set_aside(path: Path) -> Path:
     return dest
 
 
-def restore(module, state) -> None:
-    """Put a checkpoint's training state back into a module whose optimizers exist (a fused array:
-    its members' states, one per member)."""
-    module.restore(state)
-
-
 def load_generator(path: Path | str, device="cpu"):
     """(the run's system in eval mode, config dict) from a run's last.ckpt; ``system(z)`` gives images
     (a mixture for K generators, the last stage for stepwise systems)."""

@@ -356,11 +356,11 @@ def _cpuinfo() -> list[str]:
 
 
 class ResumeCallback(L.Callback):
-    """Restores optimizer/RNG state once Lightning has built the optimizers."""
+    """Restores the checkpoint's training state (GANSystem.restore) once Lightning has built the optimizers."""
 
     def on_train_start(self, trainer, module) -> None:
         if getattr(module, "resume_state", None):
-            ckpt.restore(module, module.resume_state)
+            module.restore(module.resume_state)
 
 
 def make_trainer(t: DictConfig, run_dir: Path) -> L.Trainer:

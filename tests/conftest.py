@@ -1,5 +1,6 @@
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,28 @@ def pool3_weights_or_skip() -> Path:
     if weights is None:
         pytest.skip("no pool3 weights in ~/.cache/ganexp (run `python -m ganexp.metrics setup`)")
     return weights
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module: on a shared 2-core machine, spinning OpenMP threads made the
+    Inception tests 7x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def wait_for(cond, timeout=240) -> bool:
+    """Poll ``cond`` every 0.2 s until it holds (True) or ``timeout`` seconds pass (False)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def train_cmd(*overrides: str) -> list[str]:

@@ -14,7 +14,8 @@ from ganexp.metrics import Evaluator
 
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared/assets"
 WEIGHTS = ASSETS / "inception/inception-2015-12-05-pool3-fc-zeroed.pth"
-pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"Inception weights not found under {ASSETS}")
+pytestmark = [pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"Inception weights not found under {ASSETS}"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 N = 7  # num_samples; with batch_size 6 and 3 members each member gives chunks of 2, 2, 2, 1
 BATCH = 6
@@ -36,15 +37,6 @@ class Member:
         out = self.pool[self.pos: self.pos + n]
         self.pos += n
         return torch.full_like(out, math.nan) if self.nan else out
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread, as in test_metrics (spinning OpenMP threads on a shared 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import FAST, ROOT, train_cmd
+from conftest import FAST, ROOT, train_cmd, wait_for
 
 ENV = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
 EXACT = [*FAST, "trainer.precision=64-true", "trainer.max_steps=3", "trainer.sample_every_n_steps=2",
@@ -196,17 +196,6 @@ def step(ckpt: Path) -> int:
         return torch.load(ckpt, weights_only=True)["step"]
     except Exception:  # being written
         return -1
-
-
-def wait_for(cond, timeout=240):
-    import time
-
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_fusing_another_system_is_one_sentence_exit_2(tmp_path):

@@ -20,6 +20,8 @@ from ganexp.metrics import cache, cli, config, weights
 from ganexp.metrics.extractor import EXTRACTOR_ID, POOL3, InceptionFeatures
 from ganexp.metrics.imagesource import ImageSourceError, load_images
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared/assets"
 WEIGHTS = ASSETS / "inception/inception-2015-12-05-pool3-fc-zeroed.pth"
 MNIST_TEST = ASSETS / "datasets/MNIST/raw/t10k-images-idx3-ubyte"
@@ -84,15 +86,6 @@ def tf_metrics(input1, input2=None, weights_path=WEIGHTS, **kw):
 
     return torch_fidelity.calculate_metrics(input1=input1, input2=input2, cuda=False, verbose=False, save_cpu_ram=True,
                                             cache=False, feature_extractor_weights_path=str(weights_path), **kw)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, spinning OpenMP threads made this module 7x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

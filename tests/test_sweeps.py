@@ -4,12 +4,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ASSETS, FAST, ROOT, assets_or_skip, train_cmd
+from conftest import FAST, ROOT, assets_or_skip, train_cmd, wait_for
 
 ENV = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
 
@@ -34,15 +33,6 @@ def test_multirun_writes_named_folders_and_skips_finished(tmp_path):
     assert out.stdout.count("[completed]") == 4
     again = sh(cmd)
     assert again.returncode == 0 and again.stdout.count("[skip]") == 4 and "[completed]" not in again.stdout
-
-
-def wait_for(cond, timeout=240):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_sigkill_mid_sweep_then_rerun_matches_uninterrupted(tmp_path):

@@ -61,11 +61,15 @@ class TensorBatcher:
         return self
 
     def next(self) -> torch.Tensor:
+        return to_float(self.images.index_select(0, self.next_indices()))
+
+    def next_indices(self) -> torch.Tensor:
+        """The next batch's indices (B,), on the data's device."""
         self.order.next()
         if self._perm_dev is None or self._perm_dev[0] is not self.order.perm:  # one copy per epoch
             self._perm_dev = (self.order.perm, self.order.perm.to(self.images.device))
         end = self.order.pos
-        return to_float(self.images.index_select(0, self._perm_dev[1][end - self.batch_size:end]))
+        return self._perm_dev[1][end - self.batch_size:end]
 
     def state_dict(self) -> dict:
         return self.order.state_dict()

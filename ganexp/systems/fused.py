@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..data.sampler import TensorBatcher
+from ..data.sampler import TensorBatcher, to_float
 from ..losses.base import GlobalRandom
 from ..nets.fused import MemberLayout, fuse, fused_state, member_state
 from .base import GANSystem, sample_latent
@@ -59,7 +59,10 @@ class MemberBatcher:
         return self
 
     def next(self) -> Tensor:
-        return torch.stack([b.next() for b in self.members], 1)
+        """One gather for all members: (S*B,) indices -> (S, B, C, H, W) -> (B, S, C, H, W)."""
+        images = self.members[0].images
+        batch = to_float(images.index_select(0, torch.cat([b.next_indices() for b in self.members])))
+        return batch.view(len(self.members), -1, *images.shape[1:]).transpose(0, 1)
 
     def state_dict(self) -> list[dict]:
         return [b.state_dict() for b in self.members]
