@@ -23,7 +23,7 @@ ENV = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
 EXACT = [*FAST, "trainer.precision=64-true", "trainer.max_steps=3", "trainer.sample_every_n_steps=2",
          "trainer.ckpt_every_n_steps=2", "z_dim=5"]
 LOSSES = ["gan_mm", "gan_ns", "lsgan", "wgan", "wgan_gp", "dragan", "began", "hinge"]
-UNTIMED = ("time_s", "images_per_s")
+UNTIMED = ("time_s", "images_per_s", "eval_s")
 
 
 def separate(overrides: list[str], seeds, root: Path) -> dict[int, Path]:
@@ -237,3 +237,19 @@ def test_separate_runs_checkpoints_resume_inside_an_array(tmp_path, monkeypatch)
     ref = separate(overrides, (0, 1), tmp_path / "ref")
     for s in (0, 1):
         assert_same_run(got[s], ref[s])
+
+
+def test_members_are_scored_in_one_inception_pass_as_their_separate_runs(tmp_path):
+    """FID (6 samples against 6 real images) at the last step: the array feeds both members' images through
+    Inception together, on the codes each separate run draws; the scores agree to float noise (the batches
+    hold other images, so the convolutions sum in other blocks)."""
+    from conftest import pool3_weights_or_skip
+
+    overrides = [*EXACT, "loss=lsgan", "metrics=fid", "metrics.num_samples=6", "metrics.num_real=6",
+                 f"metrics.inception_weights={pool3_weights_or_skip()}", f"metrics.cache_dir={tmp_path / 'cache'}"]
+    ref, got = separate(overrides, (0, 1), tmp_path / "ref"), fused(overrides, (0, 1), tmp_path / "fused")
+    scores = {}
+    for s in (0, 1):
+        assert_same_run(got[s], ref[s], rel=1e-5)
+        scores[s] = json.loads((got[s] / "result.json").read_text())["metrics"]["fid6"]
+    assert scores[0] != scores[1] and min(scores.values()) > 0

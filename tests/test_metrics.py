@@ -596,3 +596,15 @@ def test_cli_checkpoint_mode(first_eval, mnist, cache_dir, capsys, monkeypatch, 
     out = capsys.readouterr().out.strip()
     assert out.startswith("fid8 ") and "is8 n/a" in out and "8 generated, 8 real" in out
     assert float(out.split()[1]) == pytest.approx(first_eval[2]["fid8"], abs=1e-6)  # same images, same real stats
+
+
+def test_building_the_extractor_leaves_the_global_rng_alone():
+    """The extractor's layers draw random initial weights before the file's replace them; were that drawn
+    from the global RNG, a run's training after its first evaluation would depend on whether the real
+    statistics were already cached (computing them builds the extractor)."""
+    if not WEIGHTS.is_file():
+        pytest.skip(f"{WEIGHTS} is absent")
+    features = InceptionFeatures(weights.inspect_weights(WEIGHTS, "path"))
+    before = torch.get_rng_state()
+    assert features.module is not None
+    assert torch.equal(torch.get_rng_state(), before)

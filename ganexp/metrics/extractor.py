@@ -77,8 +77,11 @@ class InceptionFeatures:
     def module(self) -> FeatureExtractorInceptionV3:
         """The torch-fidelity extractor (built on first use)."""
         if self._module is None:
-            self._module = FeatureExtractorInceptionV3(
-                "inception-v3-compat", self.names, feature_extractor_weights_path=str(self.weights.path))
+            # Its layers draw random initial weights before the file's replace them: keep the caller's RNG,
+            # so a run's training stream never depends on when (or whether) it first built the extractor.
+            with torch.random.fork_rng(devices=[]):
+                self._module = FeatureExtractorInceptionV3(
+                    "inception-v3-compat", self.names, feature_extractor_weights_path=str(self.weights.path))
             if self.channels_last:  # NHWC weights: every convolution after the 299x299 resize runs NHWC
                 self._module.to(memory_format=torch.channels_last)
         return self._module
