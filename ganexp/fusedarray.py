@@ -43,7 +43,6 @@ class Member:
         self.index = 0
         self._step = 0  # while detached (before training, after the member ended)
         self.train_s_before = 0.0
-        self.resume_state = None
 
     def attach(self, system: FusedGANPair, index: int) -> None:
         self.system, self.index = system, index
@@ -119,7 +118,7 @@ class FusedArray(RunActions):
     def evaluate(self, step: int) -> None:
         t = time.monotonic()
         scores = self.evaluator.evaluate_members(self.samplers(self.module.device), self.module.device)
-        for r, s in zip(list(self.active), scores):
+        for r, s in zip(self.active, scores):
             r.record_scores(step, s, time.monotonic() - t)
 
     def samplers(self, device) -> list:

@@ -88,6 +88,7 @@ class FusedGANPair(GANPair):
         self.loss.load_state_dict(stack_states([m.loss.state_dict() for m in members]))
         self.rng_states = rng_states  # per member {"cpu": ByteTensor, "cuda": [ByteTensor, ...]}
         self.generators: list[torch.Generator] = []
+        self._saved: tuple[int, dict] | None = None  # (step, checkpoint_state()) shared by the members' saves
 
     @property
     def G(self):
@@ -124,8 +125,11 @@ class FusedGANPair(GANPair):
 
     # --- checkpoints in a separate run's format ----------------------------------------------------
     def member_checkpoint(self, i: int) -> dict:
-        """Member i's training state, as a separate run's ``checkpoint_state``."""
-        state = self.checkpoint_state()
+        """Member i's training state, as a separate run's ``checkpoint_state``. The array's state is read
+        once per step for all members (its partial log sums come to the host then)."""
+        if self._saved is None or self._saved[0] != self.step_count:
+            self._saved = (self.step_count, self.checkpoint_state())
+        state = self._saved[1]
         cuda = [self.generators[i].get_state()] if self.device.type == "cuda" else self.rng_states[i]["cuda"]
         return {**state, "system": member_state(state["system"], i, self.s),
                 "optimizers": [member_optimizer(o, i, self.s) for o in state["optimizers"]],
