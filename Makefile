@@ -45,7 +45,7 @@ slurm-cluster: ## start a one-node Slurm cluster on this machine (root; installs
 	tests/slurm/start-cluster.sh start
 
 # A cluster that cannot start (no root, no daemons in this sandbox) makes the tests skip with its reason.
-test-slurm: setup ## the Slurm tests (tests/slurm), on the one-node cluster that slurm-cluster starts (~10 min)
+test-slurm: setup ## the Slurm tests (tests/slurm), on the one-node cluster that slurm-cluster starts (~15 min)
 	@started=$$(tests/slurm/start-cluster.sh start 2>&1); echo "$$started" | sed 's/^/  /'; \
 	SLURM_CONF=$(SLURM_DIR)/slurm.conf GANEXP_SLURM_START="$$(echo "$$started" | grep '^\[slurm\]' | tail -n 1)" \
 	  $(PY) -m pytest -q -rs -m slurm tests/slurm $(ARGS)

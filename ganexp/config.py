@@ -82,8 +82,9 @@ def config_hash(cfg: dict) -> str:
                                 if k not in ("logger", "data_root", "sweep", "launch", "force", "data")})
     if isinstance(keep.get("model"), dict) and "autoencoder" in keep["model"]:
         keep["model"] = effective_model(keep["model"], keep.get("loss", {}))
-    if isinstance(keep.get("trainer"), dict):  # where a run trains does not change what it is
-        keep["trainer"] = {k: v for k, v in without_derived(keep["trainer"]).items() if k not in ("accelerator", "devices")}
+    if isinstance(keep.get("trainer"), dict):  # where and with which kernels a run trains does not change what it is
+        keep["trainer"] = {k: v for k, v in without_derived(keep["trainer"]).items()
+                           if k not in ("accelerator", "devices", "compile")}
     if isinstance(keep.get("dataset"), dict):
         where = WHERE_FROM + (FOLDER_SOURCE if str(keep["dataset"].get("_target_", "")).endswith("FolderSet") else ())
         keep["dataset"] = {k: v for k, v in keep["dataset"].items() if k not in where}

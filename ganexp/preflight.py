@@ -57,6 +57,7 @@ def check_job(cfg: DictConfig) -> dict:
     plain = resolved(cfg)
     check_config(plain)
     check_fusable(plain)
+    check_capturable(plain)
     return plain
 
 
@@ -68,6 +69,14 @@ def check_fusable(cfg: dict) -> None:
     if system != "gan" or model != "dcgan":
         raise ConfigError(f"launch.fuse=seed fuses runs of system=gan with model=dcgan, not system={system} "
                           f"model={model}; drop launch.fuse=seed to train these runs one by one")
+
+
+def check_capturable(cfg: dict) -> None:
+    """trainer.compile=graphs on a CPU-only run (its device is known before it starts only when set to cpu)."""
+    trainer = cfg.get("trainer", {})
+    if trainer.get("compile") == "graphs" and trainer.get("accelerator") == "cpu":
+        raise ConfigError("trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU, not "
+                          "trainer.accelerator=cpu; on the CPU use trainer.compile=inductor or none")
 
 
 def translate(err: Exception, overrides: Sequence[str]) -> ConfigError:

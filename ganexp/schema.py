@@ -107,6 +107,8 @@ def Epochs() -> Check:
 
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # safe as a folder name and a W&B group
+# trainer.compile (ganexp/systems/captured.py); here so that checking a config does not import torch
+CAPTURE_MODES = ("none", "aot_eager", "inductor", "graphs")
 PRECISIONS = ("32-true", "32", 32, "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "64", 64,
               "16", 16, "bf16")
 RESOLUTIONS = (28, 32, 64, 128)
@@ -201,6 +203,7 @@ SCHEMA: dict[str, Check] = {
     "trainer.devices": Check("1 (a run trains on one device; a grid spreads its runs over the GPUs)",
                              lambda v: _is_int(v) and v == 1, 1, 2),
     "trainer.precision": Choice(*PRECISIONS),
+    "trainer.compile": Choice(*CAPTURE_MODES, required=False),
     "trainer.log_every_n_steps": Int(1),
     "trainer.sample_every_n_steps": Int(1),
     "trainer.ckpt_every_n_steps": Int(1),

@@ -28,6 +28,9 @@ class AdversarialLoss:
     #: how D "classifies a batch as real" (PS-GAN's Algorithm 2): "probability" (mean sigma(logit) > 0.5),
     #: "sign" (mean critic output > 0), "midpoint" (LSGAN: mean output above (a + b) / 2 = 0.5), None: no rule
     judge_by: str | None = "probability"
+    #: whether the critic loss differentiates D's own gradient (a gradient penalty): torch.compile cannot
+    #: capture it (ganexp/systems/captured.py)
+    double_backward = False
 
     def __init__(self, n_critic: int = 1, **_ignored):
         self.n_critic = int(n_critic)

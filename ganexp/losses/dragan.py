@@ -36,6 +36,7 @@ class DRAGAN(AdversarialLoss):
     """D: GAN-NS loss + lambda E(||grad D(x_hat)||_2 - 1)^2 at ``penalty_points``; G: GAN-NS."""
 
     name = "dragan"
+    double_backward = True
 
     def __init__(self, n_critic: int = 1, gp_weight: float = 10.0, noise_scale: float = 0.5, **kw):
         super().__init__(n_critic=n_critic)

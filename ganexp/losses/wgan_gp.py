@@ -13,6 +13,7 @@ def interpolate(real: Tensor, fake: Tensor, random: GlobalRandom = GLOBAL_RANDOM
 
 class WGANGP(AdversarialLoss):
     name = "wgan_gp"
+    double_backward = True
     judge_by = 'sign'
 
     def __init__(self, n_critic: int = 5, gp_weight: float = 10.0, **kw):

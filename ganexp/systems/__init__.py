@@ -29,5 +29,6 @@ def build_system(cfg, batcher=None, hooks=None) -> GANSystem:
     ctx = SystemContext(model=cfg.model, loss=instantiate(cfg.loss),
                         optim=OmegaConf.to_container(cfg.optim, resolve=True), z_dim=cfg.z_dim, latent=cfg.latent,
                         batch_size=cfg.batch_size, resolution=cfg.dataset.resolution,
-                        steps_per_epoch=float(cfg.trainer.get("steps_per_epoch") or 1), batcher=batcher, hooks=hooks)
+                        steps_per_epoch=float(cfg.trainer.get("steps_per_epoch") or 1), batcher=batcher, hooks=hooks,
+                        compile=cfg.trainer.get("compile", "none"))
     return cls(ctx, **params)

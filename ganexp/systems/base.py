@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..data import TensorBatcher
 from ..losses import AdversarialLoss
+from .captured import Capture
 
 
 class Diverged(RuntimeError):
@@ -74,6 +75,7 @@ class SystemContext:
     steps_per_epoch: float = 1.0  # generator steps per epoch; a fraction on small sets with n_critic > 1
     batcher: TensorBatcher | None = None
     hooks: object = None  # train.RunHooks: logging, sampling, evaluation, checkpoints
+    compile: str = "none"  # trainer.compile (captured.py)
 
 
 class GANSystem(L.LightningModule):
@@ -81,6 +83,8 @@ class GANSystem(L.LightningModule):
 
     #: log keys that are counts per logging interval (summed, not averaged)
     summed_keys: tuple[str, ...] = ()
+    #: why trainer.compile leaves this system's steps eager (None: it captures them, ``capture_steps``)
+    eager_reason: str | None = "this system does not define which pieces to compile"
 
     def __init__(self, ctx: SystemContext):
         super().__init__()
@@ -93,6 +97,8 @@ class GANSystem(L.LightningModule):
         self._acc_n = 0
         self._t_last = time.perf_counter()
         self.train_s = 0.0  # seconds inside train_step calls (no evaluation, grids or checkpoints)
+        self.capture = Capture("none", "cpu")
+        self.capture_steps(self.capture)
 
     # --- what a system defines -------------------------------------------------------------------
     def build_optimizers(self) -> list[torch.optim.Optimizer]:  # pragma: no cover - abstract
@@ -105,6 +111,9 @@ class GANSystem(L.LightningModule):
     def sample_images(self, z: Tensor) -> Tensor:  # pragma: no cover - abstract
         """Images at the dataset's resolution for codes z (B, z_dim), players in eval mode."""
         raise NotImplementedError
+
+    def capture_steps(self, capture: Capture) -> None:
+        """Take the step's pieces from ``capture`` (trainer.compile); systems with ``eager_reason`` have none."""
 
     def extra_state(self) -> dict:
         """State beyond the players' and optimizers' (the loss's, a system's own); plain types/tensors."""
@@ -122,6 +131,11 @@ class GANSystem(L.LightningModule):
         # Without a grad scaler (32-true, bf16) backward/step need none of Lightning's wrapping:
         # call them directly and save its per-call overhead (~0.1 ms each, measured in the bench).
         self._direct = getattr(self.trainer.precision_plugin, "scaler", None) is None
+        self.capture = Capture(self.ctx.compile, self.device)
+        if self.eager_reason and self.capture.on:
+            self.capture.eager(f"{type(self).__name__}'s training step", self.eager_reason)
+            self.capture = Capture("none", self.device)
+        self.capture_steps(self.capture)
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         return batch  # a chunk size (int); the real data already live on the device
@@ -149,7 +163,7 @@ class GANSystem(L.LightningModule):
             loss.backward()
         else:
             self.manual_backward(loss)
-        opt.step()
+        self.capture.step(opt)()
 
     def _accumulate(self, logs: dict) -> None:
         """Running sums on the device; no host sync until ``pop_logs``."""

@@ -7,10 +7,13 @@ import torch
 from torch import Tensor, nn
 
 from .base import GANSystem, SystemContext, build_net, discriminator_config, make_optimizer
+from .captured import Capture
 
 
 class GANPair(GANSystem):
     """players: {"G", "D"}; optimizers [G's, D's]."""
+
+    eager_reason = None
 
     def __init__(self, ctx: SystemContext, **_):
         super().__init__(ctx)
@@ -40,24 +43,42 @@ class GANPair(GANSystem):
         logs.update(self.generator_step(opt_g))
         return logs
 
+    def capture_steps(self, capture: Capture) -> None:
+        """The objectives and the loss's hooks, compiled by ``capture`` (or as they are when it is off)."""
+        if self.loss.double_backward:
+            capture.eager(f"loss={self.loss.name}'s critic objective", "its gradient penalty differentiates "
+                          "D's gradient, and torch.compile (AOTAutograd) cannot differentiate twice")
+        self._critic_objective = self.critic_objective if self.loss.double_backward else \
+            capture.fn(self.critic_objective)
+        self._generator_objective = capture.fn(self.generator_objective)
+        self._after_d_step = capture.fn(self.loss.after_d_step)
+        self._after_g_step = capture.fn(self.loss.after_g_step)
+
     def critic_step(self, opt_d) -> dict:
         real = self.real_batch()  # (B, C, H, W) in [-1, 1]
-        with torch.no_grad():
-            fake = self.G(self.sample_z(real.shape[0]))
-        loss, logs = self.loss.discriminator_loss(self.D, real, fake)
+        loss, logs = self._critic_objective(real, self.sample_z(real.shape[0]))
         self.update(loss, opt_d)
-        self.loss.after_d_step(self.D)
+        self._after_d_step(self.D)
         return logs
+
+    def critic_objective(self, real: Tensor, z: Tensor) -> tuple[Tensor, dict]:
+        """D's loss on ``real`` and on G(z) (no gradients into G); (loss, logs)."""
+        with torch.no_grad():
+            fake = self.G(z)
+        return self.loss.discriminator_loss(self.D, real, fake)
 
     def real_batch(self) -> Tensor:
         return self.batcher.next()
 
     def generator_step(self, opt_g) -> dict:
-        fake = self.G(self.sample_z(self.batch_size))
-        loss, logs = self.loss.generator_loss(self.D, fake)
+        loss, logs = self._generator_objective(self.sample_z(self.batch_size))
         self.update(loss, opt_g)
-        self.loss.after_g_step(logs)
+        self._after_g_step(logs)
         return logs
+
+    def generator_objective(self, z: Tensor) -> tuple[Tensor, dict]:
+        """G's loss on G(z) through D; (loss, logs)."""
+        return self.loss.generator_loss(self.D, self.G(z))
 
     def sample_images(self, z: Tensor) -> Tensor:
         return self.G(z)

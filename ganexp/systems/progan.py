@@ -43,6 +43,8 @@ def fade_alpha(step: int, milestones: list[int], fade_steps: int) -> float:
 class ProGAN(GANPair):
     """players: {"G": AtLevel(ProgressiveGenerator), "D": AtLevel(ProgressiveDiscriminator)}."""
 
+    eager_reason = "its networks change depth and fade-in alpha as it grows, and every change would recompile"
+
     def __init__(self, ctx: SystemContext, stages: int = 3, stage_epochs=(), fade_epochs: float = 1.0, **_):
         if "max_resolution" not in ctx.model.generator:
             raise ValueError(f"system=progan grows a progressive network; use model=progressive (not {ctx.model.name})")

@@ -73,6 +73,8 @@ class PSGAN(GANSystem):
     """players: {"stage<s>": {"G": [G_0 .. G_{K-1}], "D": D}}; optimizers per stage [G_0 .. G_{K-1}, D]."""
 
     summed_keys = tuple(f"branch_{b}" for b in BRANCHES)
+    eager_reason = ("Algorithm 2 reads D's verdict on the host every step to choose which generators train, "
+                    "and its stages change the networks")
 
     def __init__(self, ctx: SystemContext, num_generators: int = 2, stages: int = 3, stage_epochs=(),
                  mix_alpha: float = 0.1, **_):

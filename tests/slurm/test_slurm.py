@@ -31,8 +31,14 @@ SLURM = ["hydra/launcher=submitit_slurm", "hydra.launcher.gpus_per_node=0", "hyd
          "hydra.launcher.mem_gb=1"]
 TINY = ["dataset=digits", "metrics=none", "logger=none", "trainer.accelerator=cpu", "model.width=8",
         "batch_size=16"]
-# About 60 s of training on one core: longer than a one-minute Slurm limit with the start-up added.
-LONG = [*TINY, "trainer.max_steps=6000", "trainer.log_every_n_steps=200", "trainer.ckpt_every_n_steps=500"]
+# About 120 s of training on one core: longer than a two-minute Slurm limit with the start-up added.
+STEPS = 12000
+LONG = [*TINY, f"trainer.max_steps={STEPS}", "trainer.log_every_n_steps=200", "trainer.ckpt_every_n_steps=500"]
+# Slurm may send the USR2 warning up to 60 s before the time given (its event resolution): with a one-minute
+# limit it could come in the job's first seconds, before submitit has installed its handlers (it does so after
+# loading the job's pickle, ~4 s), and USR2's default action kills the job. A two-minute limit with the
+# warning 30 s ahead puts it 30-90 s into each attempt.
+TIME_LIMIT = ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=30"]
 IGNORED = ("time_s", "images_per_s")  # wall-clock figures differ between any two runs
 
 
@@ -172,11 +178,10 @@ def test_grid_runs_as_one_job_array_with_the_basic_launchers_results(cluster, tm
 
 
 def test_time_limit_requeues_and_the_run_resumes_to_the_uninterrupted_result(cluster, reference, tmp_path):
-    """A one-minute limit on a run that needs more: Slurm's USR2 warning, last.ckpt at that step,
+    """A two-minute limit on a run that needs more: Slurm's USR2 warning, last.ckpt at that step,
     submitit's requeue, a resume from it; in the end the same run as without a limit."""
     sweep = tmp_path / "limited"
-    out = train(*SLURM, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30",
-                "hydra.launcher.max_num_timeout=10", *LONG, "z_dim=1", f"hydra.sweep.dir={sweep}")
+    out = train(*SLURM, *TIME_LIMIT, "hydra.launcher.max_num_timeout=10", *LONG, "z_dim=1", f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stdout + out.stderr
     log = job_logs(sweep)
     stops = [int(line.split(" at step ")[1].split(";")[0]) for line in log.splitlines()
@@ -196,7 +201,7 @@ def test_out_of_requeues_the_run_fails_with_the_reason_and_the_same_command_resu
     ends ``failed`` with submitit's reason and the grid exits 1. The same command with requeues allowed
     resumes it from that checkpoint to the uninterrupted result."""
     sweep = tmp_path / "spent"
-    common = [*SLURM, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30", *LONG, "z_dim=1",
+    common = [*SLURM, *TIME_LIMIT, *LONG, "z_dim=1",
               f"hydra.sweep.dir={sweep}"]
     out = train(*common, "hydra.launcher.max_num_timeout=0")
     assert out.returncode == 1 and "[grid] 1 runs: 1 failed" in out.stdout + out.stderr, out.stdout + out.stderr
@@ -209,7 +214,7 @@ def test_out_of_requeues_the_run_fails_with_the_reason_and_the_same_command_resu
 
     again = train(*common, "hydra.launcher.max_num_timeout=10")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert f": from step {step} of 6000" in job_logs(sweep)
+    assert f": from step {step} of {STEPS}" in job_logs(sweep)
     assert_same_runs(sweep, reference(), [run_named(sweep, "z_dim=1").name])
 
 def test_scancel_then_the_same_command_skips_finished_runs_and_resumes_the_others(cluster, reference, tmp_path):
@@ -236,7 +241,7 @@ def test_scancel_then_the_same_command_skips_finished_runs_and_resumes_the_other
     assert again.returncode == 0, again.stdout + again.stderr
     assert (first / "result.json").stat().st_mtime_ns == finished_at
     log = job_logs(sweep)
-    assert log.count("[skip] ") == 1 and f": from step {step} of 6000" in log
+    assert log.count("[skip] ") == 1 and f": from step {step} of {STEPS}" in log
     assert_same_runs(sweep, reference())
 
 
@@ -255,5 +260,5 @@ def test_preempted_job_resumes(cluster, reference, tmp_path):
     stopped = [ln for ln in text.splitlines() if ln.startswith("[stopped]")]
     assert len(stopped) == 1 and ": SIGTERM at step " in stopped[0], text
     step = int(stopped[0].split(" at step ")[1].split(";")[0])
-    assert step >= 600 and f": from step {step} of 6000" in text
+    assert step >= 600 and f": from step {step} of {STEPS}" in text
     assert_same_runs(sweep, reference(), [run_named(sweep, "z_dim=2").name])

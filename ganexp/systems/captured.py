@@ -1,0 +1,84 @@
+"""Captured training steps (``trainer.compile``): a step's objectives and optimizer updates through
+torch.compile, so that each is a few fused kernels (and, under ``graphs``, one CUDA-graph replay) instead
+of hundreds of small launches.
+
+Modes:
+
+* ``none``: eager PyTorch (the default);
+* ``inductor``: TorchInductor kernels, on the CPU (C++/OpenMP) or a GPU (Triton);
+* ``graphs``: inductor with ``mode="reduce-overhead"``: every compiled piece replays as a CUDA graph with
+  static input buffers (CUDA only);
+* ``aot_eager``: the same capture (Dynamo + AOTAutograd) run with eager kernels: it checks that a step
+  captures, and gives eager's numbers, without the minutes of code generation.
+
+What a captured step compiles (``GANPair.capture``): the critic objective (G(z) without gradients, D on
+the real and fake batch, the loss), the generator objective (G(z), D, the loss), whose backward passes
+AOTAutograd compiles with their forwards, and each optimizer's ``step``. The random draws (z, the real
+batch) stay eager, from the same generators in the same order, so a captured run draws what an eager run
+draws and differs from it only by the kernels' float rounding.
+
+Known limit: AOTAutograd cannot differentiate a compiled graph twice, and a gradient penalty
+(``torch.autograd.grad(create_graph=True)``, WGAN-GP and DRAGAN) needs that. Such a loss keeps its critic
+objective eager (``AdversarialLoss.double_backward``); the run says so once, and its generator objective
+and optimizer steps are still captured.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..schema import CAPTURE_MODES as MODES  # noqa: F401 - the modes, named where configs are checked
+
+
+class Capture:
+    """One run's compiler settings; ``fn`` and ``step`` return what the step should call."""
+
+    def __init__(self, mode: str, device: torch.device):
+        self.mode, self.device = mode, torch.device(device)
+        self._steps: dict[int, Callable] = {}
+        self.said: set[str] = set()
+        if self.on:
+            # Compiled code is cached per code object with guards on the objects it read; a grid that trains
+            # run after run in one process would exhaust the recompile limit and fall back to eager silently.
+            torch._dynamo.reset()
+
+    @property
+    def on(self) -> bool:
+        return self.mode != "none"
+
+    def _compile(self, fn: Callable, fullgraph: bool) -> Callable:
+        backend = "aot_eager" if self.mode == "aot_eager" else "inductor"
+        mode = "reduce-overhead" if self.mode == "graphs" else None
+        return torch.compile(fn, backend=backend, mode=mode, fullgraph=fullgraph)
+
+    def fn(self, fn: Callable) -> Callable:
+        """``fn`` compiled as one graph (forward and, through AOTAutograd, its backward), or ``fn`` itself
+        when off. One graph: a host sync or any other graph break in a step's own code is an error, not a
+        silent split."""
+        return self._compile(fn, fullgraph=True) if self.on else fn
+
+    def step(self, opt) -> Callable:
+        """``opt.step`` compiled (Adam/RMSprop over all parameters in a few kernels), or as is."""
+        if not self.on or not isinstance(opt, torch.optim.Optimizer):
+            return opt.step  # Lightning's wrapper (a grad scaler's unscale and inf check) stays eager
+        key = id(opt)
+        if key not in self._steps:
+            def optimizer_step() -> None:
+                opt.step()
+            self._steps[key] = self._compile(optimizer_step, fullgraph=False)  # torch.optim breaks at its hooks
+        return self._steps[key]
+
+    def eager(self, what: str, why: str) -> None:
+        """Say once per run that a piece falls back to eager, and why."""
+        if self.on and what not in self.said:
+            self.said.add(what)
+            print(f"[compile] trainer.compile={self.mode}: {what} runs eager: {why}", flush=True)
+
+
+def check_mode(mode: str, device_type: str) -> str | None:
+    """Why ``mode`` cannot run on this device (one sentence), or None."""
+    if mode == "graphs" and device_type != "cuda":
+        return ("trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU (trainer.accelerator=gpu); "
+                "on this device use trainer.compile=inductor or none")
+    return None

@@ -1,0 +1,126 @@
+"""Captured steps (trainer.compile, ganexp/systems/captured.py) against eager runs of the same config.
+
+``aot_eager`` captures a step exactly as ``inductor`` does (Dynamo graphs, AOTAutograd's joint forward and
+backward, the compiled optimizer step) but runs aten kernels, so in float64 a captured run equals its eager
+run to float64 rounding (rel 1e-9; AOTAutograd decomposes batch norm and Adam into primitive ops, whose last
+bits differ by ~1e-16): any draw moved, reordered or lost, any state not written back (batch-norm
+statistics, Adam's moments, BEGAN's k_t, WGAN's clipping) shows far above that. Inductor's generated
+kernels are float32 here and round differently: rel 1e-4 (the slow test: minutes of C++ compilation).
+"""
+ROUNDING = 1e-9
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FAST, train_cmd
+from test_fused import EXACT, LOSSES, assert_same_run, fused, separate
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def compiled(overrides: list[str], mode: str = "aot_eager") -> list[str]:
+    return [*overrides, f"trainer.compile={mode}"]
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_captured_run_equals_its_eager_run(loss, tmp_path, capsys):
+    """Every loss, float64, 3 steps with a grid and a checkpoint; a gradient penalty's critic objective
+    stays eager and the run says so once."""
+    overrides = [*EXACT, f"loss={loss}"]
+    ref = separate(overrides, (0,), tmp_path / "eager")
+    capsys.readouterr()
+    got = separate(compiled(overrides), (0,), tmp_path / "captured")
+    assert_same_run(got[0], ref[0], ROUNDING, same_config=False)
+    said = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[compile]")]
+    if loss in ("wgan_gp", "dragan"):
+        assert said == [f"[compile] trainer.compile=aot_eager: loss={loss}'s critic objective runs eager: its "
+                        "gradient penalty differentiates D's gradient, and torch.compile (AOTAutograd) cannot "
+                        "differentiate twice"]
+    else:
+        assert said == []
+
+
+@pytest.mark.parametrize("norm", ["layer", "instance", "adain", "spectral", "adain_spectral"])
+def test_every_norm_captures(norm, tmp_path):
+    overrides = [*EXACT, "loss=hinge", f"norm={norm}"]
+    ref = separate(overrides, (1,), tmp_path / "eager")
+    got = separate(compiled(overrides), (1,), tmp_path / "captured")
+    assert_same_run(got[1], ref[1], ROUNDING, same_config=False)
+
+
+def test_fused_array_captures(tmp_path):
+    """A fused array's step captured: each member still equals its separate eager run (BEGAN: per-member
+    L1 means and k_t inside the captured objectives)."""
+    overrides = [*EXACT, "loss=began"]
+    ref = separate(overrides, (0, 1), tmp_path / "eager")
+    got = fused(compiled(overrides), (0, 1), tmp_path / "captured")
+    for s in (0, 1):
+        assert_same_run(got[s], ref[s], ROUNDING, same_config=False)
+
+
+def test_an_eager_checkpoint_resumes_captured(tmp_path, monkeypatch):
+    """trainer.compile is outside the config hash: a run stopped eager at its step-2 checkpoint goes on
+    captured to the uninterrupted run's end."""
+    from test_fused import Killed
+
+    from ganexp.train import RunHooks
+
+    overrides = [*EXACT, "loss=lsgan", "trainer.max_steps=4"]
+    ref = separate(overrides, (0,), tmp_path / "ref")
+    original = RunHooks.after_step
+
+    def after_step(self, m):
+        original(self, m)
+        if m.step_count == 2:
+            raise Killed
+
+    with monkeypatch.context() as mp:
+        mp.setattr(RunHooks, "after_step", after_step)
+        with pytest.raises(Killed):
+            separate(overrides, (0,), tmp_path / "resumed")
+    got = separate(compiled(overrides), (0,), tmp_path / "resumed")
+    assert_same_run(got[0], ref[0], ROUNDING, same_config=False)
+
+
+def test_systems_without_capture_say_so_once_and_train_eager(tmp_path, capsys):
+    overrides = [*EXACT, "system=progan", "model=progressive", "loss=wgan"]
+    ref = separate(overrides, (0,), tmp_path / "eager")
+    capsys.readouterr()
+    got = separate(compiled(overrides), (0,), tmp_path / "captured")
+    assert_same_run(got[0], ref[0], ROUNDING, same_config=False)
+    said = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[compile]")]
+    assert said == ["[compile] trainer.compile=aot_eager: ProGAN's training step runs eager: its networks change "
+                    "depth and fade-in alpha as it grows, and every change would recompile"]
+
+
+@pytest.mark.parametrize("where", [["trainer.accelerator=cpu"], ["trainer.accelerator=auto"]])
+def test_cuda_graphs_on_the_cpu_are_one_sentence_exit_2(where, tmp_path):
+    """accelerator=cpu: refused before any job (preflight); auto on a machine without CUDA: when the run
+    finds its device, before anything is written."""
+    if where == ["trainer.accelerator=auto"]:
+        import torch
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a CUDA GPU: auto picks it and graphs can run")
+    args = [*[a for a in FAST if not a.startswith("trainer.accelerator")], *where, "trainer.compile=graphs",
+            f"hydra.run.dir={tmp_path / 'run'}"]
+    out = subprocess.run(train_cmd(*args), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU"), lines
+    assert lines[-1].endswith("use trainer.compile=inductor or none"), lines
+    assert not list(tmp_path.rglob("result.json")) and not list(tmp_path.rglob("metrics.jsonl"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["gan_ns", "wgan_gp"])
+def test_inductor_run_agrees_with_eager_to_float_tolerance(loss, tmp_path):
+    """TorchInductor's CPU kernels (C++/OpenMP), float32: the first steps' losses within rel 1e-4."""
+    overrides = [*FAST, f"loss={loss}", "trainer.max_steps=4", "z_dim=5"]
+    ref = separate(overrides, (0,), tmp_path / "eager")
+    got = separate(compiled(overrides, "inductor"), (0,), tmp_path / "captured")
+    assert_same_run(got[0], ref[0], rel=1e-4, same_config=False)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
