@@ -12,9 +12,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import FAST, train_cmd
-from test_fused import EXACT, LOSSES, assert_same_run, fused, separate
+from test_fused import EXACT, LOSSES, assert_same_run, fused, rows, separate
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -94,32 +95,38 @@ def test_systems_without_capture_say_so_once_and_train_eager(tmp_path, capsys):
                     "depth and fade-in alpha as it grows, and every change would recompile"]
 
 
-@pytest.mark.parametrize("where", [["trainer.accelerator=cpu"], ["trainer.accelerator=auto"]])
-def test_cuda_graphs_on_the_cpu_are_one_sentence_exit_2(where, tmp_path):
+@pytest.mark.parametrize("where, said", [
+    (["trainer.accelerator=cpu"], "error: trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU, not "
+                                  "trainer.accelerator=cpu; on the CPU use trainer.compile=inductor or none"),
+    (["trainer.accelerator=auto"], "error: trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU "
+                                   "(trainer.accelerator=gpu); on this device use trainer.compile=inductor or none")])
+def test_cuda_graphs_on_the_cpu_are_one_sentence_exit_2(where, said, tmp_path):
     """accelerator=cpu: refused before any job (preflight); auto on a machine without CUDA: when the run
     finds its device, before anything is written."""
-    if where == ["trainer.accelerator=auto"]:
-        import torch
-        if torch.cuda.is_available():
-            pytest.skip("this machine has a CUDA GPU: auto picks it and graphs can run")
+    if where == ["trainer.accelerator=auto"] and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: auto picks it and graphs can run")
     args = [*[a for a in FAST if not a.startswith("trainer.accelerator")], *where, "trainer.compile=graphs",
             f"hydra.run.dir={tmp_path / 'run'}"]
     out = subprocess.run(train_cmd(*args), capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stderr
-    lines = out.stderr.strip().splitlines()
-    assert lines[-1].startswith("error: trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU"), lines
-    assert lines[-1].endswith("use trainer.compile=inductor or none"), lines
+    assert out.stderr.strip().splitlines()[-1] == said and "Traceback" not in out.stderr, out.stderr
     assert not list(tmp_path.rglob("result.json")) and not list(tmp_path.rglob("metrics.jsonl"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("loss", ["gan_ns", "wgan_gp"])
 def test_inductor_run_agrees_with_eager_to_float_tolerance(loss, tmp_path):
-    """TorchInductor's CPU kernels (C++/OpenMP), float32: the first steps' losses within rel 1e-4."""
+    """TorchInductor's CPU kernels (C++/OpenMP), float32, 4 steps: every logged loss within rel 1e-3 / abs 1e-5
+    (d_fake, a mean near 0, loses relative digits to cancellation). Parameters are not compared: Adam moves a
+    weight by about lr whatever its gradient's size, so a gradient near 0 whose sign rounding flips moves
+    it 2 lr apart, float32 rounding or not."""
     overrides = [*FAST, f"loss={loss}", "trainer.max_steps=4", "z_dim=5"]
     ref = separate(overrides, (0,), tmp_path / "eager")
     got = separate(compiled(overrides, "inductor"), (0,), tmp_path / "captured")
-    assert_same_run(got[0], ref[0], rel=1e-4, same_config=False)
+    for want, have in zip(rows(ref[0]), rows(got[0]), strict=True):
+        assert have.keys() == want.keys()
+        for k, v in want.items():
+            assert have[k] == pytest.approx(v, rel=1e-3, abs=1e-5), (want["step"], k)
 
 
 if __name__ == "__main__":

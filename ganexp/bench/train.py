@@ -10,9 +10,11 @@ through the critic per second after warm-up:
 * plain: a minimal hand-written loop (the reference of every ratio);
 * eager: ganexp's real run path (Lightning, hooks, logging every ``log_every`` steps); its figure is the
   median images/s of its log intervals after the first;
-* captured: CUDA-graph capture of the steps (trainer.compile) is not built yet; the column says so;
-* fused S: a fused seed array of S members (launch.fuse=seed), the members' images together; the ratio
-  ``vs S runs`` compares it with S separate eager runs one after another (whose joint rate is eager's).
+* captured: the same run path with ``trainer.compile=--compile`` (default: graphs on CUDA, inductor on
+  the CPU; ``none`` leaves the row out); its first log interval, which holds the compilation, is left out;
+* fused S: a fused seed array of S members (launch.fuse=seed), the members' images together, its steps
+  compiled as ``--fused-compile`` says (default none); the ratio ``vs S runs`` compares it with S separate
+  eager runs one after another (whose joint rate is eager's).
 
 Peak memory is the CUDA allocator's peak per row (not measured on the CPU). The projected device-hours
 are the full ``experiment=table31`` grid's real images through the critic (its schedule, n_critic per loss)
@@ -136,17 +138,22 @@ def main(argv: list[str]) -> int:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--sizes", default="1,4,16", help="fused array sizes S (comma-separated; empty: none)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--compile", default="auto", help="trainer.compile of the captured row: auto (graphs on CUDA, "
+                   "inductor on the CPU) | inductor | graphs | aot_eager | none (no captured row)")
+    p.add_argument("--fused-compile", default="none", help="trainer.compile of the fused rows")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. dataset.root=PATH model.width=32")
     a = p.parse_args(argv)
     device = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if a.device == "auto" else a.device))
     accel = "gpu" if device.type == "cuda" else "cpu"
     sizes = [int(x) for x in a.sizes.split(",") if x]
+    capture = a.compile if a.compile != "auto" else ("graphs" if device.type == "cuda" else "inductor")
     print(f"device={device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}, "
           f"{torch.get_num_threads()} threads) dataset={a.dataset} batch={a.batch_size} z_dim={a.z_dim} "
-          f"steps={a.steps}; images/s of real images through the critic (x: ratio to plain)")
-    modes = ["plain", "eager", *(f"fused{s}" for s in sizes)]
-    print(f"{'loss':8s} {'plain':>8s} {'eager':>14s} {'captured':>13s} " +
+          f"steps={a.steps} captured={capture} fused={a.fused_compile}; images/s of real images through the "
+          f"critic (x: ratio to plain)")
+    modes = ["plain", "eager", *(["captured"] if capture != "none" else []), *(f"fused{s}" for s in sizes)]
+    print(f"{'loss':8s} {'plain':>8s} {'eager':>14s} {'captured':>14s} " +
           " ".join(f"{f'fused S={s}':>16s} {'vs S runs':>9s}" for s in sizes))
     rates: dict[str, list[float]] = {m: [] for m in modes}
     peaks: dict[str, float | None] = {}
@@ -158,13 +165,18 @@ def main(argv: list[str]) -> int:
                      "trainer.ckpt_every_minutes=1000000", *a.overrides]
         row = {"plain": measured(lambda: plain_loop(compose(overrides), a.steps, a.log_every, device), device),
                "eager": measured(lambda: ganexp_run(compose(overrides), a.log_every), device)}
+        if capture != "none":
+            row["captured"] = measured(lambda: ganexp_run(compose([*overrides, f"trainer.compile={capture}"]),
+                                                          a.log_every), device)
+        fused_overrides = [*overrides, f"trainer.compile={a.fused_compile}"]
         for s in sizes:  # a run completes its config in place (trainer.steps_per_epoch): a fresh one per row
-            row[f"fused{s}"] = measured(lambda: fused_run(compose(overrides), s), device)
+            row[f"fused{s}"] = measured(lambda: fused_run(compose(fused_overrides), s), device)
         for m, (rate, peak) in row.items():
             rates[m].append(rate)
             peaks[m] = max(peaks.get(m) or 0.0, peak) if peak is not None else None
         plain, eager = row["plain"][0], row["eager"][0]
-        print(f"{name:8s} {plain:8.0f} {eager:8.0f} {eager / plain:4.2f}x {'not built':>13s} " +
+        captured = f"{row['captured'][0]:8.0f} {row['captured'][0] / plain:4.2f}x" if "captured" in row else "not run"
+        print(f"{name:8s} {plain:8.0f} {eager:8.0f} {eager / plain:4.2f}x {captured:>14s} " +
               " ".join(f"{row[f'fused{s}'][0]:10.0f} {row[f'fused{s}'][0] / plain:4.2f}x "
                        f"{row[f'fused{s}'][0] / eager:8.2f}x" for s in sizes), flush=True)
     report(rates, peaks, a.losses.split(","))

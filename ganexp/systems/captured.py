@@ -2,7 +2,7 @@
 torch.compile, so that each is a few fused kernels (and, under ``graphs``, one CUDA-graph replay) instead
 of hundreds of small launches.
 
-Modes:
+Modes (``schema.CAPTURE_MODES``):
 
 * ``none``: eager PyTorch (the default);
 * ``inductor``: TorchInductor kernels, on the CPU (C++/OpenMP) or a GPU (Triton);
@@ -24,11 +24,14 @@ and optimizer steps are still captured.
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import torch
 
-from ..schema import CAPTURE_MODES as MODES  # noqa: F401 - the modes, named where configs are checked
+# torch.optim's step carries a profiler annotation that Dynamo drops, with a warning, on every first compile
+logging.getLogger("torch._dynamo.variables.ctx_manager").addFilter(
+    lambda record: "Profiler record function" not in record.getMessage())
 
 
 class Capture:
