@@ -175,9 +175,10 @@ def test_began_losses_and_k_through_a_step():
     assert d_loss.item() == pytest.approx(0.4 - 0.25 * 0.1)
     g_loss, g_logs = loss.generator_loss(ZeroAE(), fake)
     assert g_loss.item() == pytest.approx(0.1)
-    loss.after_g_step(g_logs)  # k = 0.25 + 0.001 * (0.5 * 0.4 - 0.1)
+    logs.update(g_logs)  # the step's logs, as the training step passes them
+    loss.after_g_step(logs)  # k = 0.25 + 0.001 * (0.5 * 0.4 - 0.1)
     assert loss.k.item() == pytest.approx(0.2501, abs=1e-7)
-    assert g_logs["convergence"].item() == pytest.approx(0.4 + abs(0.2 - 0.1))
+    assert logs["convergence"].item() == pytest.approx(0.4 + abs(0.2 - 0.1))
     restored = began.BEGAN()
     restored.load_state_dict(loss.state_dict())
     assert restored.k.item() == pytest.approx(0.2501, abs=1e-7)

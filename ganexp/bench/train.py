@@ -57,7 +57,7 @@ def plain_loop(cfg, steps: int, warmup: int, device: torch.device) -> float:
             real = images[torch.randint(0, n, (b,), device=device)].float().div_(127.5).sub_(1)
             with torch.no_grad():
                 fake = g(sample_latent(b, cfg.z_dim, cfg.latent, device))
-            l_d, _ = loss.discriminator_loss(d, real, fake)
+            l_d, logs_d = loss.discriminator_loss(d, real, fake)
             opt_d.zero_grad(set_to_none=True)
             l_d.backward()
             opt_d.step()
@@ -67,7 +67,7 @@ def plain_loop(cfg, steps: int, warmup: int, device: torch.device) -> float:
         opt_g.zero_grad(set_to_none=True)
         l_g.backward()
         opt_g.step()
-        loss.after_g_step(logs)
+        loss.after_g_step({**logs_d, **logs})
 
     for _ in range(warmup):
         step()

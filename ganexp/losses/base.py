@@ -4,7 +4,7 @@ A loss object carries its schedule (``n_critic``) and knows which discriminator 
 The training step calls, per generator step::
 
     for _ in range(loss.n_critic):   d_loss(...) -> backward -> opt_d.step() -> loss.after_d_step(D)
-    g_loss(...) -> backward -> opt_g.step()
+    g_loss(...) -> backward -> opt_g.step() -> loss.after_g_step(the step's logs)
 
 Pure formulas live in the per-loss modules as ``d_loss(d_real, d_fake)`` / ``g_loss(d_fake)``.
 
@@ -70,7 +70,8 @@ class AdversarialLoss:
         """Hook after each critic update (WGAN clips weights here)."""
 
     def after_g_step(self, logs: dict) -> None:
-        """Hook after each generator update (BEGAN's k_t control)."""
+        """Hook after each generator update (BEGAN's k_t control); ``logs``: the step's, its last critic
+        step's and its generator step's, to which it may add."""
 
     def state_dict(self) -> dict:
         return {}

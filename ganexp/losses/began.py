@@ -34,7 +34,6 @@ class BEGAN(AdversarialLoss):
         self.k = self.k.to(real.device)
         l_real, l_fake = recon_loss(d, real, self.random), recon_loss(d, fake, self.random)
         loss = l_real - self.k * l_fake
-        self._last = (l_real.detach(), l_fake.detach())
         return loss, {"d_loss": loss, "l_real": l_real, "l_fake": l_fake}
 
     def generator_loss(self, d: nn.Module, fake: Tensor, real: Tensor | None = None):
@@ -44,8 +43,7 @@ class BEGAN(AdversarialLoss):
     @torch.no_grad()
     def after_g_step(self, logs: dict) -> None:
         """Update k_t from the last critic step's L(x) and this step's L(G(z)); log k and M."""
-        l_real = self._last[0]
-        l_fake = logs["g_loss"].detach()
+        l_real, l_fake = logs["l_real"].detach(), logs["g_loss"].detach()
         self.k = update_k(self.k, l_real, l_fake, self.gamma, self.lambda_k)
         logs["k"] = self.k
         logs["convergence"] = convergence(l_real, l_fake, self.gamma)

@@ -30,5 +30,6 @@ class WGAN(AdversarialLoss):
 
     @torch.no_grad()
     def after_d_step(self, d: nn.Module) -> None:
-        for p in d.parameters():
-            p.clamp_(-self.clip, self.clip)
+        params = list(d.parameters())  # two multi-tensor kernels, not two per parameter
+        torch._foreach_clamp_min_(params, -self.clip)
+        torch._foreach_clamp_max_(params, self.clip)

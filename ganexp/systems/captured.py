@@ -28,6 +28,7 @@ import logging
 from typing import Callable
 
 import torch
+from torch.utils._pytree import tree_map_only
 
 # torch.optim's step carries a profiler annotation that Dynamo drops, with a warning, on every first compile
 logging.getLogger("torch._dynamo.variables.ctx_manager").addFilter(
@@ -58,8 +59,22 @@ class Capture:
     def fn(self, fn: Callable) -> Callable:
         """``fn`` compiled as one graph (forward and, through AOTAutograd, its backward), or ``fn`` itself
         when off. One graph: a host sync or any other graph break in a step's own code is an error, not a
-        silent split."""
-        return self._compile(fn, fullgraph=True) if self.on else fn
+        silent split. Under CUDA graphs its tensors are returned as copies (the loss's copy still
+        differentiates into the graph): the logs outlive the next replay."""
+        if not self.on:
+            return fn
+        compiled = self._compile(fn, fullgraph=True)
+        if self.mode != "graphs":
+            return compiled
+
+        def copied(*args):
+            return tree_map_only(torch.Tensor, torch.clone, compiled(*args))
+        return copied
+
+    def hook(self, fn: Callable) -> Callable:
+        """A loss hook (WGAN's clipping, BEGAN's k_t): compiled, except under CUDA graphs, whose outputs live in
+        the graph's pool until its next replay: a hook's state (BEGAN's k_t) must outlive that."""
+        return fn if self.mode == "graphs" else self.fn(fn)
 
     def step(self, opt) -> Callable:
         """``opt.step`` compiled (Adam/RMSprop over all parameters in a few kernels), or as is."""

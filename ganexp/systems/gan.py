@@ -41,6 +41,7 @@ class GANPair(GANSystem):
             logs.update(self.critic_step(opt_d))
         self.D.requires_grad_(False)  # G step: no gradients into D's parameters
         logs.update(self.generator_step(opt_g))
+        self._after_g_step(logs)
         return logs
 
     def capture_steps(self, capture: Capture) -> None:
@@ -51,8 +52,8 @@ class GANPair(GANSystem):
         self._critic_objective = self.critic_objective if self.loss.double_backward else \
             capture.fn(self.critic_objective)
         self._generator_objective = capture.fn(self.generator_objective)
-        self._after_d_step = capture.fn(self.loss.after_d_step)
-        self._after_g_step = capture.fn(self.loss.after_g_step)
+        self._after_d_step = capture.hook(self.loss.after_d_step)
+        self._after_g_step = capture.hook(self.loss.after_g_step)
 
     def critic_step(self, opt_d) -> dict:
         real = self.real_batch()  # (B, C, H, W) in [-1, 1]
@@ -73,7 +74,6 @@ class GANPair(GANSystem):
     def generator_step(self, opt_g) -> dict:
         loss, logs = self._generator_objective(self.sample_z(self.batch_size))
         self.update(loss, opt_g)
-        self._after_g_step(logs)
         return logs
 
     def generator_objective(self, z: Tensor) -> tuple[Tensor, dict]:
