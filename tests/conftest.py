@@ -1,4 +1,5 @@
 import os
+from contextlib import contextmanager
 import sys
 import time
 from pathlib import Path
@@ -68,10 +69,10 @@ class Killed(BaseException):
     """Stands in for SIGKILL: no handler of ours catches a BaseException, so nothing more is written."""
 
 
-def train_until_killed(overrides: list[str], run_dir: Path, monkeypatch, step: int) -> None:
-    """Train ``overrides`` in run_dir until generator step ``step``, then stop as a kill would."""
-    from ganexp.config import compose as _compose
-    from ganexp.train import RunHooks, run
+@contextmanager
+def killed_after(step: int):
+    """The runs inside stop as a kill would once generator step ``step`` and its hooks (a checkpoint) are done."""
+    from ganexp.train import RunHooks
 
     original = RunHooks.after_step
 
@@ -80,7 +81,16 @@ def train_until_killed(overrides: list[str], run_dir: Path, monkeypatch, step: i
         if m.step_count == step:
             raise Killed
 
-    with monkeypatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:
         mp.setattr(RunHooks, "after_step", after_step)
         with pytest.raises(Killed):
-            run(_compose(overrides), run_dir, "r")
+            yield
+
+
+def train_until_killed(overrides: list[str], run_dir: Path, monkeypatch, step: int) -> None:
+    """Train ``overrides`` in run_dir until generator step ``step``, then stop as a kill would."""
+    from ganexp.config import compose as _compose
+    from ganexp.train import run
+
+    with killed_after(step):
+        run(_compose(overrides), run_dir, "r")

@@ -14,7 +14,7 @@ import sys
 import pytest
 import torch
 
-from conftest import FAST, train_cmd
+from conftest import FAST, killed_after, train_cmd
 from test_fused import EXACT, LOSSES, assert_same_run, fused, rows, separate
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -60,26 +60,13 @@ def test_fused_array_captures(tmp_path):
         assert_same_run(got[s], ref[s], ROUNDING, same_config=False)
 
 
-def test_an_eager_checkpoint_resumes_captured(tmp_path, monkeypatch):
+def test_an_eager_checkpoint_resumes_captured(tmp_path):
     """trainer.compile is outside the config hash: a run stopped eager at its step-2 checkpoint goes on
     captured to the uninterrupted run's end."""
-    from test_fused import Killed
-
-    from ganexp.train import RunHooks
-
     overrides = [*EXACT, "loss=lsgan", "trainer.max_steps=4"]
     ref = separate(overrides, (0,), tmp_path / "ref")
-    original = RunHooks.after_step
-
-    def after_step(self, m):
-        original(self, m)
-        if m.step_count == 2:
-            raise Killed
-
-    with monkeypatch.context() as mp:
-        mp.setattr(RunHooks, "after_step", after_step)
-        with pytest.raises(Killed):
-            separate(overrides, (0,), tmp_path / "resumed")
+    with killed_after(2):
+        separate(overrides, (0,), tmp_path / "resumed")
     got = separate(compiled(overrides), (0,), tmp_path / "resumed")
     assert_same_run(got[0], ref[0], ROUNDING, same_config=False)
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import FAST, ROOT, train_cmd, wait_for
+from conftest import FAST, ROOT, killed_after, train_cmd, wait_for
 
 ENV = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
 EXACT = [*FAST, "trainer.precision=64-true", "trainer.max_steps=3", "trainer.sample_every_n_steps=2",
@@ -120,29 +120,14 @@ def test_float32_members_agree_to_float_tolerance(tmp_path):
                 assert have[k] == pytest.approx(v, rel=1e-3, abs=1e-4), (s, k)
 
 
-class Killed(BaseException):
-    """Stands in for a kill at a step boundary (nothing of ours catches a BaseException)."""
-
-
-def test_one_member_diverging_leaves_the_others_training(tmp_path, monkeypatch):
+def test_one_member_diverging_leaves_the_others_training(tmp_path):
     """Both members checkpoint at step 4; seed 1's generator is then made NaN in its last.ckpt. The rerun
     resumes both in one array: seed 1 ends diverged at its next log step (6), as a separate run would,
     and seed 0 trains on to step 8, equal to an uninterrupted separate run."""
-    from ganexp.train import RunHooks
-
     overrides = [*EXACT, "loss=lsgan", "trainer.max_steps=8", "trainer.log_every_n_steps=2",
                  "trainer.sample_every_n_steps=4"]
-    original = RunHooks.after_step
-
-    def after_step(self, m):
-        original(self, m)
-        if m.step_count == 4:
-            raise Killed
-
-    with monkeypatch.context() as mp:
-        mp.setattr(RunHooks, "after_step", after_step)
-        with pytest.raises(Killed):
-            fused(overrides, (0, 1), tmp_path / "fused")
+    with killed_after(4):
+        fused(overrides, (0, 1), tmp_path / "fused")
     ckpt = tmp_path / "fused" / "seed=1" / "last.ckpt"
     state = torch.load(ckpt, weights_only=True)
     assert state["step"] == 4
