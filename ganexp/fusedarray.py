@@ -31,6 +31,7 @@ from .stopsignals import StopSignals
 from .systems import Diverged, sample_latent
 from .systems.base import non_finite
 from .systems.fused import FusedGANPair, MemberBatcher, capture_rng
+from .systems.captured import check_device
 from .train import (USER_ERRORS, Run, RunActions, RunHooks, build_evaluator, fit_steps, left_alone, make_trainer,
                     summary_line)
 
@@ -176,6 +177,7 @@ def run_array(cfgs: list[DictConfig], dirs: list[Path], names: list[str]) -> lis
         runs = []
         for cfg, run_dir, name in zip(cfgs, dirs, names, strict=True):
             check_job(cfg)
+            check_device(cfg.trainer)
             lock = stack.enter_context(RunFolderLock(run_dir))
             if not lock.held:
                 print(f"[busy] {name}: {lock.holder} is training this run folder; left to it", flush=True)

@@ -33,7 +33,7 @@ from .schema import leaves
 from .data import DatasetError
 from .data.placement import make_batcher, training_device
 from .systems import Diverged, GANSystem, build_system, chunks, eval_codes, sample_latent
-from .systems.captured import check_mode
+from .systems.captured import check_device
 from .runlog import RunLogger, atomic_write_json, read_json_dict, remove_stale_temps, save_grid
 
 register_resolvers()
@@ -146,9 +146,7 @@ class Run(RunActions):
         self.evaluator = build_evaluator(cfg, self.dataset)
         with building("trainer", "trainer.*"):
             self.trainer = make_trainer(cfg.trainer, self.dir)
-        problem = check_mode(cfg.trainer.get("compile", "none"), training_device(cfg.trainer.accelerator).type)
-        if problem:
-            raise ConfigError(problem)
+        check_device(cfg.trainer)
 
     def load_dataset(self, dataset=None):
         """The training images, uint8 (N, C, H, W), from ``dataset`` (shared by a fused array) or a new one."""

@@ -82,21 +82,25 @@ def test_systems_without_capture_say_so_once_and_train_eager(tmp_path, capsys):
                     "depth and fade-in alpha as it grows, and every change would recompile"]
 
 
-@pytest.mark.parametrize("where, said", [
-    (["trainer.accelerator=cpu"], "error: trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU, not "
-                                  "trainer.accelerator=cpu; on the CPU use trainer.compile=inductor or none"),
-    (["trainer.accelerator=auto"], "error: trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU "
-                                   "(trainer.accelerator=gpu); on this device use trainer.compile=inductor or none")])
-def test_cuda_graphs_on_the_cpu_are_one_sentence_exit_2(where, said, tmp_path):
-    """accelerator=cpu: refused before any job (preflight); auto on a machine without CUDA: when the run
-    finds its device, before anything is written."""
-    if where == ["trainer.accelerator=auto"] and torch.cuda.is_available():
+ON_CPU = ("trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU, not trainer.accelerator=cpu; "
+          "on the CPU use trainer.compile=inductor or none")
+NO_CUDA = ("trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU (trainer.accelerator=gpu); on "
+           "this device use trainer.compile=inductor or none")
+
+
+@pytest.mark.parametrize("args, said", [
+    (["trainer.accelerator=cpu"], ON_CPU),  # refused before any job (preflight)
+    (["trainer.accelerator=auto"], NO_CUDA),  # refused where the run finds its device, before it writes
+    (["-m", "trainer.accelerator=auto", "launch.fuse=seed", "seed=0,1"], NO_CUDA)])  # a fused array: the same
+def test_cuda_graphs_without_cuda_are_one_sentence_exit_2(args, said, tmp_path):
+    if "trainer.accelerator=auto" in args and torch.cuda.is_available():
         pytest.skip("this machine has a CUDA GPU: auto picks it and graphs can run")
-    args = [*[a for a in FAST if not a.startswith("trainer.accelerator")], *where, "trainer.compile=graphs",
-            f"hydra.run.dir={tmp_path / 'run'}"]
-    out = subprocess.run(train_cmd(*args), capture_output=True, text=True, timeout=300)
+    fast = [a for a in FAST if not a.startswith("trainer.accelerator")]
+    out = subprocess.run(train_cmd(*args, *fast, "trainer.compile=graphs", f"hydra.run.dir={tmp_path / 'run'}",
+                                   f"hydra.sweep.dir={tmp_path / 'sweep'}"), capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stderr
-    assert out.stderr.strip().splitlines()[-1] == said and "Traceback" not in out.stderr, out.stderr
+    line = out.stderr.strip().splitlines()[-1]  # a grid's job is named: "error: NAME (+ seeds): ..."
+    assert line.startswith("error: ") and line.endswith(said) and "Traceback" not in out.stderr, out.stderr
     assert not list(tmp_path.rglob("result.json")) and not list(tmp_path.rglob("metrics.jsonl"))
 
 
@@ -126,7 +130,7 @@ def test_the_graphs_path_on_the_cpu_agrees_with_eager(loss, tmp_path, monkeypatc
     import ganexp.train
 
     monkeypatch.setattr(ganexp.preflight, "check_capturable", lambda cfg: None)
-    monkeypatch.setattr(ganexp.train, "check_mode", lambda mode, device: None)
+    monkeypatch.setattr(ganexp.train, "check_device", lambda trainer: None)
     overrides = [*FAST, f"loss={loss}", "trainer.max_steps=4", "z_dim=5"]
     ref = separate(overrides, (0,), tmp_path / "eager")
     got = separate(compiled(overrides, "graphs"), (0,), tmp_path / "captured")

@@ -97,7 +97,7 @@ class GANSystem(L.LightningModule):
         self._acc_n = 0
         self._t_last = time.perf_counter()
         self.train_s = 0.0  # seconds inside train_step calls (no evaluation, grids or checkpoints)
-        self.capture = Capture("none", "cpu")
+        self.capture = Capture("none")
         self.capture_steps(self.capture)
 
     # --- what a system defines -------------------------------------------------------------------
@@ -131,10 +131,10 @@ class GANSystem(L.LightningModule):
         # Without a grad scaler (32-true, bf16) backward/step need none of Lightning's wrapping:
         # call them directly and save its per-call overhead (~0.1 ms each, measured in the bench).
         self._direct = getattr(self.trainer.precision_plugin, "scaler", None) is None
-        self.capture = Capture(self.ctx.compile, self.device)
+        self.capture = Capture(self.ctx.compile)
         if self.eager_reason and self.capture.on:
             self.capture.eager(f"{type(self).__name__}'s training step", self.eager_reason)
-            self.capture = Capture("none", self.device)
+            self.capture = Capture("none")
         self.capture_steps(self.capture)
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):

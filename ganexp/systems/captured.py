@@ -9,13 +9,13 @@ Modes (``schema.CAPTURE_MODES``):
 * ``graphs``: inductor with ``mode="reduce-overhead"``: every compiled piece replays as a CUDA graph with
   static input buffers (CUDA only);
 * ``aot_eager``: the same capture (Dynamo + AOTAutograd) run with eager kernels: it checks that a step
-  captures, and gives eager's numbers, without the minutes of code generation.
+  captures, and gives eager's numbers to rounding, without inductor's code generation.
 
-What a captured step compiles (``GANPair.capture``): the critic objective (G(z) without gradients, D on
-the real and fake batch, the loss), the generator objective (G(z), D, the loss), whose backward passes
-AOTAutograd compiles with their forwards, and each optimizer's ``step``. The random draws (z, the real
-batch) stay eager, from the same generators in the same order, so a captured run draws what an eager run
-draws and differs from it only by the kernels' float rounding.
+What a captured step compiles (``GANPair.capture_steps``): the critic objective (G(z) without gradients,
+D on the real and fake batch, the loss), the generator objective (G(z), D, the loss), whose backward
+passes AOTAutograd compiles with their forwards, each optimizer's ``step`` and the loss's hooks. The
+random draws (z, the real batch) stay eager, from the same generators in the same order, so a captured
+run draws what an eager run draws and differs from it only by the kernels' float rounding.
 
 Known limit: AOTAutograd cannot differentiate a compiled graph twice, and a gradient penalty
 (``torch.autograd.grad(create_graph=True)``, WGAN-GP and DRAGAN) needs that. Such a loss keeps its critic
@@ -38,8 +38,8 @@ logging.getLogger("torch._dynamo.variables.ctx_manager").addFilter(
 class Capture:
     """One run's compiler settings; ``fn`` and ``step`` return what the step should call."""
 
-    def __init__(self, mode: str, device: torch.device):
-        self.mode, self.device = mode, torch.device(device)
+    def __init__(self, mode: str):
+        self.mode = mode
         self._steps: dict[int, Callable] = {}
         self.said: set[str] = set()
         if self.on:
@@ -94,9 +94,11 @@ class Capture:
             print(f"[compile] trainer.compile={self.mode}: {what} runs eager: {why}", flush=True)
 
 
-def check_mode(mode: str, device_type: str) -> str | None:
-    """Why ``mode`` cannot run on this device (one sentence), or None."""
-    if mode == "graphs" and device_type != "cuda":
-        return ("trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU (trainer.accelerator=gpu); "
-                "on this device use trainer.compile=inductor or none")
-    return None
+def check_device(trainer) -> None:
+    """trainer.compile=graphs where the run trains on no CUDA device: one sentence (ConfigError)."""
+    from ..config import ConfigError
+    from ..data.placement import training_device
+
+    if trainer.get("compile") == "graphs" and training_device(trainer.accelerator).type != "cuda":
+        raise ConfigError("trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU (trainer.accelerator="
+                          "gpu); on this device use trainer.compile=inductor or none")
