@@ -104,6 +104,26 @@ def test_cuda_graphs_without_cuda_are_one_sentence_exit_2(args, said, tmp_path):
     assert not list(tmp_path.rglob("result.json")) and not list(tmp_path.rglob("metrics.jsonl"))
 
 
+def test_inductor_on_a_cpu_without_a_compiler_is_one_sentence(monkeypatch):
+    from omegaconf import OmegaConf
+    from torch._inductor import cpp_builder
+
+    from ganexp.config import ConfigError
+    from ganexp.systems.captured import check_device
+
+    def no_compiler():
+        raise RuntimeError("no working C++ compiler found")
+
+    trainer = OmegaConf.create({"compile": "inductor", "accelerator": "cpu"})
+    check_device(trainer)  # this machine has one
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    with pytest.raises(ConfigError) as err:
+        check_device(trainer)
+    assert str(err.value) == ("trainer.compile=inductor on the CPU builds C++ kernels and found no C++ compiler "
+                              "(RuntimeError); install g++ or set CXX, or use trainer.compile=none")
+    check_device(OmegaConf.create({"compile": "aot_eager", "accelerator": "cpu"}))  # needs none
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("loss", ["gan_ns", "wgan_gp"])
 def test_inductor_run_agrees_with_eager_to_float_tolerance(loss, tmp_path):

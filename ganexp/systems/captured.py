@@ -95,10 +95,20 @@ class Capture:
 
 
 def check_device(trainer) -> None:
-    """trainer.compile=graphs where the run trains on no CUDA device: one sentence (ConfigError)."""
+    """A mode its device cannot run, as one sentence (ConfigError): graphs without CUDA, inductor on a CPU
+    without the C++ compiler its kernels are built with."""
     from ..config import ConfigError
     from ..data.placement import training_device
 
-    if trainer.get("compile") == "graphs" and training_device(trainer.accelerator).type != "cuda":
+    mode, device = trainer.get("compile"), training_device(trainer.accelerator).type
+    if mode == "graphs" and device != "cuda":
         raise ConfigError("trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU (trainer.accelerator="
                           "gpu); on this device use trainer.compile=inductor or none")
+    if mode == "inductor" and device == "cpu":
+        from torch._inductor import cpp_builder
+
+        try:
+            cpp_builder.get_cpp_compiler()
+        except Exception as err:  # inductor's own search (config.cpp.cxx, $CXX, g++, clang++)
+            raise ConfigError(f"trainer.compile=inductor on the CPU builds C++ kernels and found no C++ compiler "
+                              f"({type(err).__name__}); install g++ or set CXX, or use trainer.compile=none") from None
