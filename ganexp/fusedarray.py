@@ -1,6 +1,7 @@
 """Fused seed arrays at the level of runs (``launch.fuse=seed``; the model: ganexp/systems/fused.py).
 
-The grid sweeper hands one job the runs of a grid that differ only in seed (``launch.array_seeds``).
+The grid sweeper hands one job the runs of a grid that differ only in seed (launch.fuse=seed), or in seed and
+learning rates (launch.fuse=hparams): ``launch.array_members``, each member's own overrides.
 Each member keeps everything a separate run has: its folder, lock, config.yaml, result.json,
 metrics.jsonl, sample grids, last.ckpt (in a separate run's format) and W&B run. Per member:
 
@@ -158,20 +159,24 @@ class FusedArray(RunActions):
 
 
 def member_configs(cfg: DictConfig) -> list[DictConfig]:
-    """A fused job's config -> one config per seed of ``launch.array_seeds``, each as its separate run's."""
+    """A fused job's config -> one config per member of ``launch.array_members`` (each member's own overrides,
+    e.g. 'seed=1;optim.lr_g=1e-4'), each as its separate run's."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     out = []
-    for seed in cfg.launch.array_seeds:
+    for own in cfg.launch.array_members:
         c = copy.deepcopy(cfg)
         with open_dict(c):
-            c.seed = int(seed)
-            c.launch.array_seeds = None
+            for o in OverridesParser.create().parse_overrides(own.split(";")):
+                OmegaConf.update(c, o.key_or_group, o.value(), merge=False)
+            c.launch.array_members = None
         out.append(c)
     return out
 
 
 def run_array(cfgs: list[DictConfig], dirs: list[Path], names: list[str]) -> list[dict]:
-    """Train the runs (configs that differ only in seed) that are not finished or busy as fused arrays;
-    returns each run's result (status busy / skip / kept as ``train.run`` reports them)."""
+    """Train the runs (configs that differ only in seed and learning rates) that are not finished or busy as
+    fused arrays; returns each run's result (status busy / skip / kept as ``train.run`` reports them)."""
     results: dict[str, dict] = {}
     with ExitStack() as stack:
         runs = []

@@ -62,13 +62,14 @@ def check_job(cfg: DictConfig) -> dict:
 
 
 def check_fusable(cfg: dict) -> None:
-    """launch.fuse=seed fuses DCGAN networks of the ``gan`` system (ganexp/nets/fused.py)."""
-    if cfg.get("launch", {}).get("fuse", "none") == "none":
+    """launch.fuse fuses DCGAN networks of the ``gan`` system (ganexp/nets/fused.py)."""
+    fuse = cfg.get("launch", {}).get("fuse", "none")
+    if fuse == "none":
         return
     system, model = cfg["system"].get("name"), cfg["model"].get("name")
     if system != "gan" or model != "dcgan":
-        raise ConfigError(f"launch.fuse=seed fuses runs of system=gan with model=dcgan, not system={system} "
-                          f"model={model}; drop launch.fuse=seed to train these runs one by one")
+        raise ConfigError(f"launch.fuse={fuse} fuses runs of system=gan with model=dcgan, not system={system} "
+                          f"model={model}; drop launch.fuse={fuse} to train these runs one by one")
 
 
 def check_capturable(cfg: dict) -> None:

@@ -93,10 +93,11 @@ def Tags() -> Check:
                  [], "notalist", required=False)
 
 
-def Seeds() -> Check:
-    return Check("null or a list of distinct seeds (integers >= 0), e.g. [0,1,2]",
-                 lambda v: v is None or (isinstance(v, list) and len(set(v)) == len(v) and all(_is_int(x) and x >= 0 for x in v)),
-                 None, [1, 1], required=False)
+def Members() -> Check:
+    def ok(v):
+        return v is None or (isinstance(v, list) and len(v) >= 1 and all(isinstance(m, str) and "=" in m for m in v))
+    return Check("null or a list of each fused member's overrides, e.g. ['seed=0','seed=1'] (set by the grid "
+                 "sweeper)", ok, None, ["seed"], required=False)
 
 
 def Epochs() -> Check:
@@ -123,8 +124,8 @@ SCHEMA: dict[str, Check] = {
     "data_root": Str(),
     "force": Bool(),
     "launch.jobs_per_gpu": Int(1),
-    "launch.fuse": Choice("none", "seed", required=False),
-    "launch.array_seeds": Seeds(),
+    "launch.fuse": Choice("none", "seed", "hparams", required=False),
+    "launch.array_members": Members(),
     "schedule.*": Int(1),  # experiment files: generator steps per dataset name
     "study": Choice("lee2018", "psgan2025", "kwak_ko"),
     "data.placement": Choice("auto", "resident", "streamed"),

@@ -446,7 +446,7 @@ def main(cfg: DictConfig) -> dict:
     hc = HydraConfig.get()
     name = hc.job.override_dirname or "default"
     grid = hc.mode == RunMode.MULTIRUN
-    if cfg.launch.get("array_seeds"):  # the sweeper fused this grid's seeds (launch.fuse=seed) into one job
+    if cfg.launch.get("array_members"):  # the sweeper fused runs of this grid (launch.fuse) into one job
         return array_job(cfg, hc)
     try:
         res = run(cfg, Path(hc.runtime.output_dir), name)
@@ -466,24 +466,26 @@ def outcome(res: dict) -> dict:
 
 
 def array_job(cfg: DictConfig, hc) -> list[dict]:
-    """A fused seed array's job: each member in the folder and under the name of its separate run."""
+    """A fused array's job: each member in the folder and under the name of its separate run."""
     from .fusedarray import member_configs, run_array
 
     cfgs = member_configs(cfg)
-    names = [member_dirname(hc, c.seed) for c in cfgs]
+    names = [member_dirname(hc, own.split(";")) for own in cfg.launch.array_members]
     try:
         return [outcome(res) for res in run_array(cfgs, [Path(hc.sweep.dir) / n for n in names], names)]
     except USER_ERRORS as err:
-        print(f"error: {names[0]} (+ seeds): {err}", file=sys.stderr, flush=True)
+        print(f"error: {names[0]} (+ members): {err}", file=sys.stderr, flush=True)
         return [{"name": n, "status": "error", "error": str(err)} for n in names]
 
 
-def member_dirname(hc, seed: int) -> str:
-    """Hydra's override_dirname of the job with ``seed`` in place of its seed (a member's run folder)."""
+def member_dirname(hc, own: list[str]) -> str:
+    """Hydra's override_dirname of the job with a member's ``own`` overrides (seed=..., optim.lr_g=...) in place
+    of the job's: the member's separate run folder."""
     from hydra._internal.config_loader_impl import get_overrides_dirname
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    lines = [o for o in hc.overrides.task if not o.startswith("seed=")] + [f"seed={seed}"]
+    keys = {o.split("=", 1)[0] for o in own}
+    lines = [o for o in hc.overrides.task if o.split("=", 1)[0] not in keys] + own
     how = hc.job.config.override_dirname
     return get_overrides_dirname(OverridesParser.create().parse_overrides(lines), list(how.exclude_keys),
                                  how.item_sep, how.kv_sep)

@@ -99,7 +99,7 @@ def test_cuda_graphs_without_cuda_are_one_sentence_exit_2(args, said, tmp_path):
     out = subprocess.run(train_cmd(*args, *fast, "trainer.compile=graphs", f"hydra.run.dir={tmp_path / 'run'}",
                                    f"hydra.sweep.dir={tmp_path / 'sweep'}"), capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stderr
-    line = out.stderr.strip().splitlines()[-1]  # a grid's job is named: "error: NAME (+ seeds): ..."
+    line = out.stderr.strip().splitlines()[-1]  # a grid's job is named: "error: NAME (+ members): ..."
     assert line.startswith("error: ") and line.endswith(said) and "Traceback" not in out.stderr, out.stderr
     assert not list(tmp_path.rglob("result.json")) and not list(tmp_path.rglob("metrics.jsonl"))
 

@@ -193,6 +193,57 @@ def test_fusing_another_system_is_one_sentence_exit_2(tmp_path):
     assert not list(tmp_path.glob("*/result.json"))
 
 
+# (seed, optim.lr_g, optim.lr_d) of three members with learning rates of their own
+LR_MEMBERS = [(0, 0.0001, 0.0002), (1, 0.0003, 0.0002), (0, 0.0003, 0.00005)]
+
+
+def run_members(overrides: list[str], members, root: Path, fuse: bool) -> list[Path]:
+    """Each member (seed, lr_g, lr_d) as a separate run, or all of them as one fused array."""
+    from ganexp.config import compose
+    from ganexp.fusedarray import run_array
+    from ganexp.train import run
+
+    cfgs = [compose([*overrides, f"seed={s}", f"optim.lr_g={g}", f"optim.lr_d={d}"]) for s, g, d in members]
+    dirs = [root / f"seed={s},lr_g={g},lr_d={d}" for s, g, d in members]
+    if fuse:
+        run_array(cfgs, dirs, [d.name for d in dirs])
+    for cfg, d in zip(cfgs, dirs):
+        if not fuse:
+            assert run(cfg, d, d.name)["status"] == "completed"
+    return dirs
+
+
+@pytest.mark.parametrize("loss", ["gan_ns", "wgan"])  # Adam, RMSprop
+def test_members_with_their_own_learning_rates_equal_their_separate_runs(loss, tmp_path):
+    """launch.fuse=hparams: per-member learning rates (member_lr.MemberAdam / MemberRMSprop) update each
+    member exactly as its separate run's torch optimizer does; its checkpoint carries its own lr."""
+    overrides = [*EXACT, f"loss={loss}"]
+    ref = run_members(overrides, LR_MEMBERS, tmp_path / "ref", fuse=False)
+    got = run_members(overrides, LR_MEMBERS, tmp_path / "fused", fuse=True)
+    for r, g, (_, lr_g, lr_d) in zip(ref, got, LR_MEMBERS):
+        assert_same_run(g, r)
+        groups = [o["param_groups"][0]["lr"] for o in torch.load(g / "last.ckpt", weights_only=True)["optimizers"]]
+        assert groups == [lr_g, lr_d]
+    assert rows(got[1]) != rows(got[2])  # same seed 0 for members 0 and 2: the learning rates make them differ
+
+
+def test_a_learning_rate_grid_fuses_into_one_job_with_the_separate_grids_folders(tmp_path):
+    """-m launch.fuse=hparams over optim.lr_g x seed: one job, four members, each in the folder the unfused
+    grid gives it, with its results (float32: within float tolerance)."""
+    grid = ["-m", "optim.lr_g=0.0001,0.0003", "seed=0,1", *FAST, "trainer.max_steps=2", "z_dim=4"]
+    plain = sh(train_cmd(*grid, f"hydra.sweep.dir={tmp_path / 'plain'}"))
+    fused_grid = sh(train_cmd(*grid, "launch.fuse=hparams", f"hydra.sweep.dir={tmp_path / 'fused'}"))
+    assert plain.returncode == 0 and fused_grid.returncode == 0, fused_grid.stderr[-3000:]
+    assert "Launching 1 jobs" in fused_grid.stdout + fused_grid.stderr
+    assert "[grid] 4 runs: 4 completed" in fused_grid.stdout + fused_grid.stderr
+    names = sorted(p.name for p in (tmp_path / "plain").glob("*seed=*"))
+    assert names == sorted(p.name for p in (tmp_path / "fused").glob("*seed=*")) and len(names) == 4
+    for name in names:
+        for want, have in zip(rows(tmp_path / "plain" / name), rows(tmp_path / "fused" / name), strict=True):
+            for k, v in want.items():
+                assert have[k] == pytest.approx(v, rel=1e-3, abs=1e-4), (name, k)
+
+
 def test_members_have_their_own_wandb_runs(tmp_path):
     """Three members write three offline W&B runs at once, each with its seed and its own history."""
     sys.path.insert(0, str(Path(__file__).parent))

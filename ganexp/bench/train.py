@@ -91,7 +91,7 @@ def fused_run(cfg, size: int) -> float:
     from ganexp.fusedarray import member_configs, run_array
 
     with open_dict(cfg):
-        cfg.launch.array_seeds = list(range(size))
+        cfg.launch.array_members = [f"seed={s}" for s in range(size)]
     with tempfile.TemporaryDirectory() as tmp:
         dirs = [Path(tmp) / f"seed={s}" for s in range(size)]
         run_array(member_configs(cfg), dirs, [d.name for d in dirs])

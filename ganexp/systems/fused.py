@@ -1,4 +1,5 @@
-"""Fused seed arrays: S runs of the ``gan`` system that differ only in seed, trained as one model.
+"""Fused arrays: S runs of the ``gan`` system that differ only in seed (and learning rates), trained as one
+model.
 
 The members' networks are fused (ganexp/nets/fused.py, HFTA: Wang et al., MLSys 2021): every kernel
 serves all members, batch norm keeps each member's running statistics. Tensors carry the members on
@@ -11,7 +12,8 @@ Each member i is exactly the separate run with its seed, to float tolerance:
   same order (``MemberRandom``);
 * its real batches come from its own ``EpochOrder`` seeded like the separate run's;
 * the losses average per member and the backward pass takes the sum over members: the members'
-  parameters are disjoint, so each gets its own loss's gradient; Adam/RMSprop are elementwise;
+  parameters are disjoint, so each gets its own loss's gradient; Adam/RMSprop are elementwise (with
+  per-member learning rates, ``member_lr``'s);
 * its checkpoint (``member_checkpoint``) has the format of a separate run's last.ckpt, so either can
   resume the other.
 """
@@ -25,6 +27,7 @@ from ..losses.base import GlobalRandom
 from ..nets.fused import MemberLayout, fuse, fused_state, member_state
 from .base import GANSystem, sample_latent
 from .gan import GANPair
+from .member_lr import member_lr_optimizer
 
 
 class MemberRandom(GlobalRandom):
@@ -89,10 +92,23 @@ class FusedGANPair(GANPair):
         self.rng_states = rng_states  # per member {"cpu": ByteTensor, "cuda": [ByteTensor, ...]}
         self.generators: list[torch.Generator] = []
         self._saved: tuple[int, dict] | None = None  # (step, checkpoint_state()) shared by the members' saves
+        # per optimizer (G's, D's): each member's learning rate (launch.fuse=hparams lets them differ)
+        self.member_lrs = [[m.ctx.optim[key] for m in members] for key in ("lr_g", "lr_d")]
+        others = [{k: v for k, v in m.ctx.optim.items() if k not in ("lr_g", "lr_d")} for m in members]
+        if any(o != others[0] for o in others):
+            raise ValueError("fused members may differ in optim.lr_g and optim.lr_d only")
 
     @property
     def G(self):
         return self._layout["G"]
+
+    def build_optimizers(self):
+        """GANPair's optimizers, or, where members' learning rates differ, ``member_lr``'s per-member ones."""
+        if all(len(set(lrs)) == 1 for lrs in self.member_lrs):
+            return super().build_optimizers()
+        o = self.ctx.optim
+        return [member_lr_optimizer(net.parameters(), o["name"], lrs, o.get("betas"))
+                for net, lrs in zip((self.G, self.D), self.member_lrs, strict=True)]
 
     @property
     def D(self):
@@ -132,7 +148,8 @@ class FusedGANPair(GANPair):
         state = self._saved[1]
         cuda = [self.generators[i].get_state()] if self.device.type == "cuda" else self.rng_states[i]["cuda"]
         return {**state, "system": member_state(state["system"], i, self.s),
-                "optimizers": [member_optimizer(o, i, self.s) for o in state["optimizers"]],
+                "optimizers": [member_optimizer(o, i, self.s, lrs[i])
+                               for o, lrs in zip(state["optimizers"], self.member_lrs, strict=True)],
                 "extra": {"loss": {k: v[i].clone() for k, v in state["extra"]["loss"].items()}},
                 "batcher": state["batcher"][i], "acc": {k: v.expand(self.s)[i].clone() for k, v in state["acc"].items()},
                 "rng_cpu": self.generators[i].get_state() if self.device.type == "cpu" else self.rng_states[i]["cpu"],
@@ -168,10 +185,10 @@ def capture_rng() -> dict:
     return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 
-def member_optimizer(state: dict, i: int, s: int) -> dict:
-    """Member i's part of a fused optimizer's state dict (moments sliced like their parameters)."""
+def member_optimizer(state: dict, i: int, s: int, lr: float) -> dict:
+    """Member i's part of a fused optimizer's state dict: moments sliced like their parameters, its own lr."""
     return {"state": {p: member_state(st, i, s) for p, st in state["state"].items()},
-            "param_groups": state["param_groups"]}
+            "param_groups": [{**g, "lr": lr} for g in state["param_groups"]]}
 
 
 def fused_optimizer(states: list[dict]) -> dict:

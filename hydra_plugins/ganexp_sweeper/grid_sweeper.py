@@ -30,7 +30,7 @@ class GridSweeper(BasicSweeper):
             EXIT["code"] = 2
             return []
         try:
-            returns = self.launch_jobs(fuse_seeds(jobs, cfgs))
+            returns = self.launch_jobs(fuse_jobs(jobs, cfgs))
         except Exception as err:  # noqa: BLE001 (only submitit's UncompletedJobError is ours to explain)
             if type(err).__name__ != "UncompletedJobError":
                 raise
@@ -61,18 +61,26 @@ class GridSweeper(BasicSweeper):
         """Done for the whole grid in ``sweep`` before anything launches."""
 
 
-def fuse_seeds(jobs: list[list[str]], cfgs: list[dict]) -> list[list[str]]:
-    """Under launch.fuse=seed, the jobs that differ only in their seed= override become one job that trains
-    them as a fused array (``launch.array_seeds``, in grid order); other jobs are left as they are."""
+# launch.fuse -> the keys in which the members of one fused job may differ (ganexp/systems/fused.py)
+FUSED_KEYS = {"seed": ("seed",), "hparams": ("seed", "optim.lr_g", "optim.lr_d")}
+
+
+def fuse_jobs(jobs: list[list[str]], cfgs: list[dict]) -> list[list[str]]:
+    """Under launch.fuse=seed (hparams), the jobs that differ only in their seed= (and learning-rate)
+    overrides become one job that trains them as a fused array: ``launch.array_members`` lists each
+    member's own overrides of those keys, in grid order. Other jobs are left as they are."""
     groups: dict[tuple, list[int]] = {}
+    members: dict[int, str] = {}
     for i, (job, cfg) in enumerate(zip(jobs, cfgs)):
-        fused = cfg["launch"].get("fuse") == "seed" and any(o.startswith("seed=") for o in job)
-        groups.setdefault((tuple(o for o in job if not o.startswith("seed=")),) if fused else (i,), []).append(i)
+        keys = FUSED_KEYS.get(cfg["launch"].get("fuse", "none"), ())
+        own = [o for o in job if o.split("=", 1)[0] in keys]
+        members[i] = ";".join(own)
+        groups.setdefault((tuple(o for o in job if o not in own),) if own else (i,), []).append(i)
     out = []
-    for members in groups.values():
-        job = list(jobs[members[0]])
-        if len(members) > 1:
-            job.append(f"launch.array_seeds=[{','.join(str(cfgs[i]['seed']) for i in members)}]")
+    for group in groups.values():
+        job = list(jobs[group[0]])
+        if len(group) > 1:
+            job.append(f"launch.array_members=[{','.join(repr(members[i]) for i in group)}]")
         out.append(job)
     return out
 
