@@ -11,8 +11,10 @@ ASSETS = ROOT.parent / "shared" / "assets"
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
-# Small, fast settings for CPU runs in tests.
-FAST = ["dataset=digits", "metrics=none", "logger=none", "trainer.accelerator=cpu", "model.width=8",
+# Small, fast settings for CPU runs in tests; GANEXP_TEST_ACCELERATOR=gpu runs them on a GPU (a GPU session's
+# check of the captured-step tests: GANEXP_TEST_ACCELERATOR=gpu pytest -m slow tests/test_captured.py).
+ACCELERATOR = os.environ.get("GANEXP_TEST_ACCELERATOR", "cpu")
+FAST = ["dataset=digits", "metrics=none", "logger=none", f"trainer.accelerator={ACCELERATOR}", "model.width=8",
         "batch_size=16", "trainer.log_every_n_steps=1", "trainer.sample_every_n_steps=1000",
         "trainer.ckpt_every_n_steps=1000", "trainer.num_eval_samples=16"]
 
