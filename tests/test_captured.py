@@ -50,10 +50,11 @@ def test_every_norm_captures(norm, tmp_path):
     assert_same_run(got[1], ref[1], ROUNDING, same_config=False)
 
 
-def test_fused_array_captures(tmp_path):
+@pytest.mark.parametrize("variant", [["loss=began"], ["loss=hinge", "norm=spectral"]])
+def test_fused_array_captures(variant, tmp_path):
     """A fused array's step captured: each member still equals its separate eager run (BEGAN: per-member
-    L1 means and k_t inside the captured objectives)."""
-    overrides = [*EXACT, "loss=began"]
+    L1 means and k_t inside the captured objectives; spectral norm: the fused, batched power iteration)."""
+    overrides = [*EXACT, *variant]
     ref = separate(overrides, (0, 1), tmp_path / "eager")
     got = fused(compiled(overrides), (0, 1), tmp_path / "captured")
     for s in (0, 1):
