@@ -1,4 +1,4 @@
-"""Fused seed arrays at the level of runs (``launch.fuse=seed``; the model: ganexp/systems/fused.py).
+"""Fused arrays at the level of runs (``launch.fuse=seed|hparams``; the model: ganexp/systems/fused.py).
 
 The grid sweeper hands one job the runs of a grid that differ only in seed (launch.fuse=seed), or in seed and
 learning rates (launch.fuse=hparams): ``launch.array_members``, each member's own overrides.

@@ -102,6 +102,10 @@ class FusedGANPair(GANPair):
     def G(self):
         return self._layout["G"]
 
+    @property
+    def D(self):
+        return self._layout["D"]
+
     def build_optimizers(self):
         """GANPair's optimizers, or, where members' learning rates differ, ``member_lr``'s per-member ones."""
         if all(len(set(lrs)) == 1 for lrs in self.member_lrs):
@@ -109,10 +113,6 @@ class FusedGANPair(GANPair):
         o = self.ctx.optim
         return [member_lr_optimizer(net.parameters(), o["name"], lrs, o.get("betas"))
                 for net, lrs in zip((self.G, self.D), self.member_lrs, strict=True)]
-
-    @property
-    def D(self):
-        return self._layout["D"]
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
