@@ -5,19 +5,21 @@ backward, the compiled optimizer step) but runs aten kernels, so in float64 a ca
 run to float64 rounding (rel 1e-9; AOTAutograd decomposes batch norm and Adam into primitive ops, whose last
 bits differ by ~1e-16): any draw moved, reordered or lost, any state not written back (batch-norm
 statistics, Adam's moments, BEGAN's k_t, WGAN's clipping) shows far above that. Inductor's generated
-kernels are float32 here and round differently: rel 1e-4 (the slow test: minutes of C++ compilation).
+kernels are float32 here and round differently: rel 1e-3 (the slow tests: ~35 s of C++ compilation each
+with a cold inductor cache).
 """
-ROUNDING = 1e-9
 import subprocess
 import sys
 
 import pytest
 import torch
+from torch._dynamo.utils import counters
 
 from conftest import FAST, killed_after, train_cmd
 from test_fused import EXACT, LOSSES, LR_MEMBERS, assert_same_run, fused, rows, run_members, separate
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+ROUNDING = 1e-9
 
 
 def compiled(overrides: list[str], mode: str = "aot_eager") -> list[str]:
@@ -31,8 +33,11 @@ def test_captured_run_equals_its_eager_run(loss, tmp_path, capsys):
     overrides = [*EXACT, f"loss={loss}"]
     ref = separate(overrides, (0,), tmp_path / "eager")
     capsys.readouterr()
+    counters.clear()
     got = separate(compiled(overrides), (0,), tmp_path / "captured")
     assert_same_run(got[0], ref[0], ROUNDING, same_config=False)
+    # compiled, not silently eager: both objectives (the critic's unless it has a penalty), both optimizer steps
+    assert counters["stats"]["unique_graphs"] >= (3 if loss in ("wgan_gp", "dragan") else 4)
     said = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[compile]")]
     if loss in ("wgan_gp", "dragan"):
         assert said == [f"[compile] trainer.compile=aot_eager: loss={loss}'s critic objective runs eager: its "
@@ -86,8 +91,11 @@ def test_systems_without_capture_say_so_once_and_train_eager(tmp_path, capsys):
     overrides = [*EXACT, "system=progan", "model=progressive", "loss=wgan"]
     ref = separate(overrides, (0,), tmp_path / "eager")
     capsys.readouterr()
+    counters.clear()
     got = separate(compiled(overrides), (0,), tmp_path / "captured")
     assert_same_run(got[0], ref[0], ROUNDING, same_config=False)
+    # compiled, not silently eager: both objectives (the critic's unless it has a penalty), both optimizer steps
+    assert counters["stats"]["unique_graphs"] >= (3 if loss in ("wgan_gp", "dragan") else 4)
     said = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[compile]")]
     assert said == ["[compile] trainer.compile=aot_eager: ProGAN's training step runs eager: its networks change "
                     "depth and fade-in alpha as it grows, and every change would recompile"]
