@@ -73,11 +73,13 @@ def check_fusable(cfg: dict) -> None:
 
 
 def check_capturable(cfg: dict) -> None:
-    """trainer.compile=graphs on a CPU-only run (its device is known before it starts only when set to cpu)."""
+    """trainer.compile on a run set to the CPU: checked here, before any job, by the run's own check
+    (``captured.check_device``). Other runs find their device only when they start, and check it then."""
     trainer = cfg.get("trainer", {})
-    if trainer.get("compile") == "graphs" and trainer.get("accelerator") == "cpu":
-        raise ConfigError("trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU, not "
-                          "trainer.accelerator=cpu; on the CPU use trainer.compile=inductor or none")
+    if trainer.get("compile", "none") != "none" and trainer.get("accelerator") == "cpu":
+        from .systems.captured import check_device
+
+        check_device(trainer)
 
 
 def translate(err: Exception, overrides: Sequence[str]) -> ConfigError:

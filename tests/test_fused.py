@@ -207,9 +207,8 @@ def run_members(overrides: list[str], members, root: Path, fuse: bool) -> list[P
     dirs = [root / f"seed={s},lr_g={g},lr_d={d}" for s, g, d in members]
     if fuse:
         run_array(cfgs, dirs, [d.name for d in dirs])
-    for cfg, d in zip(cfgs, dirs):
-        if not fuse:
-            assert run(cfg, d, d.name)["status"] == "completed"
+    else:
+        assert all(run(cfg, d, d.name)["status"] == "completed" for cfg, d in zip(cfgs, dirs))
     return dirs
 
 

@@ -100,7 +100,7 @@ def check_device(trainer) -> None:
     from ..config import ConfigError
     from ..data.placement import training_device
 
-    mode, device = trainer.get("compile"), training_device(trainer.accelerator).type
+    mode, device = trainer.get("compile"), training_device(trainer.get("accelerator", "auto")).type
     if mode == "graphs" and device != "cuda":
         raise ConfigError("trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU (trainer.accelerator="
                           "gpu); on this device use trainer.compile=inductor or none")
