@@ -80,6 +80,8 @@ def config_hash(cfg: dict) -> str:
     """Stable hash of what determines a run's result (logger, paths and data placement excluded)."""
     keep = without_added_later({k: v for k, v in cfg.items()
                                 if k not in ("logger", "data_root", "sweep", "launch", "force", "data")})
+    if keep.get("study", "") is None:  # no study (the grid report) hashes as lee2018, the default of earlier runs
+        keep.pop("study")
     if isinstance(keep.get("model"), dict) and "autoencoder" in keep["model"]:
         keep["model"] = effective_model(keep["model"], keep.get("loss", {}))
     if isinstance(keep.get("trainer"), dict):  # where and with which kernels a run trains does not change what it is

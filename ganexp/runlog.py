@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
+
+from .records import append_row, clean, whole_lines
 
 # The temp files of the atomic writers below and of checkpoint.write: ".last.ckpt.tmp<pid>",
 # ".result.json.tmp<pid>", ".<stem>.tmp<pid>.png".
@@ -41,26 +42,10 @@ def atomic_write_json(path: Path, data: dict) -> None:
         tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
 
 
-def read_json_dict(path: Path) -> dict | None:
-    """A JSON object from ``path``; None when absent, unparseable or not an object (a list, a number)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _jsonable(v):
     if hasattr(v, "item"):
         return v.item()
     return str(v)
-
-
-def clean(v):
-    """JSON-safe float: NaN/inf become None (strict JSON)."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 class RunLogger:
@@ -91,7 +76,7 @@ class RunLogger:
 
     def _last_step(self) -> int:
         """The highest step of a whole row in metrics.jsonl; -1 when there is none."""
-        steps = [_jsonl_step(ln) for ln in _whole_lines(self.jsonl)] if self.jsonl.exists() else []
+        steps = [_jsonl_step(ln) for ln in whole_lines(self.jsonl)] if self.jsonl.exists() else []
         return max((s for s in steps if s is not None), default=-1)
 
     def _to_wandb(self, step: int) -> bool:
@@ -104,18 +89,17 @@ class RunLogger:
         """On resume: drop rows written after the checkpoint's step (they will be redone) and rows a kill
         tore or that do not parse (they would stop every later resume)."""
         if self.jsonl.exists():
-            keep = [ln for ln in _whole_lines(self.jsonl) if _le(_jsonl_step(ln), step)]
+            keep = [ln for ln in whole_lines(self.jsonl) if _le(_jsonl_step(ln), step)]
             self.jsonl.write_text("".join(ln + "\n" for ln in keep))
         if self.csv.exists():
-            rows = [r for r in csv.reader(ln.rstrip("\r") for ln in _whole_lines(self.csv))
+            rows = [r for r in csv.reader(ln.rstrip("\r") for ln in whole_lines(self.csv))
                     if len(r) == 3 and _le(_int(r[2]), step)]
             self.csv.unlink()
             self._csv_append(rows)
 
     def log(self, row: dict) -> None:
         row = {k: clean(v) for k, v in row.items()}
-        with open(self.jsonl, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_row(self.jsonl, row)
         if self.cfg.get("name") == "csv":
             self._csv_append([k, v, row["step"]] for k, v in row.items() if k != "step")
         if self._to_wandb(row["step"]):
@@ -144,13 +128,6 @@ class RunLogger:
             self.wandb_run = None
 
 
-def _whole_lines(path: Path) -> list[str]:
-    """The lines of ``path`` that end in a newline: a last line without one was torn by a kill, and even
-    if it parses, it may be a prefix of another row ("...,1" of "...,12")."""
-    text = path.read_text(errors="replace")  # a torn multi-byte character must not stop the resume
-    return text.split("\n")[:-1]
-
-
 def _jsonl_step(line: str) -> int | None:
     try:
         row = json.loads(line)
@@ -177,7 +154,7 @@ def _init_wandb(run_dir: Path, lcfg: dict, run_cfg: dict, name: str, resume_id: 
             "norm": f"{run_cfg['norm']['g']}/{run_cfg['model']['discriminator'].get('norm', run_cfg['norm']['d'])}",
             "seed": run_cfg["seed"]}  # norm: the effective G/D norms (WGAN-GP's critic: layer, not batch)
     system = run_cfg.get("system", {})
-    flat.update(system=system.get("name", "gan"), study=run_cfg.get("study", "lee2018"),
+    flat.update(system=system.get("name", "gan"), study=run_cfg.get("study") or "grid",
                 **{k: system[k] for k in ("num_generators",) if k in system})
     tags = [f"{k}={flat[k]}" for k in (*keys, "system")] + list(lcfg.get("tags") or [])
     os.environ.setdefault("WANDB_SILENT", "true")

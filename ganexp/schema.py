@@ -127,7 +127,7 @@ SCHEMA: dict[str, Check] = {
     "launch.fuse": Choice("none", "seed", "hparams", required=False),
     "launch.array_members": Members(),
     "schedule.*": Int(1),  # experiment files: generator steps per dataset name
-    "study": Choice("lee2018", "psgan2025", "kwak_ko"),
+    "study": Optional(Choice("lee2018", "psgan2025", "kwak_ko")),
     "data.placement": Choice("auto", "resident", "streamed"),
     "data.resident_fraction": Num(0, 1, open_lo=True, example=0.25),
     "data.prefetch": Int(1, 64),

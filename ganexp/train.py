@@ -34,7 +34,8 @@ from .data import DatasetError
 from .data.placement import make_batcher, training_device
 from .systems import Diverged, GANSystem, build_system, chunks, eval_codes, sample_latent
 from .systems.captured import check_device
-from .runlog import RunLogger, atomic_write_json, read_json_dict, remove_stale_temps, save_grid
+from . import records
+from .runlog import RunLogger, atomic_write_json, remove_stale_temps, save_grid
 
 register_resolvers()
 USER_ERRORS = (ConfigError, DatasetError, CheckpointError)
@@ -424,7 +425,7 @@ def train(r: Run, run_dir: Path) -> dict:
 
 def read_result(run_dir: Path) -> dict:
     """The run's result.json as a dict; {} when absent, torn, or not a JSON object."""
-    return read_json_dict(run_dir / "result.json") or {}
+    return records.read_json_dict(run_dir / records.RESULT) or {}
 
 
 def config_diff(old: dict, new: dict) -> list[str]:

@@ -1,8 +1,8 @@
-"""``python -m ganexp.results SWEEP_DIR... [--out DIR] [--study NAME] [--wandb]``: write a study's report.
+"""``python -m ganexp.results SWEEP_DIR... [--out DIR] [--study NAME] [--wandb]``: write a grid's report.
 
-The study (Study A ``lee2018`` by default, Study C ``psgan2025``) comes from the runs' ``study``
-config key, or ``--study``; see ``studies.py``. Prints a short summary and, as its last line, the
-report folder.
+By default the grid's own report (one row per configuration, every metric, comparisons, figures); the
+runs of a paper's experiment get that study's report (their ``study`` config key, or ``--study``; see
+``studies.py``). Prints a short summary and, as its last line, the report folder.
 """
 from __future__ import annotations
 
@@ -21,11 +21,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None,
                    help="report folder (default: <first SWEEP_DIR>/report)")
     p.add_argument("--study", choices=sorted(studies.REGISTRY), default=None,
-                   help="report every run as this study (default: the runs' `study` config key)")
+                   help="report every run as this study; grid = the grid's own report (default: the "
+                        "runs' `study` config key)")
     p.add_argument("--wandb", action="store_true",
                    help="also log tables and figures to a W&B run in the sweep's group")
+    p.add_argument("--x", choices=["step", "epoch", "images"], default="step",
+                   help="grid report: the x axis of the curves (generator steps, epochs or real images seen)")
+    p.add_argument("--no-latent", action="store_true",
+                   help="grid report: skip the best configuration's interpolation strips")
     p.add_argument("--paper-grid", action="store_true",
-                   help="expect the paper's full grid (4 data sets × 7 losses × d=1..100)")
+                   help="Study A: expect the paper's full grid (4 data sets × 7 losses × d=1..100)")
     p.add_argument("--seeds", type=int, default=None,
                    help="expected seeds per cell (default: distinct seeds seen)")
     p.add_argument("--fid-key", default=None,

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import paper
-from .runs import Run, _get
+from .runs import Run, dotted
 
 ASPECTS = ("sample count", "schedule", "latent prior")
 
@@ -43,7 +43,7 @@ def _samples_text(key: str | None, n, n_real, split) -> str:
 
 def run_schedule(run: Run) -> int | None:
     """Generator steps the run was configured for (``trainer.max_steps``), else its ``steps``."""
-    value = _get(run.config, "trainer.max_steps")
+    value = dotted(run.config, "trainer.max_steps")
     if value is None:
         value = run.steps
     try:

@@ -7,12 +7,13 @@ its cell is recovered from its config when one is there.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Hashable, TypeVar
+
+from .. import records
 
 STATUSES = ("completed", "diverged", "failed", "incomplete")
 RUN_MARKERS = ("result.json", "metrics.jsonl", ".hydra", "samples", "config.yaml", "last.ckpt")
@@ -79,7 +80,7 @@ def finite(value) -> float | None:
     return float(value) if ok else None
 
 
-def _get(cfg: dict, dotted: str):
+def dotted(cfg: dict, dotted: str):
     """``cfg["a"]["b"]`` for ``"a.b"``; None when any part is missing."""
     node = cfg
     for part in dotted.split("."):
@@ -89,12 +90,12 @@ def _get(cfg: dict, dotted: str):
     return node
 
 
-def _name(cfg: dict, group: str) -> str | None:
+def group_name(cfg: dict, group: str) -> str | None:
     """A config group's name: ``cfg[group]["name"]`` or a plain string ``cfg[group]``."""
     node = cfg.get(group)
     if isinstance(node, str):
         return node
-    name = _get(cfg, f"{group}.name")
+    name = dotted(cfg, f"{group}.name")
     return str(name) if name is not None else None
 
 
@@ -102,78 +103,51 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _int(value) -> int | None:
+def as_int(value) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
 
 
-def _read_config(run_dir: Path) -> dict:
-    """The config an unfinished run left behind (Hydra's or ours), or {}."""
+def read_yaml(path: Path):
+    """A YAML (or JSON) file's content; None when absent or unreadable."""
     import yaml  # PyYAML ships with Hydra/OmegaConf
 
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+
+
+def read_config(run_dir: Path) -> dict:
+    """The config an unfinished run left behind (Hydra's or ours), or {}."""
     for rel in CONFIG_FILES:
-        p = run_dir / rel
-        if p.is_file():
-            try:
-                text = p.read_text(encoding="utf-8")
-                cfg = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-            except (OSError, ValueError, yaml.YAMLError):
-                continue
-            if isinstance(cfg, dict):
-                return cfg
+        cfg = read_yaml(run_dir / rel)  # JSON is YAML
+        if isinstance(cfg, dict):
+            return cfg
     return {}
 
 
 def read_result(run_dir: Path) -> dict:
     """``result.json`` of a run folder as a dict; {} when missing, unreadable or not an object."""
-    try:
-        data = json.loads((Path(run_dir) / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return records.read_json_dict(Path(run_dir) / records.RESULT) or {}
 
 
-def read_rows(path: Path) -> list[dict]:
-    """JSON objects of a ``metrics.jsonl`` (unreadable lines, e.g. a cut last line, skipped)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    rows = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+read_rows = records.read_rows
 
 
 def load_run(run_dir: Path) -> Run:
     """Read one run folder; a missing or unreadable result.json gives status "incomplete"."""
     run_dir = Path(run_dir)
-    result, note = {}, ""
-    try:
-        result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        note = "no result.json"
-    except (OSError, ValueError) as exc:
-        note = f"unreadable result.json ({type(exc).__name__})"
-    if not isinstance(result, dict):
-        result, note = {}, "result.json is not a JSON object"
-    status = result.get("status")
-    if status not in STATUSES[:3]:
-        note = note or f"unknown status {status!r}"
-        status = "incomplete"
-    cfg = result.get("config") if isinstance(result.get("config"), dict) else _read_config(run_dir)
-    return Run(path=run_dir, status=status, dataset=_name(cfg, "dataset"), loss=_name(cfg, "loss"),
-               z_dim=_int(cfg.get("z_dim")), seed=_int(cfg.get("seed")), config=cfg,
+    result, note = records.read_result(run_dir)
+    status = result.get("status") if not note else "incomplete"
+    cfg = result.get("config") if isinstance(result.get("config"), dict) else read_config(run_dir)
+    return Run(path=run_dir, status=status, dataset=group_name(cfg, "dataset"), loss=group_name(cfg, "loss"),
+               z_dim=as_int(cfg.get("z_dim")), seed=as_int(cfg.get("seed")), config=cfg,
                metrics=_dict(result.get("metrics")), metric_info=_dict(result.get("metric_info")),
-               steps=_int(result.get("steps")), wall_s=result.get("wall_s"),
-               diverged_at=_int(result.get("diverged_at")),
+               steps=as_int(result.get("steps")), wall_s=result.get("wall_s"),
+               diverged_at=as_int(result.get("diverged_at")),
                note=note or str(result.get("error") or ""))
 
 
@@ -217,7 +191,11 @@ def _preference(run: Run) -> tuple:
     return (STATUS_RANK[run.status], -mtime)
 
 
+def collect_all(sweep_dirs: list[Path]) -> list[Run]:
+    """Every run folder under the sweep folders, read."""
+    return [load_run(d) for s in sweep_dirs for d in find_run_dirs(Path(s))]
+
+
 def collect_runs(sweep_dirs: list[Path]) -> tuple[list[Run], list[Run]]:
     """All runs under the sweep folders, deduplicated: (runs, dropped duplicates)."""
-    runs = [load_run(d) for s in sweep_dirs for d in find_run_dirs(Path(s))]
-    return dedupe(runs)
+    return dedupe(collect_all(sweep_dirs))

@@ -1,10 +1,11 @@
-"""Results by study: one plug-in per study, picked from the runs' ``study`` config key.
+"""Reports by study: the grid's own report by default, a paper's plug-in for its experiment's runs.
 
-Every run's resolved config names its study (``study: lee2018`` for Study A, Lee & Seok 2018;
-``study: kwak_ko`` for Study B, Kwak & Ko, spectral norm and AdaIN for faces;
-``study: psgan2025`` for Study C, Byeon, Park & Yang 2025). A run whose config lacks the key is an
-older Study A run and counts as ``lee2018``; a folder with no config at all (killed before it wrote
-one) says nothing and is not counted. A sweep whose runs name several studies is refused.
+Every run's resolved config names its study: ``study: null`` (the default: a researcher's own grid,
+reported by ``gridreport``), ``lee2018`` for Study A (Lee & Seok 2018), ``kwak_ko`` for Study B (Kwak &
+Ko, spectral norm and AdaIN for faces), ``psgan2025`` for Study C (Byeon, Park & Yang 2025); a paper's
+experiment file sets it. A run whose config lacks the key predates it and is a Study A run; a folder
+with no config at all (killed before it wrote one) says nothing and is not counted. A sweep whose runs
+name several studies is refused (``--study grid`` reports any sweep as a grid).
 
 A plug-in is a ``Plugin``: ``build(sweep_dirs, args) -> report``, ``has_runs(report)``,
 ``write(report, out_dir) -> Path`` and ``summary_lines(report)`` (printed before the report
@@ -22,9 +23,10 @@ from typing import Any, Callable
 
 from .runs import find_run_dirs, load_run
 
-DEFAULT_STUDY = "lee2018"
+GRID = "grid"
+OLDEST_STUDY = "lee2018"  # runs from before the `study` key were all Study A's
 # Study name -> "module:attribute" of its Plugin (imported only when that study is reported).
-REGISTRY = {"lee2018": "ganexp.results.studies:LEE2018",
+REGISTRY = {GRID: "ganexp.results.studies:GRID_REPORT", "lee2018": "ganexp.results.studies:LEE2018",
             "psgan2025": "ganexp.results.psgan:PLUGIN",
             "kwak_ko": "ganexp.results.norms:PLUGIN"}
 
@@ -55,10 +57,13 @@ def plugin(name: str) -> Plugin:
 
 
 def study_of(config: dict) -> str | None:
-    """The study a run config belongs to; ``lee2018`` without the key; None without a config."""
+    """The study a run config belongs to: ``grid`` for ``study: null``, ``lee2018`` without the key,
+    None without a config."""
     if not config:
         return None
-    return str(config.get("study") or DEFAULT_STUDY)
+    if "study" not in config:
+        return OLDEST_STUDY
+    return str(config["study"] or GRID)
 
 
 def studies_found(sweep_dirs: list[Path]) -> Counter:
@@ -76,7 +81,7 @@ def choose(sweep_dirs: list[Path], forced: str | None = None) -> Plugin:
         names = " and ".join(f"{s} ({n} runs)" for s, n in sorted(found.items()))
         raise StudyError(f"the sweep mixes runs of the studies {names}; pass one study's sweep "
                          "folder (or --study NAME).")
-    return plugin(next(iter(found), DEFAULT_STUDY))
+    return plugin(next(iter(found), GRID))
 
 
 def _lee2018_build(sweep_dirs: list[Path], args: argparse.Namespace):
@@ -111,3 +116,32 @@ def _lee2018_push(report, out: Path) -> str:
 LEE2018 = Plugin(name="lee2018", title="Study A — loss × latent dimension (Lee & Seok 2018)",
                  build=_lee2018_build, has_runs=lambda report: bool(report.runs),
                  write=_lee2018_write, summary_lines=_lee2018_lines, push=_lee2018_push)
+
+
+def _grid_build(sweep_dirs: list[Path], args: argparse.Namespace):
+    from . import gridreport
+
+    return gridreport.build(sweep_dirs, args)
+
+
+def _grid_write(report, out: Path) -> Path:
+    from . import gridreport
+
+    return gridreport.write(report, out)
+
+
+def _grid_lines(report) -> list[str]:
+    from . import gridreport
+
+    return gridreport.summary_lines(report)
+
+
+def _grid_push(report, out: Path) -> str:
+    from . import gridreport
+
+    return gridreport.push(report, out)
+
+
+GRID_REPORT = Plugin(name=GRID, title="A grid, reported as it was run", build=_grid_build,
+                     has_runs=lambda report: bool(report.runs), write=_grid_write,
+                     summary_lines=_grid_lines, push=_grid_push)

@@ -1,4 +1,5 @@
-"""Log a built report to W&B: tables as ``wandb.Table``, figures as ``wandb.Image``.
+"""Log a built report to W&B: tables as ``wandb.Table``, figures as ``wandb.Image`` (``push_tables``, for
+any report; ``push``, Study A's tables).
 
 One run of job type "results" in the sweep's group. Project, entity, group and mode come from
 the run configs (``logger.project`` / ``logger.entity`` / ``logger.group`` / ``logger.mode``;
@@ -13,6 +14,7 @@ from pathlib import Path
 from . import render
 from .aggregate import Table
 from .report import TABLE_FILES, Report
+from .runs import Run
 
 CELL_COLUMNS = ["dataset", "loss", "z_dim", "key", "mean", "std", "n", "n_expected", "n_diverged",
                 "n_failed", "n_incomplete", "n_novalue", "n_missing", "paper", "diff",
@@ -24,13 +26,13 @@ def _most_common(values: list) -> str | None:
     return Counter(map(str, values)).most_common(1)[0][0] if values else None
 
 
-def wandb_settings(report: Report) -> dict:
+def wandb_settings(runs: list[Run], sweep_dirs: list[Path]) -> dict:
     """``wandb.init`` keyword arguments taken from the run configs (see the module docstring)."""
-    loggers = [r.config.get("logger") for r in report.runs]
+    loggers = [r.config.get("logger") for r in runs]
     loggers = [lg for lg in loggers if isinstance(lg, dict)]
     group = (_most_common([lg.get("group") for lg in loggers])
-             or _most_common([r.config.get("sweep") for r in report.runs])
-             or report.sweep_dirs[0].name)
+             or _most_common([r.config.get("sweep") for r in runs])
+             or sweep_dirs[0].name)
     settings = {"project": _most_common([lg.get("project") for lg in loggers]) or "ganexp",
                 "group": group, "mode": _most_common([lg.get("mode") for lg in loggers])
                 or "offline", "job_type": "results", "name": f"results-{group}"}
@@ -54,29 +56,33 @@ def cell_rows(table: Table) -> list[list]:
     return rows
 
 
-def push(report: Report, out: Path) -> str:
-    """Log ``report`` (already written to ``out``) to W&B; returns a one-line description."""
+def push_tables(runs: list[Run], sweep_dirs: list[Path], out: Path, tables: dict[str, tuple[list, list]],
+                files: dict[str, Path], summary: dict, config: dict) -> str:
+    """Log ``tables`` (name -> (columns, rows)), the PNGs among ``files`` and ``summary`` to one W&B run of
+    job type "results"; returns a one-line description of where it went."""
     import wandb
 
-    settings = wandb_settings(report)
-    run = wandb.init(dir=str(out), config={"sweeps": [str(s) for s in report.sweep_dirs],
-                                           "fid_key": report.fid.key}, **settings)
+    settings = wandb_settings(runs, sweep_dirs)
+    run = wandb.init(dir=str(out), config={"sweeps": [str(s) for s in sweep_dirs], **config}, **settings)
     try:
-        data = {TABLE_FILES[t.metric]: wandb.Table(columns=CELL_COLUMNS, data=cell_rows(t),
-                                                   allow_mixed_types=True)
-                for t in (report.fid, report.inception)}
-        data["findings"] = wandb.Table(
-            columns=["claim", "title", "ours", "paper", "criterion", "details"],
-            data=[[f.claim, f.title, f.verdict, p.verdict, f.criterion,
-                   "\n".join(f.details) or f.reason]
-                  for f, p in zip(report.findings, report.paper_findings)])
-        data.update({name[:-4]: wandb.Image(str(path)) for name, path in report.files.items()
-                     if name.endswith(".png")})
+        data = {name: wandb.Table(columns=cols, data=rows, allow_mixed_types=True)
+                for name, (cols, rows) in tables.items()}
+        data.update({name[:-4]: wandb.Image(str(path)) for name, path in files.items() if name.endswith(".png")})
         run.log(data)
-        run.summary.update({f"runs/{k}": v for k, v in report.counts.items() if v is not None})
+        run.summary.update({k: v for k, v in summary.items() if v is not None})
         where = f"{settings['mode']} run {run.id} in {settings['project']}/{settings['group']}"
         if settings["mode"] == "offline":
             where += f" (upload later: wandb sync {Path(out) / 'wandb' / 'latest-run'})"
     finally:
         run.finish()
     return where
+
+
+def push(report: Report, out: Path) -> str:
+    """Log Study A's ``report`` (already written to ``out``) to W&B; returns a one-line description."""
+    tables = {TABLE_FILES[t.metric]: (CELL_COLUMNS, cell_rows(t)) for t in (report.fid, report.inception)}
+    tables["findings"] = (["claim", "title", "ours", "paper", "criterion", "details"],
+                          [[f.claim, f.title, f.verdict, p.verdict, f.criterion, "\n".join(f.details) or f.reason]
+                           for f, p in zip(report.findings, report.paper_findings)])
+    return push_tables(report.runs, report.sweep_dirs, out, tables, report.files,
+                       {f"runs/{k}": v for k, v in report.counts.items()}, {"fid_key": report.fid.key})

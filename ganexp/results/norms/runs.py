@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..runs import (STATUS_RANK, Run, _get, dedupe_by, find_run_dirs, finite, load_run,
+from ..runs import (STATUS_RANK, Run, dotted, dedupe_by, find_run_dirs, finite, load_run,
                     read_result, read_rows)
 
 ORDER = ("baseline", "sn", "adain", "sn_adain")
@@ -24,7 +24,7 @@ NORMS = {("batch", "none"): "baseline", ("batch", "spectral"): "sn",
 
 def variant_of(cfg: dict) -> str | None:
     """The Study B variant of a resolved config; None for any other norm pair."""
-    return NORMS.get((_get(cfg, "norm.g"), _get(cfg, "norm.d")))
+    return NORMS.get((dotted(cfg, "norm.g"), dotted(cfg, "norm.d")))
 
 
 def sample_name(epoch: float) -> str:
@@ -77,9 +77,9 @@ class StudyRun:
     train_s: float | None = None
     device: str | None = None
 
-    def cfg(self, dotted: str):
+    def cfg(self, key: str):
         """A value of the resolved config (``trainer.max_epochs``), None when absent."""
-        return _get(self.run.config, dotted)
+        return dotted(self.run.config, key)
 
     @property
     def steps_per_epoch(self) -> float | None:

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from ..figures import DPI, _save, plt
-from ..runs import _get
+from ..runs import dotted
 from .curves import MIN_EPOCHS, bin_width, last_epoch, loss_curves, mean_fid_curve
 from .runs import Model, StudyRun
 
@@ -20,7 +20,7 @@ PANEL_W, PANEL_H, COLUMNS = 4.5, 3.2, 3
 def stage_epochs(runs: list[StudyRun]) -> list[float]:
     """``system.stage_epochs`` of the model's runs (the first run that has them)."""
     for r in runs:
-        value = _get(r.run.config, "system.stage_epochs")
+        value = dotted(r.run.config, "system.stage_epochs")
         if isinstance(value, list):
             return [float(v) for v in value if isinstance(v, (int, float))]
     return []

@@ -14,7 +14,7 @@ from ..common import (StudyReport, counts_line, runs_section, table_section, tal
                       write_table, write_text)
 from ..findings import Finding
 from ..render import Rendered
-from ..runs import _get
+from ..runs import dotted
 from . import claims, plots
 from .runs import Model, StudyRun, collect, order
 from .tables import Stats, build_stats, table2, table3, table4
@@ -116,8 +116,8 @@ def protocol_section(report: Report) -> list[str]:
                      f"{_distinct(round(r.epochs, 3) if r.epochs else None for r in runs)} | "
                      f"{_distinct(r.run.steps for r in runs)} | "
                      f"{_distinct(r.steps_per_epoch for r in runs)} | "
-                     f"{_distinct(_get(c, 'trainer.max_epochs') for c in cfg)} | "
-                     f"{_distinct(_get(c, 'system.stage_epochs') for c in cfg)} |")
+                     f"{_distinct(dotted(c, 'trainer.max_epochs') for c in cfg)} | "
+                     f"{_distinct(dotted(c, 'system.stage_epochs') for c in cfg)} |")
     lines += ["", "The paper: MNIST, batch 64; it publishes neither the sample count behind its "
               "FID/IS nor its hardware, so no ours − paper difference is printed (see the "
               "tables' notes).", ""]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from ..runs import (STATUS_RANK, Run, _get, _int, _name, dedupe_by, find_run_dirs, finite,
+from ..runs import (STATUS_RANK, Run, dotted, as_int, group_name, dedupe_by, find_run_dirs, finite,
                     load_run, read_result)
 
 ORDER = ("sngan", "sngan_without_sn", "progan", "psgan")
@@ -46,12 +46,12 @@ def order(model: Model) -> tuple:
 
 def model_of(cfg: dict) -> Model | None:
     """The model a resolved config trains (see the module docstring); None when unknown."""
-    system = _name(cfg, "system")
+    system = group_name(cfg, "system")
     if system == "gan":
-        return Model("sngan" if _get(cfg, "norm.d") == "spectral" else "sngan_without_sn")
+        return Model("sngan" if dotted(cfg, "norm.d") == "spectral" else "sngan_without_sn")
     if system == "progan":
         return Model("progan")
-    k = _int(_get(cfg, "system.num_generators"))
+    k = as_int(dotted(cfg, "system.num_generators"))
     return Model("psgan", k) if system == "psgan" and k else None
 
 
@@ -75,7 +75,7 @@ class StudyRun:
     @property
     def steps_per_epoch(self) -> int | None:
         """``trainer.steps_per_epoch`` of the config."""
-        return _int(_get(self.run.config, "trainer.steps_per_epoch"))
+        return as_int(dotted(self.run.config, "trainer.steps_per_epoch"))
 
     @property
     def epochs(self) -> float | None:
