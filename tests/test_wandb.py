@@ -72,7 +72,7 @@ def test_training_run_reads_back_from_wandb_offline_files(tmp_path):
     assert (wb.project, wb.group, wb.job_type, wb.resumed) == ("ganexp-tests", "wbcheck", "", False)
     assert wb.tags == ["loss=lsgan", "z_dim=3", "dataset=digits", "norm=batch/batch", "seed=2", "system=gan"]
     assert {k: wb.config[k] for k in FLAT} == {"loss": "lsgan", "z_dim": 3, "dataset": "digits",
-                                               "norm": "batch/batch", "seed": 2, "system": "gan", "study": "lee2018"}
+                                               "norm": "batch/batch", "seed": 2, "system": "gan", "study": "grid"}
     assert wb.config["full"] == result["config"]
 
     history = history_by_step([wb])

@@ -110,6 +110,8 @@ def _small_multiples(configs, bands, key: str, x: str, path: Path) -> Path:
             ax.plot(xs, mean, color="C0", linewidth=1.4)
         ax.set_title("\n".join(textwrap.wrap(configs[i].label, 34)), fontsize=7)
         ax.tick_params(labelsize=7)
+    fig.supxlabel(X_LABELS[x], fontsize=8)
+    fig.supylabel(key, fontsize=8)
     fig.suptitle(f"{key} over {X_LABELS[x]}s: one panel per configuration (blue: mean and seed range; "
                  "gray: the other configurations)", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
@@ -147,7 +149,7 @@ def mosaic(configs: list[Configuration], path: Path) -> Path | None:
         ax = axes[i % rows][i // rows]
         ax.imshow(strip, cmap="gray" if strip.ndim == 2 else None, interpolation="nearest")
         ax.set_title(f"{c.label} (seed {c.completed[0].seed})", fontsize=7, loc="left")
-    fig.suptitle("Final samples, the same fixed codes per z_dim; rows in the report's order", fontsize=9)
+    fig.suptitle("Final samples (fixed codes per z_dim), best first", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return save_figure(fig, path)
 
