@@ -13,6 +13,7 @@ import importlib
 import inspect
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Callable
 
 from .config import ConfigError
@@ -113,6 +114,9 @@ CAPTURE_MODES = ("none", "aot_eager", "inductor", "graphs")
 PRECISIONS = ("32-true", "32", 32, "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "64", 64,
               "16", 16, "bf16")
 RESOLUTIONS = (28, 32, 64, 128)
+# The results plug-ins, one package per study under ganexp/results (listed, not imported: checking a config
+# imports no report code); study: null is the grid's own report.
+STUDIES = tuple(sorted(p.parent.name for p in (Path(__file__).parent / "results").glob("*/__init__.py")))
 
 SCHEMA: dict[str, Check] = {
     # top level
@@ -127,7 +131,7 @@ SCHEMA: dict[str, Check] = {
     "launch.fuse": Choice("none", "seed", "hparams", required=False),
     "launch.array_members": Members(),
     "schedule.*": Int(1),  # experiment files: generator steps per dataset name
-    "study": Optional(Choice("lee2018", "psgan2025", "kwak_ko")),
+    "study": Optional(Choice(*STUDIES)),
     "data.placement": Choice("auto", "resident", "streamed"),
     "data.resident_fraction": Num(0, 1, open_lo=True, example=0.25),
     "data.prefetch": Int(1, 64),

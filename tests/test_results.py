@@ -16,11 +16,13 @@ import pytest
 from PIL import Image
 
 from ganexp.metrics.config import metric_key
-from ganexp.results import build_report, build_table, findings, protocol, render, write_report
-from ganexp.results.figures import metric_figure_size, sample_figure_size
-from ganexp.results.grid import Grid, infer_grid, parse_sweep_value
-from ganexp.results.paper import TABLE31, paper_table
-from ganexp.results.runs import Run, collect_runs, load_run
+from ganexp.results.lee2018 import build_report, claims as findings, protocol, render, write_report
+from ganexp.results.lee2018.aggregate import build_table
+from ganexp.results.lee2018.figures import metric_figure_size, sample_figure_size
+from ganexp.results.lee2018.grid import Grid, infer_grid, parse_sweep_value
+from ganexp.results.lee2018.paper import TABLE31, paper_table
+from ganexp.results.lee2018.runs import collect_runs
+from ganexp.results.runs import Run, load_run
 from wandb_offline import offline_runs
 
 ZS = [1, 10, 100]
@@ -230,7 +232,7 @@ def test_figures_are_written_with_expected_size(sweep: Path, tmp_path: Path):
 
 
 def test_sample_figure_uses_completed_first_seed(sweep: Path):
-    from ganexp.results.figures import sample_loss, sample_run
+    from ganexp.results.lee2018.figures import sample_loss, sample_run
 
     runs, _ = collect_runs([sweep])
     assert sample_loss(runs, "mnist", ["gan_ns", "lsgan"]) == "lsgan"
@@ -298,13 +300,13 @@ def steep_flat_runs(fid_by_z: dict[int, float], losses=("lsgan", "gan_ns")) -> l
 def test_claim1_holds_and_fails():
     fid, _ = tables(steep_flat_runs({1: 100.0, 10: 10.0, 100: 11.0}))
     f = findings.claim1(fid)
-    assert f.verdict == "holds"
+    assert f.verdict == "supported"
     assert f.details == ["MNIST (2 losses): median FID d=1 100.00 → d=10 10.00 (×0.10, steep yes) "
                          "→ d=100 11.00 (+10%, flat yes)"]
     assert findings.claim1(tables(steep_flat_runs({1: 100.0, 10: 60.0, 100: 61.0}))[0]).verdict \
-        == "does not hold"
+        == "contradicted"
     assert findings.claim1(tables(steep_flat_runs({1: 100.0, 10: 10.0, 100: 20.0}))[0]).verdict \
-        == "does not hold"
+        == "contradicted"
     untestable = findings.claim1(tables(steep_flat_runs({1: 100.0, 100: 10.0}))[0])
     assert (untestable.verdict, untestable.reason) == (
         "not testable", "needs FID at d=10, at some d<10 and some d>10")
@@ -322,25 +324,25 @@ def ranked_runs(dataset: str, fids: dict[str, float], seeds=(0, 1)) -> list[Run]
 
 def test_claim2_holds_and_fails():
     fid, _ = tables(ranked_runs("mnist", RANKED))
-    assert findings.claim2(fid).verdict == "holds"
+    assert findings.claim2(fid).verdict == "supported"
     worst = dict(RANKED, gan_ns=30.0)
-    assert findings.claim2(tables(ranked_runs("mnist", worst))[0]).verdict == "does not hold"
+    assert findings.claim2(tables(ranked_runs("mnist", worst))[0]).verdict == "contradicted"
     diverging = ranked_runs("mnist", RANKED) + [mem_run("mnist", "lsgan", 10, 2, None,
                                                         status="diverged")]
     f = findings.claim2(tables(diverging)[0])
-    assert f.verdict == "does not hold"
+    assert f.verdict == "contradicted"
     assert "LSGAN 33% diverged" in f.details[0]
 
 
 def test_claim3_holds_and_fails():
     gray = findings.claim3(tables(ranked_runs("mnist", RANKED))[0])
-    assert (gray.verdict, gray.details) == ("holds", [
+    assert (gray.verdict, gray.details) == ("supported", [
         "MNIST (gray): WGAN ranks 6/6 (FID 20.00) — weak yes"])
     color = findings.claim3(tables(ranked_runs("cifar10", RANKED))[0])
     assert color.details == ["CIFAR-10 (color): WGAN-GP ranks 5/6 (FID 14.00) — weak yes"]
-    assert color.verdict == "holds"
+    assert color.verdict == "supported"
     strong = findings.claim3(tables(ranked_runs("cifar10", dict(RANKED, wgan_gp=1.0)))[0])
-    assert strong.verdict == "does not hold"
+    assert strong.verdict == "contradicted"
 
 
 def test_claim4_holds_and_fails():
@@ -348,24 +350,24 @@ def test_claim4_holds_and_fails():
     good_is = [mem_run("mnist", "lsgan", z, 0, f, inception=i)
                for (z, f), i in zip(fids.items(), (2.0, 2.2, 2.1))]
     f = findings.claim4(*tables(good_is))
-    assert f.verdict == "holds"
+    assert f.verdict == "supported"
     assert f.details[1] == "MNIST LSGAN: IS(d=1) 2.00 vs best 2.20, FID(d=1) 200.00 vs best 10.00"
     low_is = [mem_run("mnist", "lsgan", z, 0, f, inception=i)
               for (z, f), i in zip(fids.items(), (1.0, 2.2, 2.1))]
-    assert findings.claim4(*tables(low_is)).verdict == "does not hold"
+    assert findings.claim4(*tables(low_is)).verdict == "contradicted"
 
 
 def test_paper_numbers_satisfy_the_criteria():
     grid = infer_grid([], [], paper_grid=True, seeds=3)
     fid = findings.paper_only(build_table([], "fid", "fid10k", grid))
     inception = findings.paper_only(build_table([], "is", "is10k", grid))
-    assert [f.verdict for f in findings.all_findings(fid, inception)] == ["holds"] * 4
+    assert [f.verdict for f in findings.all_findings(fid, inception)] == ["supported"] * 4
 
 
 def test_wandb_push_reads_back_from_wandb_offline_files(sweep: Path, tmp_path: Path):
     """The real wandb, offline: one run of job type "results" in the sweep's group whose files (what
     `wandb sync` uploads) hold every table cell, every figure byte for byte and the run counts."""
-    from ganexp.results.wandb_push import CELL_COLUMNS, cell_rows, push
+    from ganexp.results.lee2018.push import CELL_COLUMNS, cell_rows, push
 
     report = build_report([sweep])
     out = write_report(report, tmp_path / "out")
@@ -417,7 +419,7 @@ def test_dataset_outside_the_paper_uses_config_channels(tmp_path: Path):
     assert render.paper_text(report.fid.cell("digits", "wgan", 10)) == "—"
     assert "Not in the paper (no published values to compare): digits." in report.notes
     claim3 = report.findings[2]
-    assert (claim3.verdict, claim3.details) == ("holds", [
+    assert (claim3.verdict, claim3.details) == ("supported", [
         "digits (gray): WGAN ranks 6/6 (FID 20.00) — weak yes"])
 
 

@@ -19,8 +19,8 @@ from PIL import Image
 from ganexp.metrics.config import KEY_RE, metric_key
 from ganexp.results import studies
 from ganexp.results.__main__ import main
-from ganexp.results.norms import ORDER, build, claims, plots, variant_of
-from ganexp.results.norms.runs import load, sample_name
+from ganexp.results.kwak_ko import ORDER, build, claims, plots, variant_of
+from ganexp.results.kwak_ko.runs import load, sample_name
 
 SPE, EVAL_EPOCHS, SAMPLE_EPOCHS, THRESHOLD = 10, [5, 10, 15, 20], [5, 10, 20], 0.4
 FID_KEY, DIV_KEY, IS_KEY = metric_key("fid", 250), metric_key("div", 250), metric_key("is", 250)
@@ -139,7 +139,7 @@ def test_dataset_size_from_steps_when_num_images_is_absent(tmp_path: Path):
 def test_choose_picks_kwak_ko(written):
     root, _ = written
     assert studies.choose([root]).name == "kwak_ko"
-    assert studies.REGISTRY["kwak_ko"] == "ganexp.results.norms:PLUGIN"
+    assert "kwak_ko" in studies.known() and studies.plugin("kwak_ko").name == "kwak_ko"
 
 
 def test_stdout_summary_and_report_path_last(written):
@@ -223,6 +223,8 @@ def test_small_dataset_is_not_testable_at_scale(tmp_path: Path):
     root = make_sweep(tmp_path / "tiny", num_images=32, max_epochs=2)
     assert main([str(root), "--out", str(tmp_path / "out")]) == 0
     data = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
+    assert data["paper"] == []  # the paper publishes observations, no numbers to judge them on
+    data = data["ours"]
     assert [f["verdict"] for f in data] == [claims.NOT_TESTABLE] * 3
     prefix = "trained on 32 images (fewer than 10,000; Kwak & Ko train on full CelebA); "
     assert data[2]["reason"] == prefix + ("our numbers would say supported: SN + AdaIN 11.00 <= "
@@ -251,7 +253,7 @@ def test_report_files(written):
     assert summary["counts"]["total"] == 9 and summary["variants"]["baseline"] == \
         {"completed": 2, "runs": 3}
     assert summary["files"] == ["fid_diversity.png", "figure1_samples.png", "findings.json",
-                                "report.md", "summary.json", "table_fid.csv", "table_fid.md"]
+                                "report.md", "summary.json", "table_fid.csv", "table_fid.md", "table_fid.tex"]
     assert [Path(p).name for p in summary["excluded_runs"]] == ["norm=layer-none,seed=0"]
     with Image.open(out / "fid_diversity.png") as img:
         assert img.size == (1200, 460)

@@ -16,9 +16,9 @@ from PIL import Image
 from ganexp.metrics.config import metric_key
 from ganexp.results import studies
 from ganexp.results.__main__ import main
-from ganexp.results.psgan import build, claims, model_of, summary_lines
-from ganexp.results.psgan.curves import epoch_means, loss_curves, mean_fid_curve
-from ganexp.results.psgan.runs import Model
+from ganexp.results.psgan2025 import build, claims, model_of, summary_lines
+from ganexp.results.psgan2025.curves import epoch_means, loss_curves, mean_fid_curve
+from ganexp.results.psgan2025.runs import Model
 
 SPE, EPOCHS, HOST, DEVICE = 10, 3, "hostA", "cpu: Intel Xeon"
 FID_KEY = metric_key("fid", 250)
@@ -300,7 +300,7 @@ def test_study_detection_and_mixed_sweep(tmp_path: Path, capsys):
 
 
 def test_short_runs_bin_losses_by_a_fraction_of_an_epoch():
-    from ganexp.results.psgan.curves import bin_width
+    from ganexp.results.psgan2025.curves import bin_width
 
     assert [bin_width(e) for e in (30, 5, 4.9, 2, 0.4, 0.05)] == [1.0, 1.0, 0.2, 0.2, 0.02, 0.01]
     rows = [{"epoch": e, "d_loss": v} for e, v in [(0.0, 1.0), (0.1, 3.0), (0.2, 5.0), (0.35, 7.0), (0.4, 9.0)]]

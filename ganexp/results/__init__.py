@@ -1,16 +1,19 @@
-"""Collect finished run folders into a study's tables, figures and findings: one plug-in per study
-(``studies.py``: ``lee2018`` = Study A, whose modules are the ones imported below; ``psgan2025`` =
-Study C in ``psgan/``).
+"""Finished run folders -> a report: the grid's own by default, a paper's for its experiment's runs.
+
+The study-free core, whose public names the study plug-ins import: ``runs`` (find and read run folders),
+``sweep`` (swept keys, configurations), ``cells`` and ``stats`` (values over seeds, Welch intervals),
+``keys`` (metric keys), ``tables`` (csv / Markdown / LaTeX), ``findings`` (verdicts, findings.json),
+``report`` (assembly), ``plotting``, ``reference`` (published numbers), ``wandb_push``; ``gridreport`` and
+``gridfigures`` (the default report). One package per paper: ``lee2018`` (Study A), ``kwak_ko`` (Study B),
+``psgan2025`` (Study C), found by ``studies``.
 
 ``python -m ganexp.results SWEEP_DIR... [--out DIR] [--study NAME] [--wandb]``; see ``__main__.py``.
-Reads run folders only; W&B is touched only by ``ganexp.results.wandb_push`` (``--wandb``).
+Reads run folders only; W&B is touched only by ``wandb_push`` (``--wandb``).
 """
-from .aggregate import Cell, Table, build_table
-from .findings import Finding, all_findings
-from .grid import Grid, infer_grid
-from .report import Report, build_report, write_report
-from .runs import Run, collect_runs, find_run_dirs, load_run
+from .findings import Finding
+from .runs import Run, collect_all, find_run_dirs, load_run
+from .studies import Plugin, choose, known, plugin
+from .tables import Table
 
-__all__ = ["Cell", "Table", "build_table", "Finding", "all_findings", "Grid", "infer_grid",
-           "Report", "build_report", "write_report", "Run", "collect_runs", "find_run_dirs",
-           "load_run"]
+__all__ = ["Finding", "Run", "collect_all", "find_run_dirs", "load_run", "Plugin", "choose", "known",
+           "plugin", "Table"]

@@ -20,7 +20,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="sweep folder(s) holding run folders (searched recursively)")
     p.add_argument("--out", type=Path, default=None,
                    help="report folder (default: <first SWEEP_DIR>/report)")
-    p.add_argument("--study", choices=sorted(studies.REGISTRY), default=None,
+    p.add_argument("--study", choices=studies.known(), default=None,
                    help="report every run as this study; grid = the grid's own report (default: the "
                         "runs' `study` config key)")
     p.add_argument("--wandb", action="store_true",

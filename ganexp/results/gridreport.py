@@ -10,28 +10,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import gridfigures, stats
+from .keys import higher_is_better, is_metric_key
 from .runs import Run, collect_all, dedupe_by, finite
 from .sweep import Configuration, Layout, identity, layout
 from .tables import Table, write_text
 
-# An evaluation metric's key: its name and sample count (fid10k, is50k, div32); training scalars (losses,
-# images/s) are drawn as curves, not tabulated.
-METRIC_KEY = re.compile(r"[a-z]+\d+k?")
-# Metric key prefixes whose higher values are better; every other metric (fid, kid) is better lower.
-HIGHER_IS_BETTER = ("is", "div", "precision", "recall", "density", "coverage", "prc")
 STATUSES = ("completed", "diverged", "failed", "incomplete")
-
-
-def higher_is_better(key: str) -> bool:
-    """Whether a larger value of metric ``key`` (``fid10k``, ``is50k``, ``div32``) is better."""
-    name = key.rstrip("0123456789k_").split("_")[0]
-    return name in HIGHER_IS_BETTER
 
 
 def metric_order(key: str) -> tuple:
@@ -98,7 +87,7 @@ def build(sweep_dirs: list[Path], args: argparse.Namespace | None = None) -> Gri
                               else (identity(r), r.seed), lambda r: r)
     grid = layout(kept, sweep_dirs)
     metrics = sorted({k for r in kept if r.status == "completed" for k, v in r.metrics.items()
-                      if METRIC_KEY.fullmatch(k) and finite(v) is not None}, key=metric_order)
+                      if is_metric_key(k) and finite(v) is not None}, key=metric_order)
     rows = [Row(c, {m: stats.Summary(tuple(v for r in c.completed if (v := r.value(m)) is not None))
                     for m in metrics}) for c in grid.configurations]
     report = GridReport(sweep_dirs, kept, left_out(kept, dropped), grid, metrics, rows,

@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 @dataclass
 class Run:
-    """One run folder: its cell (dataset, loss, z_dim), seed, status and final metrics."""
+    """One run folder: its status, config (dataset, loss, z_dim and seed read out), final metrics."""
 
     path: Path
     status: str
@@ -41,13 +41,6 @@ class Run:
     wall_s: float | None = None
     diverged_at: int | None = None
     note: str = ""
-
-    @property
-    def cell(self) -> tuple | None:
-        """(dataset, loss, z_dim), or None when the config does not say."""
-        if None in (self.dataset, self.loss, self.z_dim):
-            return None
-        return (self.dataset, self.loss, self.z_dim)
 
     def value(self, key: str) -> float | None:
         """Finite metric value ``key`` (e.g. ``fid10k``), else None."""
@@ -151,15 +144,6 @@ def load_run(run_dir: Path) -> Run:
                note=note or str(result.get("error") or ""))
 
 
-def dedupe(runs: list[Run]) -> tuple[list[Run], list[Run]]:
-    """Keep one run per (cell, seed): the best status, then the newest folder.
-
-    Returns (kept, dropped); runs without a cell or seed are always kept.
-    """
-    return dedupe_by(runs, lambda r: None if r.cell is None or r.seed is None
-                     else (*r.cell, r.seed), lambda r: r)
-
-
 def dedupe_by(items: list[T], key: Callable[[T], Hashable | None], run: Callable[[T], Run]
               ) -> tuple[list[T], list[T]]:
     """One item per ``key``: the best status of ``run(item)``, then the newest folder.
@@ -194,8 +178,3 @@ def _preference(run: Run) -> tuple:
 def collect_all(sweep_dirs: list[Path]) -> list[Run]:
     """Every run folder under the sweep folders, read."""
     return [load_run(d) for s in sweep_dirs for d in find_run_dirs(Path(s))]
-
-
-def collect_runs(sweep_dirs: list[Path]) -> tuple[list[Run], list[Run]]:
-    """All runs under the sweep folders, deduplicated: (runs, dropped duplicates)."""
-    return dedupe(collect_all(sweep_dirs))

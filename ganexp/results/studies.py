@@ -9,13 +9,15 @@ name several studies is refused (``--study grid`` reports any sweep as a grid).
 
 A plug-in is a ``Plugin``: ``build(sweep_dirs, args) -> report``, ``has_runs(report)``,
 ``write(report, out_dir) -> Path`` and ``summary_lines(report)`` (printed before the report
-path), optionally ``push(report, out_dir) -> str`` for ``--wandb``. A new study is one module
-defining a ``Plugin`` plus one line in ``REGISTRY``.
+path), optionally ``push(report, out_dir) -> str`` for ``--wandb``. A new study is one package
+``ganexp/results/<study>/`` whose ``__init__`` defines ``PLUGIN`` (found by its folder, no list to
+edit), plus the experiment file that sets ``study: <study>``.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +27,12 @@ from .runs import find_run_dirs, load_run
 
 GRID = "grid"
 OLDEST_STUDY = "lee2018"  # runs from before the `study` key were all Study A's
-# Study name -> "module:attribute" of its Plugin (imported only when that study is reported).
-REGISTRY = {GRID: "ganexp.results.studies:GRID_REPORT", "lee2018": "ganexp.results.studies:LEE2018",
-            "psgan2025": "ganexp.results.psgan:PLUGIN",
-            "kwak_ko": "ganexp.results.norms:PLUGIN"}
+RESULTS = Path(__file__).parent
+
+
+def known() -> list[str]:
+    """``grid`` and every study plug-in: each package under ganexp/results is one (its ``PLUGIN``)."""
+    return [GRID] + sorted(m.name for m in pkgutil.iter_modules([str(RESULTS)]) if m.ispkg)
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,12 @@ class StudyError(ValueError):
 
 
 def plugin(name: str) -> Plugin:
-    """The registered plug-in of study ``name``."""
-    if name not in REGISTRY:
-        raise StudyError(f"no results plug-in for study {name!r} (known: {', '.join(REGISTRY)}).")
-    module, attr = REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+    """The plug-in of study ``name`` (``grid``: the grid's own report)."""
+    if name == GRID:
+        return GRID_REPORT
+    if name not in known():
+        raise StudyError(f"no results plug-in for study {name!r} (known: {', '.join(known())}).")
+    return importlib.import_module(f"{__package__}.{name}").PLUGIN
 
 
 def study_of(config: dict) -> str | None:
@@ -82,40 +87,6 @@ def choose(sweep_dirs: list[Path], forced: str | None = None) -> Plugin:
         raise StudyError(f"the sweep mixes runs of the studies {names}; pass one study's sweep "
                          "folder (or --study NAME).")
     return plugin(next(iter(found), GRID))
-
-
-def _lee2018_build(sweep_dirs: list[Path], args: argparse.Namespace):
-    """Study A (Lee & Seok 2018, Tables 3.1/3.2): ``report.build_report`` with the CLI options."""
-    from .report import build_report
-
-    return build_report(sweep_dirs, paper_grid=getattr(args, "paper_grid", False),
-                        seeds=getattr(args, "seeds", None), fid_key=getattr(args, "fid_key", None))
-
-
-def _lee2018_write(report, out: Path) -> Path:
-    from .report import write_report
-
-    return write_report(report, out)
-
-
-def _lee2018_lines(report) -> list[str]:
-    """Study A's run counts and one line per claim."""
-    c = report.counts
-    lines = [f"runs: {c['completed']} completed, {c['diverged']} diverged, {c['failed']} failed, "
-             f"{c['incomplete']} incomplete, {c['missing']} missing"]
-    return lines + [f"claim {f.claim}: {f.verdict}" + (f": {f.reason}" if f.reason else "")
-                    for f in report.findings]
-
-
-def _lee2018_push(report, out: Path) -> str:
-    from .wandb_push import push  # imported only here: aggregation never imports wandb
-
-    return push(report, out)
-
-
-LEE2018 = Plugin(name="lee2018", title="Study A — loss × latent dimension (Lee & Seok 2018)",
-                 build=_lee2018_build, has_runs=lambda report: bool(report.runs),
-                 write=_lee2018_write, summary_lines=_lee2018_lines, push=_lee2018_push)
 
 
 def _grid_build(sweep_dirs: list[Path], args: argparse.Namespace):

@@ -58,12 +58,14 @@ class Table:
                           r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}",
                           rf"\label{{tab:{self.stem}}}", r"\end{table}"]) + "\n"
 
-    def write(self, out: Path, latex: bool = True) -> dict[str, Path]:
+    def file_names(self) -> list[str]:
+        """The files ``write`` makes: ``<stem>.csv``, ``<stem>.md``, ``<stem>.tex``."""
+        return [f"{self.stem}.{ext}" for ext in ("csv", "md", "tex")]
+
+    def write(self, out: Path) -> dict[str, Path]:
         """Write ``<stem>.csv``, ``<stem>.md`` (titled) and ``<stem>.tex`` into ``out``; name -> path."""
-        files = {f"{self.stem}.csv": self.csv(), f"{self.stem}.md": f"**{self.title}**\n\n" + self.markdown()}
-        if latex:
-            files[f"{self.stem}.tex"] = self.latex()
-        return {name: write_text(out / name, text) for name, text in files.items()}
+        texts = [self.csv(), f"**{self.title}**\n\n" + self.markdown(), self.latex()]
+        return {name: write_text(out / name, text) for name, text in zip(self.file_names(), texts)}
 
     def section(self) -> list[str]:
         """The table in report.md: its heading, Markdown and links to its files."""

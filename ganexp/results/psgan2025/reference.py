@@ -11,7 +11,7 @@ import functools
 import io
 from dataclasses import dataclass, field
 
-from .. import paper
+from ..reference import read_reference_text
 from .runs import Model
 
 CSV = "psgan2025_tables.csv"
@@ -40,7 +40,7 @@ def _model(row: dict) -> Model:
 def published(table: int) -> dict[Model, Published]:
     """Rows of the paper's Table ``table`` (2, 3 or 4) by model."""
     out = {}
-    for row in csv.DictReader(io.StringIO(paper.read_reference_text(CSV))):
+    for row in csv.DictReader(io.StringIO(read_reference_text(CSV))):
         if int(row["table"]) == table:
             cols = {n: row[c].strip() for n, c in COLUMNS.items() if (row.get(c) or "").strip()}
             out[_model(row)] = Published({n: float(t) for n, t in cols.items()}, cols)
@@ -49,7 +49,8 @@ def published(table: int) -> dict[Model, Published]:
 
 def lee2018_mnist_is_max() -> float:
     """The highest MNIST Inception Score in Lee & Seok 2018's Table 3.2 (any loss, any d)."""
-    return max(v for (d, _, _), v in paper.paper_table("is").items() if d == "mnist")
+    rows = csv.DictReader(io.StringIO(read_reference_text("lee2018_table3_2_is.csv")))
+    return max(float(v) for r in rows if r["dataset"] == "mnist" for k, v in r.items() if k.startswith("z") and v)
 
 
 def paper_is_range() -> tuple[float, float]:

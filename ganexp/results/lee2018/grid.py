@@ -10,12 +10,12 @@ distinct seeds (or the explicit ``seeds`` count).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import paper
-from .runs import Run
+from ..runs import Run
+from ..sweep import sweep_values
 
 AXES = ("dataset", "loss", "z_dim", "seed")
 
@@ -35,19 +35,7 @@ class Grid:
         return [(d, loss) for d in self.datasets for loss in self.losses]
 
 
-def parse_sweep_value(text: str) -> list[str] | None:
-    """Values of a Hydra sweep override (``1,2,3``, ``range(0,3)``, ``choice(a,b)``), else None."""
-    text = str(text).strip()
-    m = re.fullmatch(r"range\((-?\d+)\s*,\s*(-?\d+)(?:\s*,\s*(-?\d+))?\)", text)
-    if m:
-        step = int(m.group(3) or 1)
-        return [str(v) for v in range(int(m.group(1)), int(m.group(2)), step)]
-    m = re.fullmatch(r"choice\((.*)\)", text)
-    if m:
-        text = m.group(1)
-    elif "(" in text or "," not in text:
-        return [text] if "(" not in text and "$" not in text else None
-    return [v.strip().strip("'\"") for v in text.split(",") if v.strip()]
+parse_sweep_value = sweep_values  # the core's reader of Hydra's sweep syntax
 
 
 def _multirun_axes(sweep_dir: Path) -> dict[str, list[str]]:

@@ -10,18 +10,15 @@ import math
 import textwrap
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from ..plotting import DPI, plt, save_figure
 from matplotlib import ticker  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from . import paper, protocol  # noqa: E402
 from .aggregate import Table  # noqa: E402
-from .runs import Run  # noqa: E402
+from ..runs import Run  # noqa: E402
+from .runs import cell_of  # noqa: E402
 
-DPI = 100
 PANEL_W, PANEL_H, LEGEND_H = 5.0, 3.6, 0.8
 SAMPLE_W, SAMPLE_H = 3.0, 3.4
 COLUMNS = 2
@@ -109,20 +106,12 @@ def metric_figure(table: Table, path: Path) -> Path:
         top += 0.13 * (note.count("\n") + 1)
     fig.subplots_adjust(left=0.08, right=0.98, top=1 - top / (h / DPI), hspace=0.45,
                         wspace=0.28, bottom=(LEGEND_H + 0.45) / (h / DPI))
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def sample_run(runs: list[Run], dataset: str, loss: str, z: int) -> Run | None:
     """The run whose ``samples/final.png`` shows a cell: completed first, then the lowest seed."""
-    cands = [r for r in runs if r.cell == (dataset, loss, z)
+    cands = [r for r in runs if cell_of(r) == (dataset, loss, z)
              and (r.path / "samples" / "final.png").is_file()]
     key = lambda r: (r.status != "completed", r.seed is None, r.seed or 0, str(r.path))  # noqa
     return min(cands, key=key, default=None)
@@ -159,4 +148,4 @@ def sample_figure(runs: list[Run], dataset: str, loss: str, z_dims: list[int], p
     label = f"Figure {number}: " if number else ""
     fig.suptitle(f"{label}{paper.dataset_label(dataset)}, {paper.loss_label(loss)} — samples by d")
     fig.subplots_adjust(left=0.01, right=0.99, top=0.8, bottom=0.1, wspace=0.05)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from PIL import Image
 
-from ..figures import DPI, _save, plt
+from ..plotting import DPI, plt, save_figure
 from .runs import LABELS, ORDER, StudyRun, fmt_epoch, sample_name
 
 CELL_MAX, GAP, MISSING_GRAY = 512, 4, 200
@@ -101,7 +101,7 @@ def figure1(by_variant: dict[str, list[StudyRun]], epochs: list, path: Path) -> 
                 ax.text(xs[c], ys[r], "missing", ha="center", va="center", fontsize=11)
     fig.suptitle("Figure 1 (Kwak & Ko): samples from the same fixed codes, first completed seed",
                  fontsize=10, y=1 - 0.15 / fh, va="top")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _row_label(variant: str, run: StudyRun | None) -> str:
@@ -154,4 +154,4 @@ def fid_diversity_figure(by_variant: dict[str, list[StudyRun]], fid_key: str | N
             ax.legend(handles=handles + extra, fontsize=8)
     fig.suptitle("Completed runs; thin lines = seeds, thick = mean over seeds", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -13,10 +13,11 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from .. import render
-from ..aggregate import Cell, choose_fid_key, sample_count
-from ..render import Rendered
-from ...metrics.config import KEY_RE
+from .. import cells as render
+from ..cells import Cell
+from ..keys import choose_fid_key, sample_count
+from ..tables import Table
+from ..keys import KEY_RE
 from .runs import LABELS, ORDER, StudyRun, fmt_epoch
 
 DASH = "—"
@@ -65,15 +66,9 @@ class Stats:
 
     def fid_cell(self, variant: str) -> Cell:
         """Final FID over seeds; runs that did not complete are counted, not averaged."""
-        cell = Cell("", variant, 0)
+        cell = Cell()
         for r in self.of(variant, completed=False):
-            if r.run.status != "completed":
-                setattr(cell, f"n_{r.run.status}", getattr(cell, f"n_{r.run.status}") + 1)
-            elif (v := final(r, self.fid_key)) is None:
-                cell.n_novalue += 1
-            else:
-                cell.values.append(v)
-                cell.seeds.append(r.run.seed)
+            cell.count(r.run, final(r, self.fid_key) if r.run.status == "completed" else None)
         return cell
 
     def mean_final(self, variant: str, key: str | None) -> float | None:
@@ -135,7 +130,7 @@ def _row(stats: Stats, v: str) -> tuple[list, list]:
     return md, csv_row
 
 
-def table_fid(stats: Stats) -> Rendered:
+def table_fid(stats: Stats) -> Table:
     """Final and best FID, diversity and collapse per variant (Kwak & Ko's FID over training)."""
     rows = [_row(stats, v) for v in ORDER]
     fid, div = f"`{stats.fid_key or 'none'}`", f"`{stats.div_key or 'none'}`"
@@ -151,7 +146,7 @@ def table_fid(stats: Stats) -> Rendered:
              "which diversity stays below the threshold "
              f"({', '.join(f'{t:g}' for t in stats.thresholds) or 'not recorded'}); — = never. "
              "Kwak & Ko publish no numbers for this study."]
-    return Rendered("table_fid", "FID, diversity and collapse per variant (FID lower is better)",
+    return Table("table_fid", "FID, diversity and collapse per variant (FID lower is better)",
                     header, [m for m, _ in rows], csv_header, [c for _, c in rows], notes)
 
 

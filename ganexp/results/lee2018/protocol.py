@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import paper
-from .runs import Run, dotted
+from ..runs import Run, dotted
 
 ASPECTS = ("sample count", "schedule", "latent prior")
 

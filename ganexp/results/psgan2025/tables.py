@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import render
-from ..aggregate import KEY_RE, Cell, sample_count
-from ..render import Rendered
+from .. import cells as render
+from ..cells import Cell
+from ..keys import KEY_RE, sample_count
+from ..tables import Table
 from .reference import Published, lee2018_mnist_is_max, paper_is_range, published
 from .runs import Model, StudyRun, order
 
@@ -35,7 +36,7 @@ class Stats:
 
     def cell(self, metric: str, model: Model) -> Cell:
         """The cell of ``metric`` for ``model`` (empty when the model has no run)."""
-        return self.cells.get((metric, model)) or Cell("", model.id, model.k or 0)
+        return self.cells.get((metric, model)) or Cell()
 
     def of(self, model: Model) -> list[StudyRun]:
         """Completed runs of ``model``."""
@@ -64,14 +65,7 @@ def _value(run: StudyRun, metric: str, stats: Stats) -> float | None:
 
 def fill(cell: Cell, run: StudyRun, value: float | None) -> None:
     """Count ``run`` into ``cell``: a completed value is averaged, anything else counted."""
-    status = run.run.status
-    if status != "completed":
-        setattr(cell, f"n_{status}", getattr(cell, f"n_{status}") + 1)
-    elif value is None:
-        cell.n_novalue += 1
-    else:
-        cell.values.append(value)
-        cell.seeds.append(run.run.seed)
+    cell.count(run.run, value)
 
 
 def build_stats(runs: list[StudyRun], fid_key: str | None, is_key: str | None) -> Stats:
@@ -79,7 +73,7 @@ def build_stats(runs: list[StudyRun], fid_key: str | None, is_key: str | None) -
     stats = Stats(fid_key, is_key, {}, runs)
     for r in (r for r in runs if r.model is not None):
         for metric in ("fid", "is", "time"):
-            cell = stats.cells.setdefault((metric, r.model), Cell("", r.model.id, r.model.k or 0))
+            cell = stats.cells.setdefault((metric, r.model), Cell())
             fill(cell, r, _value(r, metric, stats))
     return stats
 
@@ -142,7 +136,7 @@ def legend(stats: Stats, time: bool = False) -> list[str]:
     return lines
 
 
-def table2(stats: Stats) -> Rendered:
+def table2(stats: Stats) -> Table:
     """Table 2: FID and IS per model."""
     pub = published(2)
     rows, csv_rows = [], []
@@ -162,11 +156,11 @@ def table2(stats: Stats) -> Rendered:
     csv_header = ["model", "generators", "fid_key", "fid_mean", "fid_sd", "fid_n", "fid_text",
                   "paper_fid", "fid_comparison", "is_key", "is_mean", "is_sd", "is_n", "is_text",
                   "paper_is", "is_comparison", "n_diverged", "n_failed", "n_incomplete"]
-    return Rendered("table2_fid_is", "Table 2: FID and IS per model (FID lower is better)",
+    return Table("table2_fid_is", "Table 2: FID and IS per model (FID lower is better)",
                     header, rows, csv_header, csv_rows, legend(stats))
 
 
-def table3(stats: Stats) -> Rendered:
+def table3(stats: Stats) -> Table:
     """Table 3: training time and its ratio to SNGAN."""
     pub, base = published(3), Model("sngan")
     rows, csv_rows = [], []
@@ -184,7 +178,7 @@ def table3(stats: Stats) -> Rendered:
     csv_header = ["model", "generators", "train_s_mean", "train_s_sd", "n", "time_text",
                   "ratio_to_sngan", "shared_machine", "devices", "paper_train_time_s",
                   "paper_relative_time"]
-    return Rendered("table3_time", "Table 3: training time and ratio to SNGAN", header, rows,
+    return Table("table3_time", "Table 3: training time and ratio to SNGAN", header, rows,
                     csv_header, csv_rows, legend(stats, time=True))
 
 
@@ -193,7 +187,7 @@ def _ratio_csv(stats: Stats, model: Model, base: Model) -> str:
     return "" if r is None else f"{r:.3f}"
 
 
-def table4(stats: Stats) -> Rendered:
+def table4(stats: Stats) -> Table:
     """Table 4: per number of generators K, time, ratio to K = 2, FID and IS."""
     pub, base = published(4), Model("psgan", 2)
     rows, csv_rows = [], []
@@ -217,5 +211,5 @@ def table4(stats: Stats) -> Rendered:
                   "is_mean", "is_sd", "is_n", "is_text", "paper_train_time_s",
                   "paper_relative_time", "paper_fid", "paper_is", "fid_comparison"]
     notes = legend(stats, time=True) + [f"IS paper: {is_reason()}."]
-    return Rendered("table4_generators", "Table 4: PS-GAN by number of generators K", header,
+    return Table("table4_generators", "Table 4: PS-GAN by number of generators K", header,
                     rows, csv_header, csv_rows, notes)

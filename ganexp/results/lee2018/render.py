@@ -6,67 +6,18 @@ lists why (``diverged (3/3)``, ``failed (1/3), missing (2/3)``, ``— (0/3)``, `
 Beside every z column: the paper's value, and our difference (ours − paper) only where the runs
 follow the full protocol (``protocol``); the caption says what differs otherwise.
 Marks: **bold** = best loss of the data set in that z column; underlined = best z of that loss.
-``Rendered`` is a plug-in study's table, already laid out in rows (``norms``, ``psgan``).
 """
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
-from typing import Callable
 
+from ..cells import LATEX, MARKDOWN, PLAIN, Style, cell_text, num  # noqa: F401 (Study A's formats)
 from . import paper, protocol
-from .aggregate import DECIMALS, Cell, Table
+from .aggregate import Cell, Table
 
 TITLES = {"fid": ("3.1", "FID", "lower is better"),
           "is": ("3.2", "Inception Score", "higher is better")}
-
-
-@dataclass(frozen=True)
-class Style:
-    """How marks and symbols are written in one output format."""
-
-    bold: Callable[[str], str]
-    under: Callable[[str], str]
-    pm: str
-    dash: str
-    delta: str
-
-
-PLAIN = Style(lambda s: s, lambda s: s, " ± ", "—", "Δ")
-MARKDOWN = Style(lambda s: f"**{s}**", lambda s: f"<u>{s}</u>", " ± ", "—", "Δ")
-LATEX = Style(lambda s: rf"\textbf{{{s}}}", lambda s: rf"\underline{{{s}}}", r" $\pm$ ", "---",
-              r"$\Delta$")
-
-
-def num(x: float | None, signed: bool = False) -> str:
-    """A number at the table's precision (``+1.23`` when signed); empty for None."""
-    if x is None:
-        return ""
-    return f"{x:+.{DECIMALS}f}" if signed else f"{x:.{DECIMALS}f}"
-
-
-def cell_text(cell: Cell, metric: str, style: Style = PLAIN) -> str:
-    """Our side of a cell: value with marks and counts, or the reason there is no value."""
-    novalue = "unavailable" if metric == "is" else "no value"
-    extra = [(cell.n_diverged, "diverged"), (cell.n_failed, "failed"),
-             (cell.n_incomplete, "incomplete"), (cell.n_novalue, novalue),
-             (cell.n_missing, "missing")]
-    extra = [(k, label) for k, label in extra if k]
-    if cell.n:
-        core = num(cell.mean) + (style.pm + num(cell.std) if cell.std is not None else "")
-        if cell.best_loss:
-            core = style.under(core)
-        if cell.best_dataset:
-            core = style.bold(core)
-        notes = "".join(f"; {k} {label}" for k, label in extra)
-        return f"{core} ({cell.n}{notes})"
-    total = max(cell.n_expected or 0, cell.n_runs)
-    if not cell.n_runs:
-        return style.dash + (f" (0/{total})" if total else "")
-    if extra == [(total, novalue)]:
-        return novalue  # every expected run completed without the metric (e.g. IS without logits)
-    return ", ".join(f"{label} ({k}/{total})" for k, label in extra)
 
 
 def paper_text(cell: Cell, style: Style = PLAIN) -> str:
@@ -207,28 +158,3 @@ def to_csv_wide(table: Table) -> str:
     for d, loss in table.grid.rows():
         writer.writerow([d, loss, *(num(table.cell(d, loss, z).mean) for z in table.grid.z_dims)])
     return buf.getvalue()
-
-
-@dataclass
-class Rendered:
-    """One plug-in table: its file stem, title, Markdown and csv rows, and the lines under it."""
-
-    stem: str
-    title: str
-    md_header: list[str]
-    md_rows: list[list[str]]
-    csv_header: list[str]
-    csv_rows: list[list]
-    notes: list[str] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        """A GitHub Markdown table with its notes."""
-        lines = ["| " + " | ".join(self.md_header) + " |", "|" + "---|" * len(self.md_header)]
-        lines += ["| " + " | ".join(map(str, row)) + " |" for row in self.md_rows]
-        return "\n".join(lines + [""] + self.notes) + "\n"
-
-    def csv(self) -> str:
-        """The csv file: the header, then one row per table row."""
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows([self.csv_header, *self.csv_rows])
-        return buf.getvalue()

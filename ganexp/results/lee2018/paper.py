@@ -9,7 +9,8 @@ import csv
 import functools
 import io
 from dataclasses import dataclass
-from importlib import resources
+
+from ..reference import read_reference_text
 
 FID_CSV = "lee2018_table3_1_fid.csv"
 IS_CSV = "lee2018_table3_2_is.csv"
@@ -59,11 +60,6 @@ TABLE31 = Protocol(name="table31",
                    generator_steps={"mnist": 20000, "fashion_mnist": 20000, "cifar10": 40000,
                                     "celeba": 40000},
                    num_samples=10000, num_real=10000, real_split="train", latent="uniform")
-
-
-def read_reference_text(name: str) -> str:
-    """Return the text of a shipped reference CSV (``ganexp/reference/<name>``)."""
-    return resources.files("ganexp").joinpath(f"reference/{name}").read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=None)

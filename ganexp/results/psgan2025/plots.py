@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..figures import DPI, _save, plt
+from ..plotting import DPI, plt, save_figure
 from ..runs import dotted
 from .curves import MIN_EPOCHS, bin_width, last_epoch, loss_curves, mean_fid_curve
 from .runs import Model, StudyRun
@@ -62,7 +62,7 @@ def loss_figure(by_model: dict[Model, list[StudyRun]], path: Path) -> Path:
     per = "epoch" if width == 1 else f"{width:g} epoch (runs shorter than {MIN_EPOCHS} epochs)"
     fig.suptitle(f"Figures 4-6: mean G and D loss per {per}; mean over seeds; dotted = new stage")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def sample_run(runs: list[StudyRun]) -> StudyRun | None:
@@ -90,7 +90,7 @@ def sample_figure(by_model: dict[Model, list[StudyRun]], path: Path) -> Path:
         ax.set_xlabel(f"seed {run.run.seed}", fontsize=8)
     fig.suptitle("Figures 7-9: samples at fixed codes (final)")
     fig.subplots_adjust(left=0.01, right=0.99, top=0.8, bottom=0.1, wspace=0.05)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def fid_figure(by_model: dict[Model, list[StudyRun]], key: str | None, path: Path) -> Path:
@@ -107,4 +107,4 @@ def fid_figure(by_model: dict[Model, list[StudyRun]], key: str | None, path: Pat
     if ax.lines:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

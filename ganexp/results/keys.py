@@ -1,0 +1,59 @@
+"""Metric keys as runs record them: the name and its sample count (``fid10k``, ``is50k``, ``div32``),
+which of a sweep's keys a table reads, which way is better, and what stands behind a key."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from ..metrics.config import KEY_RE  # the key format is defined once, beside metric_key
+from .runs import Run
+
+# An evaluation metric's key: its name and sample count; training scalars (losses, images/s) are not.
+METRIC_KEY = re.compile(r"[a-z]+\d+k?")
+# Metric names whose higher values are better; every other metric (fid, kid) is better lower.
+HIGHER_IS_BETTER = ("is", "div", "precision", "recall", "density", "coverage", "prc")
+
+
+def is_metric_key(key: str) -> bool:
+    """Whether ``key`` names an evaluation metric with its sample count."""
+    return METRIC_KEY.fullmatch(key) is not None
+
+
+def higher_is_better(key: str) -> bool:
+    """Whether a larger value of metric ``key`` (``fid10k``, ``is50k``, ``div32``) is better."""
+    return key.rstrip("0123456789k") in HIGHER_IS_BETTER
+
+
+def sample_count(tag: str) -> int:
+    """Number of samples a key tag stands for: ``10k`` -> 10000, ``500`` -> 500."""
+    return int(tag[:-1]) * 1000 if tag.endswith("k") else int(tag)
+
+
+def choose_fid_key(runs: list[Run]) -> str | None:
+    """The FID key most completed runs report (ties: more samples), e.g. ``fid10k``; else None."""
+    counts = Counter(k for r in runs if r.status == "completed" for k in r.metrics
+                     if KEY_RE["fid"].match(k) and r.value(k) is not None)
+    if not counts:
+        return None
+    return max(counts, key=lambda k: (counts[k], sample_count(KEY_RE["fid"].match(k).group(1))))
+
+
+def is_key_for(fid_key: str | None) -> str | None:
+    """The IS key with the same sample tag as ``fid_key`` (``fid10k`` -> ``is10k``)."""
+    return None if fid_key is None else "is" + fid_key[3:]
+
+
+def describe_samples(runs: list[Run], key: str | None) -> list[str]:
+    """One line per distinct sample setting behind ``key`` (samples, real, split, weights)."""
+    if key is None:
+        return []
+    seen = Counter()
+    for r in runs:
+        if r.status == "completed" and r.value(key) is not None:
+            i = r.metric_info
+            keys = ("num_samples", "num_real", "real_split", "weights", "mode")
+            seen[tuple(i.get(k) for k in keys)] += 1
+    return [f"{key}: {s} generated vs {nr} real images ({sp} split), Inception weights {w}"
+            f"{', fast mode (TF32, channels-last)' if mode == 'fast' else ''} ({n} runs)"
+            for (s, nr, sp, w, mode), n in sorted(seen.items(), key=str)]
+
