@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import gridfigures, stats
+from .cells import STATUSES, counts_by_status
 from .keys import higher_is_better, is_metric_key
 from .runs import Run, collect_all, dedupe_by, finite
 from .sweep import Configuration, Layout, identity, layout
 from .tables import Table, write_text
 
-STATUSES = ("completed", "diverged", "failed", "incomplete")
 
 
 def metric_order(key: str) -> tuple:
@@ -70,10 +70,8 @@ class GridReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        c = Counter(r.status for r in self.runs)
-        return {s: c.get(s, 0) for s in STATUSES} | {"total": len(self.runs),
-                                                     "duplicates": sum(1 for _, why in self.left_out
-                                                                       if why.startswith("duplicate"))}
+        duplicates = sum(1 for _, why in self.left_out if why.startswith("duplicate"))
+        return counts_by_status(self.runs) | {"total": len(self.runs), "duplicates": duplicates}
 
     @property
     def primary(self) -> str | None:

@@ -2,7 +2,7 @@
 
 Final FID: mean ± sample std (ddof=1) over the completed seeds of result.json's ``fid<N>`` (the
 last evaluation's when result.json has none), ``(n)`` = seeds averaged; the cell reads like Study
-A's (``render.cell_text``). Best FID: the mean over completed seeds of each run's minimum over its
+A's (``cells.cell_text``). Best FID: the mean over completed seeds of each run's minimum over its
 evaluations, with the epoch(s) at which those minima fell. Diversity: the mean final ``div<N>``.
 Collapse: result.json's ``collapse.epoch`` per completed seed, ``—`` when the run never collapsed.
 There are no published numbers for this study, so nothing stands beside ours.
@@ -13,7 +13,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from .. import cells as render
+from .. import cells
 from ..cells import Cell
 from ..keys import choose_fid_key, sample_count
 from ..tables import Table
@@ -118,14 +118,14 @@ def _row(stats: Stats, v: str) -> tuple[list, list]:
     done, every = stats.of(v), stats.of(v, completed=False)
     cell, (best_mean, best_epochs) = stats.fid_cell(v), stats.best_fid(v)
     div = stats.mean_final(v, stats.div_key)
-    fid_text, collapsed = render.cell_text(cell, "fid"), sum(r.collapse.collapsed for r in done)
-    best_text = f"{render.num(best_mean)} ({epochs_text(best_epochs)})" \
+    fid_text, collapsed = cells.cell_text(cell, "fid"), sum(r.collapse.collapsed for r in done)
+    best_text = f"{cells.num(best_mean)} ({epochs_text(best_epochs)})" \
         if best_mean is not None else DASH
     md = [LABELS[v], f"{len(done)}/{len(every)}", fid_text, best_text,
-          render.num(div) or DASH, collapse_text(done), f"{collapsed}/{len(done)}"]
-    csv_row = [v, LABELS[v], len(done), len(every), stats.fid_key or "", render.num(cell.mean),
-               render.num(cell.std), cell.n, fid_text, render.num(best_mean),
-               ", ".join(map(fmt_epoch, best_epochs)), stats.div_key or "", render.num(div),
+          cells.num(div) or DASH, collapse_text(done), f"{collapsed}/{len(done)}"]
+    csv_row = [v, LABELS[v], len(done), len(every), stats.fid_key or "", cells.num(cell.mean),
+               cells.num(cell.std), cell.n, fid_text, cells.num(best_mean),
+               ", ".join(map(fmt_epoch, best_epochs)), stats.div_key or "", cells.num(div),
                collapse_text(done), collapsed, cell.n_diverged, cell.n_failed, cell.n_incomplete]
     return md, csv_row
 

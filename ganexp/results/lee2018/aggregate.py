@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..cells import Cell as CoreCell
-from ..cells import DECIMALS, counts_by_status  # noqa: F401 (Study A's names for them)
-from ..keys import choose_fid_key, describe_samples, is_key_for, sample_count  # noqa: F401
-from ...metrics.config import KEY_RE  # noqa: F401 (the key format is defined once, beside metric_key)
+from ..cells import DECIMALS
+from ..keys import describe_samples
 from . import paper, protocol
 from ..runs import Run
 from .grid import Grid

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from ..findings import Finding, findings_json
 from . import claims, figures, paper, render
-from .aggregate import Table, build_table, choose_fid_key, counts_by_status, is_key_for
+from ..cells import counts_by_status
+from ..keys import choose_fid_key, is_key_for
+from .aggregate import Table, build_table
 from ..tables import write_text
 from .grid import Grid, infer_grid
 from ..runs import Run

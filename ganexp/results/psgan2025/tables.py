@@ -1,7 +1,7 @@
 """Tables 2, 3 and 4 of Byeon, Park & Yang 2025, ours beside the paper's, as csv and Markdown.
 
 Ours are mean ± sample std (ddof=1) over seeds of completed runs, ``(n)`` = seeds averaged; a
-cell reads like Study A's (``render.cell_text``). Time is ``train_s`` (training steps only).
+cell reads like Study A's (``cells.cell_text``). Time is ``train_s`` (training steps only).
 A ``†`` marks a time whose runs shared a machine with another run (``runs.overlap``).
 No Δ is printed: the paper's FID has an unpublished sample count and its IS is no Inception IS
 on MNIST can reach (``not comparable: <why>`` instead); its times come from other hardware and
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import cells as render
+from .. import cells
 from ..cells import Cell
 from ..keys import KEY_RE, sample_count
 from ..tables import Table
@@ -113,12 +113,12 @@ def _ratio_text(x: float | None, shared: bool) -> str:
 
 
 def _time_text(stats: Stats, model: Model) -> str:
-    text = render.cell_text(stats.cell("time", model), "time")
+    text = cells.cell_text(stats.cell("time", model), "time")
     return text + (f" {SHARED}" if stats.shared(model) else "")
 
 
 def _num(cell: Cell) -> list:
-    return [render.num(cell.mean), render.num(cell.std), cell.n]
+    return [cells.num(cell.mean), cells.num(cell.std), cell.n]
 
 
 def legend(stats: Stats, time: bool = False) -> list[str]:
@@ -144,7 +144,7 @@ def table2(stats: Stats) -> Table:
         fid, inc, p = stats.cell("fid", m), stats.cell("is", m), pub.get(m)
         fid_cmp = fid_reason(stats) if p and fid.n and "fid" in p.text else ""
         is_cmp = is_reason() if p and "is" in p.text else ""
-        texts = [render.cell_text(fid, "fid"), render.cell_text(inc, "is")]
+        texts = [cells.cell_text(fid, "fid"), cells.cell_text(inc, "is")]
         rows.append([m.label, texts[0], _ptext(p, "fid"), fid_cmp or "—", texts[1],
                      _ptext(p, "is"), is_cmp or "—"])
         csv_rows.append([m.id, m.k or "", stats.fid_key or "", *_num(fid), texts[0],
@@ -196,7 +196,7 @@ def table4(stats: Stats) -> Table:
         t, fid, inc = (stats.cell(x, m) for x in ("time", "fid", "is"))
         ratio = _ratio_text(stats.ratio(m, base), stats.shared(m) or stats.shared(base))
         fid_cmp = fid_reason(stats) if p and fid.n and "fid" in p.text else "—"
-        texts = [_time_text(stats, m), render.cell_text(fid, "fid"), render.cell_text(inc, "is")]
+        texts = [_time_text(stats, m), cells.cell_text(fid, "fid"), cells.cell_text(inc, "is")]
         papers = [_ptext(p, "time"), _ptext(p, "ratio"), _ptext(p, "fid", "fid_sd"),
                   _ptext(p, "is", "is_sd")]
         rows.append([str(m.k), texts[0], ratio, texts[1], texts[2], *papers, fid_cmp])
