@@ -201,3 +201,40 @@ def test_study_null_picks_the_grid_report(tmp_path: Path):
     assert studies.choose([sweep]).name == "grid"
     assert studies.study_of({"study": None, "seed": 0}) == "grid"
     assert studies.study_of({"seed": 0}) == "lee2018"  # runs from before the key were Study A's
+
+
+def test_wandb_push_of_a_grid_reads_back(tmp_path: Path):
+    """The real wandb, offline: the grid's tables with the swept keys as columns, and its figures."""
+    import hashlib
+
+    from wandb_offline import offline_runs
+
+    sweep = width_lr_grid(tmp_path)
+    report = gridreport.build([sweep])
+    out = gridreport.write(report, tmp_path / "rep")
+    where = gridreport.push(report, out)
+    (wb,) = offline_runs(out / "wandb")
+    assert where == f"offline run {wb.id} in ganexp/mygrid (upload later: wandb sync {out / 'wandb' / 'latest-run'})"
+    assert (wb.group, wb.job_type) == ("mygrid", "results")
+    (row,) = wb.history
+    logged = json.loads((wb.dir / "files" / row["grid_results"]["path"]).read_text())
+    assert logged["columns"][:4] == ["model.width", "optim.lr_g", "metric", "mean"]
+    fid = [r for r in logged["data"] if r[2] == "fid32"]
+    assert [(r[0], r[1], round(r[3], 9), r[5]) for r in fid] == [
+        ("16", "0.0001", 100.1, 3), ("16", "0.0002", 100.2, 3), ("32", "0.0001", 110.1, 3), ("32", "0.0002", 110.2, 3)]
+    assert "compare_fid32" in row and "compare_div32" in row
+    assert {k: v for k, v in wb.summary.items() if k.startswith("runs/")} == {
+        "runs/completed": 12, "runs/diverged": 0, "runs/failed": 0, "runs/incomplete": 0, "runs/total": 12,
+        "runs/duplicates": 0}
+
+    rows = [{"step": s, "d_loss": 1.0 / s} for s in (10, 20)]
+    with_curves = tmp_path / "curves"
+    for seed in (0, 1):
+        make_run(with_curves, {"loss": "lsgan"}, seed, 10.0, rows=rows)
+    report = gridreport.build([with_curves])
+    out = gridreport.write(report, tmp_path / "rep2")
+    gridreport.push(report, out)
+    (wb,) = offline_runs(out / "wandb")
+    (row,) = wb.history
+    assert (row["curve_d_loss"]["_type"], row["curve_d_loss"]["sha256"]) == (
+        "image-file", hashlib.sha256((out / "curve_d_loss.png").read_bytes()).hexdigest())
