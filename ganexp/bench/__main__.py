@@ -6,6 +6,9 @@ COMMANDS = {"train": "ganexp.bench.train", "fid": "ganexp.bench.fid", "data": "g
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"usage: python -m ganexp.bench {{{','.join(COMMANDS)}}} [options]; -h for a command's options")
+        return 0
     if not argv or argv[0] not in COMMANDS:
         print(f"usage: python -m ganexp.bench {{{','.join(COMMANDS)}}} [options]; -h for a command's options",
               file=sys.stderr)
