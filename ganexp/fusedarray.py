@@ -33,8 +33,9 @@ from .systems import Diverged, sample_latent
 from .systems.base import non_finite
 from .systems.fused import FusedGANPair, MemberBatcher, capture_rng
 from .systems.captured import check_device
-from .train import (USER_ERRORS, Run, RunActions, RunHooks, build_evaluator, fit_steps, left_alone, make_trainer,
-                    summary_line)
+from .runlog import folder_fault
+from .train import (USER_ERRORS, FolderFault, Run, RunActions, RunHooks, build_evaluator, fit_steps, folder_fault_message,
+                    left_alone, make_trainer, summary_line)
 
 
 class Member:
@@ -255,5 +256,7 @@ def train_array(array: FusedArray, members: list, rng: list[dict], images: torch
     except USER_ERRORS:
         raise
     except Exception as err:  # contained, as for a separate run
+        if folder_fault(err):
+            raise FolderFault(folder_fault_message(runs[0], err)) from None
         for r in list(array.active):
             array.end(r, "failed", {"error": f"{type(err).__name__}: {err}"})

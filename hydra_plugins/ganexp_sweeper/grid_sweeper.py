@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from ganexp.config import ConfigError
 from ganexp.preflight import EXIT, GridChecker, summarize
+from ganexp.runlog import folder_fault
 
 
 class GridSweeper(BasicSweeper):
@@ -32,6 +33,12 @@ class GridSweeper(BasicSweeper):
         try:
             returns = self.launch_jobs(fuse_jobs(jobs, cfgs))
         except Exception as err:  # noqa: BLE001 (only submitit's UncompletedJobError is ours to explain)
+            if folder_fault(err):  # Hydra could not write the next job's folder: the grid stops here
+                print(f"error: the grid stops: {err.filename or 'a job folder'} cannot be written "
+                      f"({err.strerror}); free space (or make it writable) and run the same command: finished "
+                      f"runs are skipped, the others resume", file=sys.stderr, flush=True)
+                EXIT["code"] = 3
+                return []
             if type(err).__name__ != "UncompletedJobError":
                 raise
             print(f"error: {unfinished_job(str(err))}", file=sys.stderr, flush=True)
