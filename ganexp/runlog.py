@@ -62,6 +62,7 @@ FOLDER_FAULTS = {errno.ENOSPC: "is full", errno.EDQUOT: "is over its disk quota"
 # What a user does when a side channel fails ({dir}: the run folder)
 ADVICE = {"W&B": "upload what it recorded later with `wandb sync {dir}/wandb/offline-run-*` (online: the W&B run "
                  "shows as crashed); metrics.jsonl has every row",
+          "W&B start": "this run is not in W&B; metrics.jsonl has every row",
           "CSV log": "metrics.jsonl has every row",
           "sample grids": "draw them later from last.ckpt (ganexp.checkpoint.load_generator)"}
 
@@ -114,10 +115,11 @@ class RunLogger:
             self._truncate(truncate_after)
         else:  # a fresh start: rows of an earlier attempt would mix with this one's
             self.jsonl.unlink(missing_ok=True)
-            self.csv.unlink(missing_ok=True)
+            if self.csv.exists():
+                self.guard("CSV log", 0, lambda: self.csv.unlink(missing_ok=True))
         self.wandb_run, self.wandb_through = None, -1  # W&B gets steps above wandb_through only
         if logger_cfg.get("name") == "wandb" and logger_cfg.get("mode", "offline") != "disabled":
-            self.guard("W&B", truncate_after or 0, lambda: self._start_wandb(run_cfg, resume_id, jsonl_through))
+            self.guard("W&B start", truncate_after or 0, lambda: self._start_wandb(run_cfg, resume_id, jsonl_through))
 
     def _start_wandb(self, run_cfg: dict, resume_id: str | None, jsonl_through: int) -> None:
         self.wandb_run = _init_wandb(self.run_dir, self.cfg, run_cfg, self.name, resume_id)
@@ -137,7 +139,7 @@ class RunLogger:
             if folder_fault(err) and not contain_all:
                 raise
             self.off.add(channel)
-            if channel == "W&B":
+            if channel.startswith("W&B"):
                 self._drop_wandb()
             print(f"[warning] {self.name}: {channel} failed at step {step} ({type(err).__name__}: {err}); off for "
                   f"the rest of this run, training goes on; {ADVICE[channel].format(dir=self.run_dir)}", flush=True)
