@@ -72,6 +72,15 @@ def folder_fault(err: BaseException) -> bool:
     return isinstance(err, OSError) and err.errno in FOLDER_FAULTS
 
 
+def human_bytes(n: float) -> str:
+    """``0 bytes``, ``812.0 KiB``, ``3.2 GiB``: free space in a message."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{int(n)} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""  # not reached
+
+
 def atomic_write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with replace_atomically(tmp, path):

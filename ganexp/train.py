@@ -36,8 +36,8 @@ from .data import DatasetError
 from .data.placement import make_batcher, training_device
 from .systems import Diverged, GANSystem, build_system, chunks, eval_codes, sample_latent
 from .systems.captured import check_device
-from .runlog import (FOLDER_FAULTS, RunLogger, atomic_write_json, folder_fault, read_json_dict, remove_stale_temps,
-                     save_grid, writing)
+from .runlog import (FOLDER_FAULTS, RunLogger, atomic_write_json, folder_fault, human_bytes, read_json_dict,
+                     remove_stale_temps, save_grid, writing)
 
 register_resolvers()
 USER_ERRORS = (ConfigError, DatasetError, CheckpointError)
@@ -456,14 +456,6 @@ def folder_fault_message(r: Run, err: OSError) -> str:
                f"({r.dir / 'last.ckpt'})")
     return (f"{r.name}: cannot write {path}: {folder} {what} ({err.strerror}; {human_bytes(free)} free there); "
             f"{fix} and run the same command: {ckpt_at}")
-
-
-def human_bytes(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def read_result(run_dir: Path) -> dict:

@@ -158,9 +158,9 @@ def test_full_disk_stops_a_grid_with_one_line_and_the_same_command_finishes_it(s
     assert proc.returncode == 3, err[-2000:]
     first, stop = err.splitlines()
     assert re.fullmatch(DISK_FULL, first), first
-    assert re.fullmatch(r"error: the grid stops: \S+ cannot be written \(No space left on device\); free space \(or "
-                        r"make it writable\) and run the same command: finished runs are skipped, the others "
-                        r"resume", stop), stop
+    assert re.fullmatch(rf"error: the grid stops before its next job: {re.escape(str(small_disk / 'grid'))} is full "
+                        r"\(No space left on device; (\d+ bytes|[\d.]+ KiB) free there\); free space and run the same "
+                        r"command: finished runs are skipped, the others resume", stop), stop
     filler.unlink()
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
