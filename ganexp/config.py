@@ -147,16 +147,22 @@ def check_choices(argv: list[str]) -> None:
                 raise ConfigError(f"unknown {key} '{v}'; choose one of: {', '.join(known)}")
 
 
-def check_output_dir(argv: list[str]) -> None:
-    """The run/sweep folder's nearest existing ancestor must be a writable folder."""
-    import os
-
+def output_ancestor(argv: list[str]) -> tuple[str, str, Path]:
+    """(the key, its value, the nearest existing ancestor of the run/sweep folder) of a command line."""
     multirun = any(a in ("-m", "--multirun") for a in argv)
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     target = next((a.split("=", 1)[1] for a in argv if a.startswith(key + "=")), "multirun" if multirun else "runs")
     path = Path(target.split("${")[0] or ".").expanduser().absolute()
     while not path.exists():
         path = path.parent
+    return key, target, path
+
+
+def check_output_dir(argv: list[str]) -> None:
+    """The run/sweep folder's nearest existing ancestor must be a writable folder."""
+    import os
+
+    key, target, path = output_ancestor(argv)
     if not path.is_dir() or not os.access(path, os.W_OK):
         raise ConfigError(f"cannot write the output folder {target} ({path} is not a writable folder); "
                           f"choose another with {key}=PATH")

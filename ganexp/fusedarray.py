@@ -34,8 +34,8 @@ from .systems.base import non_finite
 from .systems.fused import FusedGANPair, MemberBatcher, capture_rng
 from .systems.captured import check_device
 from .runlog import folder_fault
-from .train import (USER_ERRORS, FolderFault, Run, RunActions, RunHooks, build_evaluator, fit_steps, folder_fault_message,
-                    left_alone, make_trainer, summary_line)
+from .train import (USER_ERRORS, FolderFault, Run, RunActions, RunHooks, build_evaluator, fit_steps,
+                    folder_fault_message, left_alone, make_trainer, summary_line)
 
 
 class Member:
@@ -194,7 +194,12 @@ def run_array(cfgs: list[DictConfig], dirs: list[Path], names: list[str]) -> lis
             if results[name] is None:
                 runs.append(r)
         if runs:
-            results.update(train_members(runs))
+            try:
+                results.update(train_members(runs))
+            except OSError as err:
+                if not folder_fault(err):
+                    raise
+                raise FolderFault(folder_fault_message(runs[0], err)) from None
     return [results[n] for n in names]
 
 
@@ -257,6 +262,6 @@ def train_array(array: FusedArray, members: list, rng: list[dict], images: torch
         raise
     except Exception as err:  # contained, as for a separate run
         if folder_fault(err):
-            raise FolderFault(folder_fault_message(runs[0], err)) from None
+            raise  # run_array says it in one sentence
         for r in list(array.active):
             array.end(r, "failed", {"error": f"{type(err).__name__}: {err}"})

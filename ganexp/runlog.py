@@ -56,9 +56,10 @@ def remove_stale_temps(run_dir: Path) -> list[Path]:
     return stale
 
 
-# errno -> what it says of the folder: these end a run (the run's own files cannot be written either)
-FOLDER_FAULTS = {errno.ENOSPC: "is full", errno.EDQUOT: "is over its disk quota", errno.EROFS: "is read-only",
-                 errno.EACCES: "is not writable", errno.EPERM: "is not writable"}
+# errno -> what it says of a folder: these end a run (the run's own files cannot be written either)
+FOLDER_FAULTS = {errno.ENOSPC: "the disk holding {} is full", errno.EDQUOT: "{} is over its disk quota",
+                 errno.EROFS: "the disk holding {} is read-only", errno.EACCES: "{} or a file in it is not writable",
+                 errno.EPERM: "{} or a file in it is not writable"}
 # What a user does when a side channel fails ({dir}: the run folder)
 ADVICE = {"W&B": "upload what it recorded later with `wandb sync {dir}/wandb/offline-run-*` (online: the W&B run "
                  "shows as crashed); metrics.jsonl has every row",

@@ -26,8 +26,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from . import checkpoint as ckpt
 from . import launch  # noqa: F401  (registers the joblib GPU-slot resolver; quiets a Hydra notice)
 from .checkpoint import CheckpointError
-from .config import (ConfigError, building, check_choices, check_output_dir, config_hash, register_resolvers,
-                     to_container, without_derived)
+from .config import (ConfigError, building, check_choices, check_output_dir, config_hash, output_ancestor,
+                     register_resolvers, to_container, without_derived)
 from .preflight import EXIT, check_command, check_job
 from .runlock import RunFolderLock
 from .stopsignals import StopSignals
@@ -449,12 +449,12 @@ def folder_fault_message(r: Run, err: OSError) -> str:
     path = Path(err.filename) if err.filename else r.dir
     folder = next(p for p in (path.parent, *path.parent.parents) if p.is_dir())
     free = shutil.disk_usage(folder).free
-    what = FOLDER_FAULTS[err.errno]
+    what = FOLDER_FAULTS[err.errno].format(folder)
     fix = "make it writable" if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else "free space"
     ckpt_at = ("no checkpoint yet, so it starts over" if r.saved_step is None else
                f"it resumes from the last good checkpoint, step {r.saved_step} of {r.cfg.trainer.max_steps} "
                f"({r.dir / 'last.ckpt'})")
-    return (f"{r.name}: cannot write {path}: {folder} {what} ({err.strerror}; {human_bytes(free)} free there); "
+    return (f"{r.name}: cannot write {path}: {what} ({err.strerror}; {human_bytes(free)} free there); "
             f"{fix} and run the same command: {ckpt_at}")
 
 
@@ -539,6 +539,20 @@ HYDRA_FLAGS_WITHOUT_CHECK = ("-h", "--help", "--hydra-help", "--version", "--cfg
                              "--shell-completion", "-sc", "--resolve", "--package", "-p")
 
 
+MIN_FREE = 1 << 20  # bytes: below this on the output folder's disk, Hydra's own first writes may fail
+
+
+def check_free_space(argv: list[str]) -> None:
+    """A command whose output disk is already full ends here with one sentence and exit 3, before Hydra
+    writes the job's .hydra/ files (whose failure would be its traceback)."""
+    _, _, path = output_ancestor(argv)
+    free = shutil.disk_usage(path).free
+    if free < MIN_FREE:
+        print(f"error: the disk holding {path} is full ({human_bytes(free)} free there); free space and run the "
+              f"same command: finished runs are skipped, the others resume", file=sys.stderr)
+        sys.exit(EXIT_FOLDER_FAULT)
+
+
 def cli() -> None:
     argv = sys.argv[1:]
     try:
@@ -549,6 +563,7 @@ def cli() -> None:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    check_free_space(argv)
     main()
     sys.exit(EXIT["code"])
 

@@ -83,7 +83,8 @@ def test_unwritable_csv_log_and_sample_folder_are_warnings_and_the_run_completes
         f"[warning] r: CSV log failed at step 0 (IsADirectoryError: [Errno 21] Is a directory: "
         f"'{tmp_path}/metrics.csv'); off for the rest of this run, training goes on; metrics.jsonl has every row",
         f"[warning] r: sample grids failed at step 4 (IsADirectoryError: [Errno 21] Is a directory: "
-        f"'{tmp_path}/samples/.final.tmp{os.getpid()}.png' -> '{tmp_path}/samples/final.png'); off for the rest of this run, training goes on; "
+        f"'{tmp_path}/samples/.final.tmp{os.getpid()}.png' -> '{tmp_path}/samples/final.png'); off for the rest of "
+        f"this run, training goes on; "
         f"draw them later from last.ckpt (ganexp.checkpoint.load_generator)"]
     assert checkpoint.load(tmp_path / "last.ckpt")["step"] == 4
 
@@ -113,14 +114,14 @@ def fill(disk: Path) -> Path:
     return filler
 
 
-DISK_FULL = (r"error: (?P<name>\S+): cannot write (?P<path>\S+): (?P<folder>\S+) is full \(No space left on device; "
-             r"(?P<free>\d+ bytes|[\d.]+ KiB) free there\); free space and run the same command: it resumes from the "
-             r"last good checkpoint, step (?P<step>\d+) of 300 \((?P<ckpt>\S+)\)")
+DISK_FULL = (r"error: (?P<name>\S+): cannot write (?P<path>\S+): the disk holding (?P<folder>\S+) is full "
+             r"\(No space left on device; (?P<free>\d+ bytes|[\d.]+ KiB) free there\); free space and run the same "
+             r"command: it resumes from the last good checkpoint, step (?P<step>\d+) of (?P<max>\d+) \((?P<ckpt>\S+)\)")
 
 
 def test_full_disk_ends_the_run_with_one_sentence_and_the_same_command_resumes(small_disk):
     run_dir = small_disk / "run"
-    cmd = train_cmd(*LONG, "logger=none", f"hydra.run.dir={run_dir}")
+    cmd = train_cmd(*SHORT, "logger=none", f"hydra.run.dir={run_dir}")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert wait_for(lambda: (run_dir / "last.ckpt").exists(), 120)
     filler = fill(small_disk)
@@ -140,9 +141,9 @@ def test_full_disk_ends_the_run_with_one_sentence_and_the_same_command_resumes(s
     filler.unlink()
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert f"[resume] {m['name']}: from step {step} of 300" in again.stdout
+    assert f"[resume] {m['name']}: from step {step} of {m['max']}" in again.stdout
     assert json.loads((run_dir / "result.json").read_text())["status"] == "completed"
-    assert jsonl_steps(run_dir) == list(range(1, 301))
+    assert jsonl_steps(run_dir) == list(range(1, 151))
 
 
 @pytest.mark.slow
@@ -158,7 +159,8 @@ def test_full_disk_stops_a_grid_with_one_line_and_the_same_command_finishes_it(s
     assert proc.returncode == 3, err[-2000:]
     first, stop = err.splitlines()
     assert re.fullmatch(DISK_FULL, first), first
-    assert re.fullmatch(rf"error: the grid stops before its next job: {re.escape(str(small_disk / 'grid'))} is full "
+    assert re.fullmatch(rf"error: the grid stops before its next job: the disk holding "
+                        rf"{re.escape(str(small_disk / 'grid'))} is full "
                         r"\(No space left on device; (\d+ bytes|[\d.]+ KiB) free there\); free space and run the same "
                         r"command: finished runs are skipped, the others resume", stop), stop
     filler.unlink()
@@ -167,6 +169,36 @@ def test_full_disk_stops_a_grid_with_one_line_and_the_same_command_finishes_it(s
     assert "[grid] 2 runs: 2 completed" in again.stdout
     for d in (small_disk / "grid").glob("z_dim=*"):
         assert jsonl_steps(d) == list(range(1, 301))
+
+
+def test_read_only_disk_stops_the_resume_with_one_sentence_and_the_same_command_completes(small_disk, monkeypatch):
+    """The run folder's filesystem remounted read-only between a kill and the rerun (as a failing disk or a
+    full quota's admin does): EROFS at the first write, one sentence; remounted, the rerun completes."""
+    cfg = [o for o in LONG if not o.startswith("trainer.max_steps")] + ["logger=none", "trainer.max_steps=30"]
+    run_dir = small_disk / "run"
+    train_until_killed(cfg, run_dir, monkeypatch, 25)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        with pytest.raises(FolderFault) as stopped:
+            run(compose(cfg), run_dir, "r")
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    assert re.fullmatch(rf"r: cannot write {run_dir}/metrics.jsonl: the disk holding {run_dir} is read-only \(Read-only "
+                        r"file system; [\d.]+ MiB free there\); make it writable and run the same command: it resumes "
+                        rf"from the last good checkpoint, step 20 of 30 \({run_dir}/last.ckpt\)", str(stopped.value))
+    res = run(compose(cfg), run_dir, "r")
+    assert (res["status"], jsonl_steps(run_dir)) == ("completed", list(range(1, 31)))
+
+
+def test_command_on_a_full_disk_stops_before_hydra_writes(small_disk):
+    filler = fill(small_disk)
+    out = subprocess.run(train_cmd(*LONG, "logger=none", f"hydra.run.dir={small_disk / 'run'}"), cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert (out.returncode, out.stdout, out.stderr) == (3, "", (
+        f"error: the disk holding {small_disk} is full (0 bytes free there); free space and run the same command: "
+        "finished runs are skipped, the others resume\n"))
+    filler.unlink()
+    assert not (small_disk / "run").exists()
 
 
 # --- metrics.jsonl made read-only (immutable: root ignores permission bits) ---------------------------
@@ -184,7 +216,7 @@ def test_read_only_metrics_jsonl_stops_the_resume_with_one_sentence(tmp_path, mo
     finally:
         subprocess.run(["chattr", "-i", str(jsonl)], check=True)
     assert str(stopped.value) == (
-        f"r: cannot write {jsonl}: {tmp_path} is not writable (Operation not permitted; "
+        f"r: cannot write {jsonl}: {tmp_path} or a file in it is not writable (Operation not permitted; "
         f"{stopped.value.args[0].split('; ')[1].split(' free')[0]} free there); make it writable and run the same "
         f"command: it resumes from the last good checkpoint, step 20 of 30 ({tmp_path / 'last.ckpt'})")
     assert jsonl.read_bytes() == before and not (tmp_path / "result.json").exists()

@@ -96,7 +96,7 @@ def grid_stops(err: OSError, sweep_dir: Path) -> str:
     """One sentence when Hydra cannot write a job's folder (its .hydra files) for a full or read-only disk."""
     where = Path(err.filename).parent if err.filename else sweep_dir
     fix = "free space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "make it writable"
-    return (f"the grid stops before its next job: {where} {FOLDER_FAULTS[err.errno]} ({err.strerror}; "
+    return (f"the grid stops before its next job: {FOLDER_FAULTS[err.errno].format(where)} ({err.strerror}; "
             f"{human_bytes(shutil.disk_usage(where).free)} free there); {fix} and run the same command: finished "
             f"runs are skipped, the others resume")
 
