@@ -199,7 +199,9 @@ def run_array(cfgs: list[DictConfig], dirs: list[Path], names: list[str]) -> lis
             except OSError as err:
                 if not folder_fault(err):
                     raise
-                raise FolderFault(folder_fault_message(runs[0], err)) from None
+                where = Path(err.filename or "")
+                r = next((r for r in runs if where.is_relative_to(r.dir)), runs[0])  # the member whose file it is
+                raise FolderFault(folder_fault_message(r, err)) from None
     return [results[n] for n in names]
 
 

@@ -397,12 +397,17 @@ def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
     """Train one configured run in ``run_dir`` unless it is finished or another process holds it;
     returns its result dict (``status`` busy / kept for runs left alone)."""
     check_job(cfg)
-    with RunFolderLock(run_dir) as lock:
-        if not lock.held:
-            print(f"[busy] {name}: {lock.holder} is training this run folder; left to it", flush=True)
-            return {"status": "busy", "name": name}
-        r = Run(cfg, run_dir, name)
-        return left_alone(r) or train(r, run_dir)
+    try:
+        with RunFolderLock(run_dir) as lock:
+            if not lock.held:
+                print(f"[busy] {name}: {lock.holder} is training this run folder; left to it", flush=True)
+                return {"status": "busy", "name": name}
+            r = Run(cfg, run_dir, name)
+            return left_alone(r) or train(r, run_dir)
+    except OSError as err:  # the lock file (train() says the others)
+        if not folder_fault(err):
+            raise
+        raise FolderFault(fault_sentence(name, run_dir, err)) from None
 
 
 def left_alone(r: Run) -> dict | None:
@@ -445,16 +450,24 @@ def train(r: Run, run_dir: Path) -> dict:
 
 
 def folder_fault_message(r: Run, err: OSError) -> str:
-    """One sentence: which file and folder, how much is free there, the last good checkpoint, what to do."""
-    path = Path(err.filename) if err.filename else r.dir
+    return fault_sentence(r.name, r.dir, err, r.saved_step, r.cfg.trainer.max_steps)
+
+
+def fault_sentence(name: str, run_dir: Path, err: OSError, saved_step: int | None = None, max_steps: int = 0) -> str:
+    """One sentence: which file and folder, how much is free there, the last good checkpoint (``saved_step``;
+    None: not known, or none yet), what to do."""
+    path = Path(err.filename) if err.filename else run_dir
     folder = next(p for p in (path.parent, *path.parent.parents) if p.is_dir())
     free = shutil.disk_usage(folder).free
     what = FOLDER_FAULTS[err.errno].format(folder)
     fix = "make it writable" if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else "free space"
-    ckpt_at = ("no checkpoint yet, so it starts over" if r.saved_step is None else
-               f"it resumes from the last good checkpoint, step {r.saved_step} of {r.cfg.trainer.max_steps} "
-               f"({r.dir / 'last.ckpt'})")
-    return (f"{r.name}: cannot write {path}: {what} ({err.strerror}; {human_bytes(free)} free there); "
+    if saved_step is not None:
+        ckpt_at = (f"it resumes from the last good checkpoint, step {saved_step} of {max_steps} "
+                   f"({run_dir / 'last.ckpt'})")
+    else:
+        ckpt_at = f"it resumes from {run_dir / 'last.ckpt'}" if (run_dir / "last.ckpt").exists() else \
+            "no checkpoint yet, so it starts over"
+    return (f"{name}: cannot write {path}: {what} ({err.strerror}; {human_bytes(free)} free there); "
             f"{fix} and run the same command: {ckpt_at}")
 
 

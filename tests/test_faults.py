@@ -183,9 +183,9 @@ def test_read_only_disk_stops_the_resume_with_one_sentence_and_the_same_command_
             run(compose(cfg), run_dir, "r")
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
-    assert re.fullmatch(rf"r: cannot write {run_dir}/metrics.jsonl: the disk holding {run_dir} is read-only \(Read-only "
+    assert re.fullmatch(rf"r: cannot write {run_dir}/.ganexp.lock: the disk holding {run_dir} is read-only \(Read-only "
                         r"file system; [\d.]+ MiB free there\); make it writable and run the same command: it resumes "
-                        rf"from the last good checkpoint, step 20 of 30 \({run_dir}/last.ckpt\)", str(stopped.value))
+                        rf"from {run_dir}/last.ckpt", str(stopped.value))
     res = run(compose(cfg), run_dir, "r")
     assert (res["status"], jsonl_steps(run_dir)) == ("completed", list(range(1, 31)))
 
@@ -215,13 +215,37 @@ def test_read_only_metrics_jsonl_stops_the_resume_with_one_sentence(tmp_path, mo
             run(compose(cfg), tmp_path, "r")
     finally:
         subprocess.run(["chattr", "-i", str(jsonl)], check=True)
-    assert str(stopped.value) == (
-        f"r: cannot write {jsonl}: {tmp_path} or a file in it is not writable (Operation not permitted; "
-        f"{stopped.value.args[0].split('; ')[1].split(' free')[0]} free there); make it writable and run the same "
-        f"command: it resumes from the last good checkpoint, step 20 of 30 ({tmp_path / 'last.ckpt'})")
+    assert re.fullmatch(rf"r: cannot write {jsonl}: {tmp_path} or a file in it is not writable \(Operation not "
+                        r"permitted; [\d.]+ \w+ free there\); make it writable and run the same command: it resumes "
+                        rf"from the last good checkpoint, step 20 of 30 \({tmp_path}/last.ckpt\)", str(stopped.value))
     assert jsonl.read_bytes() == before and not (tmp_path / "result.json").exists()
     res = run(compose(cfg), tmp_path, "r")
     assert (res["status"], jsonl_steps(tmp_path)) == ("completed", list(range(1, 31)))
+
+
+def test_read_only_metrics_jsonl_of_a_fused_member_stops_the_array_with_its_sentence(tmp_path, monkeypatch):
+    """Two separate runs killed after their step-2 checkpoint, then resumed as one fused array
+    (launch.fuse=seed) while seed=1's metrics.jsonl is immutable: one sentence naming seed=1."""
+    from ganexp.fusedarray import run_array
+
+    cfg = [*FAST, "trainer.max_steps=5", "trainer.ckpt_every_n_steps=2"]
+    dirs = [tmp_path / f"seed={s}" for s in (0, 1)]
+    for s, d in zip((0, 1), dirs):
+        train_until_killed([*cfg, f"seed={s}"], d, monkeypatch, 3)
+    jsonl = dirs[1] / "metrics.jsonl"
+    if subprocess.run(["chattr", "+i", str(jsonl)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available on this filesystem")
+    try:
+        with pytest.raises(FolderFault) as stopped:
+            run_array([compose([*cfg, f"seed={s}"]) for s in (0, 1)], dirs, ["seed=0", "seed=1"])
+    finally:
+        subprocess.run(["chattr", "-i", str(jsonl)], check=True)
+    assert re.fullmatch(rf"seed=1: cannot write {jsonl}: {dirs[1]} or a file in it is not writable \(Operation not "
+                        r"permitted; [\d.]+ \w+ free there\); make it writable and run the same command: it resumes "
+                        rf"from the last good checkpoint, step 2 of 5 \({dirs[1]}/last.ckpt\)", str(stopped.value))
+    results = run_array([compose([*cfg, f"seed={s}"]) for s in (0, 1)], dirs, ["seed=0", "seed=1"])
+    assert [r["status"] for r in results] == ["completed", "completed"]
+    assert [jsonl_steps(d) for d in dirs] == [[1, 2, 3, 4, 5]] * 2
 
 
 # --- the FID statistics cache: SIGKILL mid-write, a garbled file --------------------------------------
