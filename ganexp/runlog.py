@@ -128,11 +128,13 @@ class RunLogger:
             if self.csv.exists():
                 self.guard("CSV log", 0, lambda: self.csv.unlink(missing_ok=True))
         self.wandb_run, self.wandb_through = None, -1  # W&B gets steps above wandb_through only
+        self.wandb_id: str | None = None  # kept when W&B fails: a resume continues the same W&B run
         if logger_cfg.get("name") == "wandb" and logger_cfg.get("mode", "offline") != "disabled":
             self.guard("W&B start", truncate_after or 0, lambda: self._start_wandb(run_cfg, resume_id, jsonl_through))
 
     def _start_wandb(self, run_cfg: dict, resume_id: str | None, jsonl_through: int) -> None:
         self.wandb_run = _init_wandb(self.run_dir, self.cfg, run_cfg, self.name, resume_id)
+        self.wandb_id = self.wandb_run.id
         # Online, the server knows: run.step is the next step it takes (it has the rows it got, which
         # a kill may have cut short of metrics.jsonl). Offline, each attempt writes a file of its own.
         self.wandb_through = jsonl_through if self.wandb_run.offline else self.wandb_run.step - 1
@@ -169,10 +171,6 @@ class RunLogger:
 
             with contextlib.suppress(Exception):
                 wandb.teardown()
-
-    @property
-    def wandb_id(self) -> str | None:
-        return self.wandb_run.id if self.wandb_run is not None else None
 
     def _last_step(self) -> int:
         """The highest step of a whole row in metrics.jsonl; -1 when there is none."""

@@ -342,3 +342,12 @@ def test_garbled_decoded_cache_sidecar_is_rebuilt(tmp_path):
     decoded._VERIFIED.clear()  # a new job
     assert torch.equal(celeba(tmp_path, tmp_path / "cache").images("train"), good)
     assert json.loads(meta.read_text())["shape"] == [6, 3, 16, 16]
+
+
+def test_a_grid_with_a_stopped_run_exits_3_unless_a_job_had_a_user_error(capsys):
+    from ganexp.preflight import summarize
+
+    assert summarize([{"status": s} for s in ("completed", "stopped", "failed")]) == 3
+    assert summarize([{"status": s} for s in ("stopped", "error")]) == 2
+    assert capsys.readouterr().out.splitlines() == ["[grid] 3 runs: 1 completed, 1 failed, 1 stopped",
+                                                    "[grid] 2 runs: 1 error, 1 stopped"]
