@@ -48,14 +48,14 @@ def building(what: str, keys: str):
     """Any error while building a run's parts becomes a ConfigError that says which keys to check."""
     from .checkpoint import CheckpointError
     from .data import DatasetError
-    from .runlog import folder_fault
+    from .runlog import disk_fault
 
     try:
         yield
     except (ConfigError, DatasetError, CheckpointError):
         raise
     except Exception as err:  # networks, losses, weights, Lightning's Trainer: all config-driven here
-        if folder_fault(err):  # a full disk while writing a cache is no config mistake (train.FolderFault)
+        if disk_fault(err):  # a full disk while writing a cache is no config mistake (train.FolderFault)
             raise
         raise ConfigError(f"cannot build the {what} ({type(err).__name__}: {_one_line(err)}); check {keys}") from None
 

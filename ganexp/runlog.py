@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import io
 import json
 import math
 import os
@@ -24,13 +25,14 @@ TEMP_NAME = re.compile(r"\..+\.tmp\d+(\.png)?")
 
 @contextmanager
 def writing(path: Path):
-    """An OSError of the block names ``path`` (a failed write() or close() names no file): the message of a
-    full disk says where."""
+    """A write of the run's own record: an OSError of the block names ``path`` (a failed write() or close()
+    names no file: the message of a full disk says where) and is marked as a write's (``folder_fault``)."""
     try:
         yield
     except OSError as err:
         if err.filename is None:
             err.filename = str(path)
+        err.in_write = True
         raise
 
 
@@ -56,7 +58,9 @@ def remove_stale_temps(run_dir: Path) -> list[Path]:
     return stale
 
 
-# errno -> what it says of a folder: these end a run (the run's own files cannot be written either)
+# errno -> what it says of a folder. The first three come only from writes and end a run wherever they
+# happen (no other file could be written either); a refused permission ends it for a write of its own record.
+DISK_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 FOLDER_FAULTS = {errno.ENOSPC: "the disk holding {} is full", errno.EDQUOT: "{} is over its disk quota",
                  errno.EROFS: "the disk holding {} is read-only", errno.EACCES: "{} or a file in it is not writable",
                  errno.EPERM: "{} or a file in it is not writable"}
@@ -68,9 +72,15 @@ ADVICE = {"W&B": "upload what it recorded later with `wandb sync {dir}/wandb/off
           "sample grids": "draw them later from last.ckpt (ganexp.checkpoint.load_generator)"}
 
 
+def disk_fault(err: BaseException) -> bool:
+    """A write refused for its disk: full, over quota, read-only."""
+    return isinstance(err, OSError) and err.errno in DISK_FAULTS
+
+
 def folder_fault(err: BaseException) -> bool:
-    """A write refused for its folder (full, quota, read-only, permissions), not for what was written."""
-    return isinstance(err, OSError) and err.errno in FOLDER_FAULTS
+    """A disk fault, or a write of the run's own record (``writing``) refused permission."""
+    return disk_fault(err) or (isinstance(err, OSError) and err.errno in FOLDER_FAULTS
+                               and getattr(err, "in_write", False))
 
 
 def human_bytes(n: float) -> str:
@@ -141,14 +151,14 @@ class RunLogger:
 
     def guard(self, channel: str, step: int, write, contain_all: bool = False) -> bool:
         """Call ``write()`` for a side channel; False when the channel is off or fails now (one warning line,
-        then off). A folder fault is raised unless ``contain_all`` (closing a run that already ends)."""
+        then off). A disk fault is raised unless ``contain_all`` (closing a run that already ends)."""
         if channel in self.off:
             return False
         try:
             write()
             return True
         except Exception as err:
-            if folder_fault(err) and not contain_all:
+            if disk_fault(err) and not contain_all:
                 raise
             self.off.add(channel)
             if channel.startswith("W&B"):
@@ -187,16 +197,17 @@ class RunLogger:
         """On resume: drop rows written after the checkpoint's step (they will be redone) and rows a kill
         tore or that do not parse (they would stop every later resume)."""
         if self.jsonl.exists():
-            keep = [ln for ln in _whole_lines(self.jsonl) if _le(_jsonl_step(ln), step)]
-            self.jsonl.write_text("".join(ln + "\n" for ln in keep))
+            keep = "".join(ln + "\n" for ln in _whole_lines(self.jsonl) if _le(_jsonl_step(ln), step))
+            _rewrite(self.jsonl, keep)
         if self.csv.exists():
             self.guard("CSV log", step, lambda: self._truncate_csv(step))
 
     def _truncate_csv(self, step: int) -> None:
         rows = [r for r in csv.reader(ln.rstrip("\r") for ln in _whole_lines(self.csv))
                 if len(r) == 3 and _le(_int(r[2]), step)]
-        self.csv.unlink()
-        self._csv_append(rows)
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows([["key", "value", "step"], *rows])
+        _rewrite(self.csv, text.getvalue())
 
     def log(self, row: dict) -> None:
         row = {k: clean(v) for k, v in row.items()}
@@ -235,6 +246,18 @@ class RunLogger:
         for k, v in summary.items():
             self.wandb_run.summary[k] = v
         self.wandb_run.finish()
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Replace a log with ``text`` (its rows up to a resume's checkpoint) atomically: a full disk midway
+    leaves the old file whole. Unchanged, it is not written; read-only, it stays so (PermissionError)."""
+    if path.read_text(errors="replace") == text:
+        return
+    with writing(path):  # a rename would replace even a read-only file: refused here as a write would be
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with replace_atomically(tmp, path):
+        tmp.write_text(text)
 
 
 def _whole_lines(path: Path) -> list[str]:

@@ -404,8 +404,8 @@ def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
                 return {"status": "busy", "name": name}
             r = Run(cfg, run_dir, name)
             return left_alone(r) or train(r, run_dir)
-    except OSError as err:  # the lock file (train() says the others)
-        if not folder_fault(err):
+    except OSError as err:  # opening the lock file, the first write (train() says the others)
+        if err.errno not in FOLDER_FAULTS:
             raise
         raise FolderFault(fault_sentence(name, run_dir, err)) from None
 

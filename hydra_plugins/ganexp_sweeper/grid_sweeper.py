@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from ganexp.config import ConfigError
 from ganexp.preflight import EXIT, GridChecker, summarize
-from ganexp.runlog import FOLDER_FAULTS, folder_fault, human_bytes
+from ganexp.runlog import FOLDER_FAULTS, human_bytes
 
 
 class GridSweeper(BasicSweeper):
@@ -35,7 +35,7 @@ class GridSweeper(BasicSweeper):
         try:
             returns = self.launch_jobs(fuse_jobs(jobs, cfgs))
         except Exception as err:  # noqa: BLE001 (only submitit's UncompletedJobError is ours to explain)
-            if folder_fault(err):  # Hydra could not write the next job's folder: the grid stops here
+            if isinstance(err, OSError) and err.errno in FOLDER_FAULTS:  # Hydra could not write a job's .hydra/
                 print(f"error: {grid_stops(err, Path(self.config.hydra.sweep.dir))}", file=sys.stderr, flush=True)
                 EXIT["code"] = 3
                 return []
