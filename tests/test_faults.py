@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +61,8 @@ def test_wandb_service_killed_mid_run_is_one_warning_and_the_run_completes(tmp_p
     result = json.loads((run_dir / "result.json").read_text())
     assert (result["status"], result["steps"]) == ("completed", 150)
     assert jsonl_steps(run_dir) == list(range(1, 151))
+    (offline,) = (run_dir / "wandb").glob("offline-run-*")  # a later resume continues this W&B run
+    assert checkpoint.load(run_dir / "last.ckpt")["wandb_id"] == offline.name.rsplit("-", 1)[1]
     (warning,) = [ln for ln in out.splitlines() if ln.startswith("[warning]")]
     assert re.fullmatch(r"\[warning\] \S+: W&B failed at step (\d+) \(ConnectionResetError: Connection lost\); off "
                         r"for the rest of this run, training goes on; upload what it recorded later with `wandb sync "
