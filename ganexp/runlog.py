@@ -65,8 +65,7 @@ FOLDER_FAULTS = {errno.ENOSPC: "the disk holding {} is full", errno.EDQUOT: "{} 
                  errno.EROFS: "the disk holding {} is read-only", errno.EACCES: "{} or a file in it is not writable",
                  errno.EPERM: "{} or a file in it is not writable"}
 # What a user does when a side channel fails ({dir}: the run folder)
-ADVICE = {"W&B": "upload what it recorded later with `wandb sync {dir}/wandb/offline-run-*` (online: the W&B run "
-                 "shows as crashed); metrics.jsonl has every row",
+ADVICE = {"W&B": "upload what it recorded later with `wandb sync {dir}/wandb/{runs}`; metrics.jsonl has every row",
           "W&B start": "this run is not in W&B; metrics.jsonl has every row",
           "CSV log": "metrics.jsonl has every row",
           "sample grids": "draw them later from last.ckpt (ganexp.checkpoint.load_generator)"}
@@ -163,8 +162,10 @@ class RunLogger:
             self.off.add(channel)
             if channel.startswith("W&B"):
                 self._drop_wandb()
+            runs = "offline-run-*" if self.cfg.get("mode", "offline") == "offline" else "run-*"  # wandb's folders
             print(f"[warning] {self.name}: {channel} failed at step {step} ({type(err).__name__}: {err}); off for "
-                  f"the rest of this run, training goes on; {ADVICE[channel].format(dir=self.run_dir)}", flush=True)
+                  f"the rest of this run, training goes on; {ADVICE[channel].format(dir=self.run_dir, runs=runs)}",
+                  flush=True)
             return False
 
     def _drop_wandb(self) -> None:
