@@ -137,7 +137,7 @@ class RunLogger:
             if self.csv.exists():
                 self.guard("CSV log", 0, lambda: self.csv.unlink(missing_ok=True))
         self.wandb_run, self.wandb_through = None, -1  # W&B gets steps above wandb_through only
-        self.wandb_id: str | None = None  # kept when W&B fails: a resume continues the same W&B run
+        self.wandb_id = resume_id  # kept when W&B fails: a later resume continues the same W&B run
         if logger_cfg.get("name") == "wandb" and logger_cfg.get("mode", "offline") != "disabled":
             self.guard("W&B start", truncate_after or 0, lambda: self._start_wandb(run_cfg, resume_id, jsonl_through))
 
