@@ -37,8 +37,31 @@ def write(path: Path, state: dict) -> None:
     """torch.save via a temp file and a rename; an error removes the temp file (a kill leaves it for
     runlog.remove_stale_temps)."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with replace_atomically(tmp, path):
-        torch.save(state, tmp)
+    with replace_atomically(tmp, path), open(tmp, "wb") as f:
+        out = _Recorded(f)
+        try:
+            torch.save(state, out)
+        except RuntimeError:  # torch's zip writer reports a failed write as "unexpected pos": raise the cause
+            if out.error is None:
+                raise
+            raise out.error from None
+
+
+class _Recorded:
+    """A file object that keeps the OSError of a failed write (ENOSPC: a full disk must say so)."""
+
+    def __init__(self, f):
+        self.f, self.error = f, None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
 
 
 def load(path: Path | str) -> dict:

@@ -48,12 +48,15 @@ def building(what: str, keys: str):
     """Any error while building a run's parts becomes a ConfigError that says which keys to check."""
     from .checkpoint import CheckpointError
     from .data import DatasetError
+    from .runlog import disk_fault
 
     try:
         yield
     except (ConfigError, DatasetError, CheckpointError):
         raise
     except Exception as err:  # networks, losses, weights, Lightning's Trainer: all config-driven here
+        if disk_fault(err):  # a full disk while writing a cache is no config mistake (train.FolderFault)
+            raise
         raise ConfigError(f"cannot build the {what} ({type(err).__name__}: {_one_line(err)}); check {keys}") from None
 
 
@@ -146,16 +149,22 @@ def check_choices(argv: list[str]) -> None:
                 raise ConfigError(f"unknown {key} '{v}'; choose one of: {', '.join(known)}")
 
 
-def check_output_dir(argv: list[str]) -> None:
-    """The run/sweep folder's nearest existing ancestor must be a writable folder."""
-    import os
-
+def output_ancestor(argv: list[str]) -> tuple[str, str, Path]:
+    """(the key, its value, the nearest existing ancestor of the run/sweep folder) of a command line."""
     multirun = any(a in ("-m", "--multirun") for a in argv)
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     target = next((a.split("=", 1)[1] for a in argv if a.startswith(key + "=")), "multirun" if multirun else "runs")
     path = Path(target.split("${")[0] or ".").expanduser().absolute()
     while not path.exists():
         path = path.parent
+    return key, target, path
+
+
+def check_output_dir(argv: list[str]) -> None:
+    """The run/sweep folder's nearest existing ancestor must be a writable folder."""
+    import os
+
+    key, target, path = output_ancestor(argv)
     if not path.is_dir() or not os.access(path, os.W_OK):
         raise ConfigError(f"cannot write the output folder {target} ({path} is not a writable folder); "
                           f"choose another with {key}=PATH")

@@ -33,8 +33,9 @@ from .systems import Diverged, sample_latent
 from .systems.base import non_finite
 from .systems.fused import FusedGANPair, MemberBatcher, capture_rng
 from .systems.captured import check_device
-from .train import (USER_ERRORS, Run, RunActions, RunHooks, build_evaluator, fit_steps, left_alone, make_trainer,
-                    summary_line)
+from .runlog import folder_fault
+from .train import (USER_ERRORS, FolderFault, Run, RunActions, RunHooks, build_evaluator, fit_steps,
+                    folder_fault_message, left_alone, make_trainer, summary_line)
 
 
 class Member:
@@ -193,7 +194,14 @@ def run_array(cfgs: list[DictConfig], dirs: list[Path], names: list[str]) -> lis
             if results[name] is None:
                 runs.append(r)
         if runs:
-            results.update(train_members(runs))
+            try:
+                results.update(train_members(runs))
+            except OSError as err:
+                if not folder_fault(err):
+                    raise
+                where = Path(err.filename or "")
+                r = next((r for r in runs if where.is_relative_to(r.dir)), runs[0])  # the member whose file it is
+                raise FolderFault(folder_fault_message(r, err)) from None
     return [results[n] for n in names]
 
 
@@ -255,5 +263,7 @@ def train_array(array: FusedArray, members: list, rng: list[dict], images: torch
     except USER_ERRORS:
         raise
     except Exception as err:  # contained, as for a separate run
+        if folder_fault(err):
+            raise  # run_array says it in one sentence
         for r in list(array.active):
             array.end(r, "failed", {"error": f"{type(err).__name__}: {err}"})

@@ -176,11 +176,14 @@ class GridChecker:
 
 
 def summarize(outcomes: list[dict]) -> int:
-    """One line for the grid; exit code 2 if a job had a user error, 1 if a run failed, else 0."""
+    """One line for the grid; exit code 2 if a job had a user error, 3 if a run stopped on a folder it could
+    not write (a full disk: train.FolderFault), 1 if a run failed, else 0."""
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o["status"]] = counts.get(o["status"], 0) + 1
     print(f"[grid] {len(outcomes)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), flush=True)
     if counts.get("error"):
         return 2
+    if counts.get("stopped"):
+        return 3
     return 1 if counts.get("failed") else 0

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ganexp.metrics.cache import content_digest
-from ganexp.metrics.locking import atomic_write, file_lock
+from ganexp.metrics.locking import atomic_write, file_lock, remove_stale_temps
 
 FORMAT = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -113,6 +113,9 @@ def build_cached(members: Members, npy: Path, meta_path: Path, key: dict, shape:
         found = open_cached(npy, meta_path, key)
         if found is not None:
             return found
+        remove_stale_temps(meta_path)  # a killed build's files (as large as the array): under the lock no one
+        for stale in npy.parent.glob(f".{npy.stem}.tmp*.npy"):  # else writes them
+            stale.unlink(missing_ok=True)
         tmp = npy.with_name(f".{npy.stem}.tmp{os.getpid()}.npy")
         try:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(members), *shape))

@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from ganexp.metrics.locking import atomic_write, file_lock
+from ganexp.metrics.locking import atomic_write, file_lock, remove_stale_temps
 
 FORMAT = 2  # 2: the key holds the split's content digest
 
@@ -67,8 +68,8 @@ def load_stats(path: Path, key: dict) -> dict | None:
             if json.loads(str(z["key"])) != key:
                 return None
             return {"mu": z["mu"], "sigma": z["sigma"], "n": int(z["n"])}
-    except (OSError, ValueError, KeyError):  # truncated or foreign file: recompute and overwrite
-        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # truncated, garbled or foreign
+        return None  # file: recompute and overwrite
 
 
 def save_stats(path: Path, key: dict, mu: np.ndarray, sigma: np.ndarray, n: int) -> None:
@@ -87,6 +88,7 @@ def cached_stats(path: Path, key: dict, compute: Callable[[], tuple[np.ndarray, 
     if found is not None:
         return found, False
     with file_lock(path.with_name(path.name + ".lock"), what="real-data statistics"):
+        remove_stale_temps(path)
         found = load_stats(path, key)
         if found is not None:
             return found, False

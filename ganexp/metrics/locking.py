@@ -46,3 +46,13 @@ def atomic_write(path: Path | str, write: Callable[[object], None]) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temps(path: Path | str) -> list[Path]:
+    """Delete the temp files that killed ``atomic_write``s of ``path`` left (``.<name>.<random>.tmp``).
+    Call it holding ``path``'s lock: then no other process is writing one."""
+    path = Path(path)
+    stale = [p for p in path.parent.glob(f".{path.name}.*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

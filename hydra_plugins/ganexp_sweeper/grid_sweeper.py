@@ -1,7 +1,9 @@
 """ganexp's Hydra sweeper (``hydra/sweeper=ganexp``, the default of conf/train.yaml); see ganexp/preflight.py."""
 from __future__ import annotations
 
+import errno
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -12,6 +14,7 @@ from omegaconf import OmegaConf
 
 from ganexp.config import ConfigError
 from ganexp.preflight import EXIT, GridChecker, summarize
+from ganexp.runlog import FOLDER_FAULTS, human_bytes
 
 
 class GridSweeper(BasicSweeper):
@@ -32,6 +35,10 @@ class GridSweeper(BasicSweeper):
         try:
             returns = self.launch_jobs(fuse_jobs(jobs, cfgs))
         except Exception as err:  # noqa: BLE001 (only submitit's UncompletedJobError is ours to explain)
+            if isinstance(err, OSError) and err.errno in FOLDER_FAULTS:  # Hydra could not write a job's .hydra/
+                print(f"error: {grid_stops(err, Path(self.config.hydra.sweep.dir))}", file=sys.stderr, flush=True)
+                EXIT["code"] = 3
+                return []
             if type(err).__name__ != "UncompletedJobError":
                 raise
             print(f"error: {unfinished_job(str(err))}", file=sys.stderr, flush=True)
@@ -83,6 +90,15 @@ def fuse_jobs(jobs: list[list[str]], cfgs: list[dict]) -> list[list[str]]:
             job.append(f"launch.array_members=[{','.join(repr(members[i]) for i in group)}]")
         out.append(job)
     return out
+
+
+def grid_stops(err: OSError, sweep_dir: Path) -> str:
+    """One sentence when Hydra cannot write a job's folder (its .hydra files) for a full or read-only disk."""
+    where = Path(err.filename).parent if err.filename else sweep_dir
+    fix = "free space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "make it writable"
+    return (f"the grid stops before its next job: {FOLDER_FAULTS[err.errno].format(where)} ({err.strerror}; "
+            f"{human_bytes(shutil.disk_usage(where).free)} free there); {fix} and run the same command: finished "
+            f"runs are skipped, the others resume")
 
 
 def unfinished_job(message: str) -> str:
