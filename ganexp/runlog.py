@@ -17,6 +17,7 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import wandbenv
 from .records import append_row, clean, whole_lines
 
 # The temp files of the atomic writers below and of checkpoint.write: ".last.ckpt.tmp<pid>",
@@ -123,7 +124,7 @@ class RunLogger:
                 self.guard("CSV log", 0, lambda: self.csv.unlink(missing_ok=True))
         self.wandb_run, self.wandb_through = None, -1  # W&B gets steps above wandb_through only
         self.wandb_id = resume_id  # kept when W&B fails: a later resume continues the same W&B run
-        if logger_cfg.get("name") == "wandb" and logger_cfg.get("mode", "offline") != "disabled":
+        if logger_cfg.get("name") == "wandb" and wandbenv.target(logger_cfg)["mode"] != "disabled":
             self.guard("W&B start", truncate_after or 0, lambda: self._start_wandb(run_cfg, resume_id, jsonl_through))
 
     def _start_wandb(self, run_cfg: dict, resume_id: str | None, jsonl_through: int) -> None:
@@ -147,7 +148,7 @@ class RunLogger:
             self.off.add(channel)
             if channel.startswith("W&B"):
                 self._drop_wandb()
-            runs = "offline-run-*" if self.cfg.get("mode", "offline") == "offline" else "run-*"  # wandb's folders
+            runs = "offline-run-*" if wandbenv.target(self.cfg)["mode"] == "offline" else "run-*"  # wandb's folders
             print(f"[warning] {self.name}: {channel} failed at step {step} ({type(err).__name__}: {err}); off for "
                   f"the rest of this run, training goes on; {ADVICE[channel].format(dir=self.run_dir, runs=runs)}",
                   flush=True)
@@ -276,9 +277,10 @@ def _init_wandb(run_dir: Path, lcfg: dict, run_cfg: dict, name: str, resume_id: 
                 **{k: system[k] for k in ("num_generators",) if k in system})
     tags = [f"{k}={flat[k]}" for k in (*keys, "system")] + list(lcfg.get("tags") or [])
     os.environ.setdefault("WANDB_SILENT", "true")
-    return wandb.init(project=lcfg.get("project", "ganexp"), entity=lcfg.get("entity"), group=run_cfg["sweep"],
+    where = wandbenv.target(lcfg)
+    return wandb.init(project=where["project"], entity=where["entity"], group=run_cfg["sweep"],
                       name=name, tags=tags, config={**flat, "full": run_cfg}, dir=str(run_dir),
-                      mode=lcfg.get("mode", "offline"), id=resume_id, resume="allow" if resume_id else None,
+                      mode=where["mode"], id=resume_id, resume="allow" if resume_id else None,
                       reinit="create_new")  # a fused array holds its members' runs open at once
 
 

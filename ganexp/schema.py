@@ -219,7 +219,7 @@ SCHEMA: dict[str, Check] = {
     "logger.name": Choice("wandb", "csv", "none"),
     "logger.project": Optional(Str(r"[^/\\#?%:]{1,128}", "a W&B project name of at most 128 characters without / \\ # ? % :")),
     "logger.entity": Optional(Str()),
-    "logger.mode": Choice("offline", "online", "disabled", required=False),
+    "logger.mode": Optional(Choice("offline", "online", "disabled")),
     "logger.tags": Tags(),
     # metrics
     "metrics.enabled": Bool(),

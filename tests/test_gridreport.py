@@ -238,3 +238,33 @@ def test_wandb_push_of_a_grid_reads_back(tmp_path: Path):
     (row,) = wb.history
     assert (row["curve_d_loss"]["_type"], row["curve_d_loss"]["sha256"]) == (
         "image-file", hashlib.sha256((out / "curve_d_loss.png").read_bytes()).hexdigest())
+
+
+def test_a_failed_push_is_one_line_and_the_report_stays(tmp_path: Path, capsys, monkeypatch):
+    """WANDB_MODE=online is honoured (no config key sets the mode); with no account the real wandb refuses,
+    and that is one line: the report is written and the command succeeds."""
+    for var in ("WANDB_API_KEY", "WANDB_PROJECT", "WANDB_ENTITY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.netrc: no stored key
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "home" / ".config" / "wandb"))
+    sweep = width_lr_grid(tmp_path, seeds=(0,))
+    assert main([str(sweep), "--out", str(tmp_path / "rep"), "--no-latent", "--wandb"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith("wandb: push failed (UsageError: ")
+    assert lines[-2].endswith(f"the report is complete in {tmp_path / 'rep'}: fix that and run the same "
+                              "command to push it")
+    assert (tmp_path / "rep" / "report.md").is_file()
+
+
+def test_wandb_target_prefers_config_then_environment(monkeypatch):
+    from ganexp import wandbenv
+
+    for var in ("WANDB_MODE", "WANDB_PROJECT", "WANDB_ENTITY"):
+        monkeypatch.delenv(var, raising=False)
+    assert wandbenv.target({}) == {"mode": "offline", "project": "ganexp", "entity": None}
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_PROJECT", "mine")
+    assert wandbenv.target({"mode": None, "project": None}) == {"mode": "online", "project": "mine", "entity": None}
+    assert wandbenv.target({"mode": "disabled", "entity": "lab"}) == {"mode": "disabled", "project": "mine",
+                                                                    "entity": "lab"}

@@ -104,7 +104,7 @@ def test_schema_describes_only_keys_that_exist(compose):
     (["metrics.num_samples=1"], "metrics.num_samples=1 is not allowed: metrics.num_samples must be an integer >= 2"),
     (["metrics.to_uint8=floor"], "metrics.to_uint8=floor is not allowed: metrics.to_uint8 must be one of round, trunc"),
     (["metrics.real_split=val"], "metrics.real_split=val is not allowed: metrics.real_split must be one of train, test"),
-    (["logger.mode=sometimes"], "logger.mode=sometimes is not allowed: logger.mode must be one of offline, online"),
+    (["logger.mode=sometimes"], "logger.mode=sometimes is not allowed: logger.mode must be null or one of offline, online"),
     (["logger.project=a/b"], "logger.project=a/b is not allowed"),
     (["sweep=my grid"], "sweep='my grid' is not allowed: sweep must be a name of letters"),
     (["dataset=npz", "dataset.md5=xyz"], "dataset.md5=xyz is not allowed: dataset.md5 must be null or 32 hexadecimal"),

@@ -60,10 +60,21 @@ def main(argv: list[str] | None = None) -> int:
     for line in plugin.summary_lines(report):
         print(line)
     if args.wandb:
-        print(f"wandb: {plugin.push(report, out)}" if plugin.push else
-              f"wandb: not supported for {plugin.name}; the report is written locally only")
+        print(f"wandb: {push(plugin, report, out)}")
     print(out)
     return 0
+
+
+def push(plugin: studies.Plugin, report, out: Path) -> str:
+    """Push the written report to W&B; a failure there (no service, no network) is one line, never the
+    report's end: it is complete in ``out`` and the same command with --wandb pushes it again."""
+    if plugin.push is None:
+        return f"not supported for {plugin.name}; the report is written locally only"
+    try:
+        return plugin.push(report, out)
+    except Exception as exc:  # noqa: BLE001 (a side channel: any failure of wandb is reported, never raised)
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        return f"push failed ({why}); the report is complete in {out}: fix that and run the same command to push it"
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Log a built report to W&B: tables as ``wandb.Table``, figures as ``wandb.Image``, for any report.
 
-One run of job type "results" in the sweep's group. Project, entity, group and mode come from
-the run configs (``logger.project`` / ``logger.entity`` / ``logger.group`` / ``logger.mode``;
-defaults "ganexp", none, the sweep name, "offline"). Kept apart so the aggregation never imports
+One run of job type "results" in the sweep's group. Project, entity and mode come from the run configs
+where they set them, else from ``WANDB_PROJECT`` / ``WANDB_ENTITY`` / ``WANDB_MODE``, else "ganexp", none,
+"offline" (``ganexp.wandbenv``); the group is ``logger.group`` or the sweep's name. Kept apart so the aggregation never imports
 wandb.
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from .. import wandbenv
 from .runs import Run
 
 def _most_common(values: list) -> str | None:
@@ -24,12 +25,10 @@ def wandb_settings(runs: list[Run], sweep_dirs: list[Path]) -> dict:
     group = (_most_common([lg.get("group") for lg in loggers])
              or _most_common([r.config.get("sweep") for r in runs])
              or sweep_dirs[0].name)
-    settings = {"project": _most_common([lg.get("project") for lg in loggers]) or "ganexp",
-                "group": group, "mode": _most_common([lg.get("mode") for lg in loggers])
-                or "offline", "job_type": "results", "name": f"results-{group}"}
-    entity = _most_common([lg.get("entity") for lg in loggers])
-    if entity:
-        settings["entity"] = entity
+    given = {k: _most_common([lg.get(k) for lg in loggers]) for k in wandbenv.DEFAULTS}
+    settings = {**wandbenv.target(given), "group": group, "job_type": "results", "name": f"results-{group}"}
+    if settings["entity"] is None:
+        del settings["entity"]
     return settings
 
 
