@@ -273,7 +273,7 @@ def _init_wandb(run_dir: Path, lcfg: dict, run_cfg: dict, name: str, resume_id: 
             "norm": f"{run_cfg['norm']['g']}/{run_cfg['model']['discriminator'].get('norm', run_cfg['norm']['d'])}",
             "seed": run_cfg["seed"]}  # norm: the effective G/D norms (WGAN-GP's critic: layer, not batch)
     system = run_cfg.get("system", {})
-    flat.update(system=system.get("name", "gan"), study=run_cfg.get("study", "lee2018"),
+    flat.update(system=system.get("name", "gan"), study=run_cfg.get("study") or "grid",
                 **{k: system[k] for k in ("num_generators",) if k in system})
     tags = [f"{k}={flat[k]}" for k in (*keys, "system")] + list(lcfg.get("tags") or [])
     os.environ.setdefault("WANDB_SILENT", "true")
