@@ -182,3 +182,21 @@ def test_began_losses_and_k_through_a_step():
     restored = began.BEGAN()
     restored.load_state_dict(loss.state_dict())
     assert restored.k.item() == pytest.approx(0.2501, abs=1e-7)
+
+
+class HalfAE(nn.Module):
+    """AE(v) = v / 2, so L(v) = mean |v| / 2: a D that has changed since the critic step."""
+
+    def forward(self, v):
+        return v / 2
+
+
+def test_began_k_takes_both_reconstruction_losses_from_the_same_d():
+    loss = began.BEGAN(gamma=0.5, lambda_k=0.001, k0=0.25)
+    real, fake = torch.full((2, 1, 2, 2), 0.4), torch.full((2, 1, 2, 2), -0.1)
+    _, logs = loss.discriminator_loss(ZeroAE(), real, fake)  # D before its step: L(x) = 0.4, L(G(z)) = 0.1
+    logs.update(loss.generator_loss(HalfAE(), fake)[1])  # D after its step: G's loss 0.05
+    loss.after_g_step(logs)
+    # k = 0.25 + 0.001 * (0.5 * 0.4 - 0.1); mixing the two Ds would give 0.25 + 0.001 * (0.2 - 0.05) = 0.25015
+    assert loss.k.item() == pytest.approx(0.2501, abs=1e-7)  # float32
+    assert logs["convergence"].item() == pytest.approx(0.4 + 0.1)
