@@ -71,7 +71,8 @@ def to_container(cfg: DictConfig) -> dict:
 # Keys (dotted paths) added after runs were first hashed, at the values that give those runs' behaviour:
 # a config holding them hashes as it did without them, so finished runs of earlier versions are still skipped.
 ADDED_LATER = {"study": "lee2018", "system": {"_target_": "ganexp.systems.gan.GANPair", "name": "gan"},
-               "trainer.sample_at_epochs": [], "metrics.every_n_epochs": None, "metrics.collapse_threshold": 0.3}
+               "trainer.sample_at_epochs": [], "metrics.every_n_epochs": None, "metrics.collapse_threshold": 0.3,
+               "system.d_update": "always"}  # PS-GAN's D was updated every step before Algorithm 2 gated it
 WHERE_FROM = ("root", "cache_dir", "path", "folder")  # where a set is read from, not what it holds
 FOLDER_SOURCE = ("decode_workers", "download", "tv_class")  # a folder set's pixels are whatever the folder holds
 

@@ -2,6 +2,7 @@
 switch, ProGAN's fade schedule, bit-identical resumes around switches, checkpoints that round-trip
 for every system, and the mixture of K generators in grids."""
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,94 @@ def test_psgan_switches_stages_at_the_milestone_steps(references):
     branches = [sum(r[f"branch_{b}"] for b in ("fooled", "only_real", "all_fake", "single")) for r in rows(references["psgan"])
                 if "stage" in r]
     assert branches == [1.0] * 24  # one branch per step, counted
+
+
+def test_psgan_logs_d_updates_per_interval_and_totals_in_the_result(references, tmp_path):
+    for r in rows(references["psgan"]):  # K = 2, Algorithm 2 as printed: D steps exactly on "fooled" steps
+        assert r["d_updates"] == r["branch_fooled"]
+    counts = json.loads((references["psgan"] / "result.json").read_text())["counts"]
+    assert counts["d_updates"] == counts["branch_fooled"] == sum(r["branch_fooled"] for r in rows(references["psgan"]))
+    assert sum(counts[f"branch_{b}"] for b in ("fooled", "only_real", "all_fake", "single")) == 24
+    for d_update in ("paper", "always"):  # intervals of 6 steps: counts summed, not averaged
+        run(compose(PSGAN + ["trainer.log_every_n_steps=6", "trainer.max_steps=12", f"system.d_update={d_update}"]),
+            tmp_path / d_update, "r")
+        got = rows(tmp_path / d_update)
+        assert [r["step"] for r in got] == [6, 12]
+        assert all(sum(r[f"branch_{b}"] for b in ("fooled", "only_real", "all_fake")) == 6 for r in got)
+        want = [6.0, 6.0] if d_update == "always" else [r["branch_fooled"] for r in got]
+        assert [r["d_updates"] for r in got] == want
+
+
+class Constant:
+    """Real batches whose pixels all equal ``value``: (16, 1, 28, 28)."""
+
+    def __init__(self, value: float):
+        self.value = value
+
+    def next(self):
+        return torch.full((16, 1, 28, 28), self.value)
+
+    def to(self, device):
+        return self
+
+
+def steered_psgan(compose):
+    """PS-GAN, K = 2, one stage, D without normalization whose verdict on a constant image is the image's
+    sign (every D weight 0.05, biases 0: positive weights, LeakyReLU and average pooling keep the sign),
+    and generators whose images are constant (``aim``: toRGB weight 0, bias atanh(value))."""
+    cfg = compose(BASE + ["system=psgan", "system.stages=1", "system.stage_epochs=[]", "norm=baseline",
+                          "loss=gan_ns"])
+    system = build_system(cfg, Constant(0.9))
+    system._direct = True
+    gens, d = system.nets(0)
+    with torch.no_grad():
+        for name, p in d.named_parameters():
+            p.fill_(0.05 if name.endswith("weight") else 0.0)
+    return system, system.build_optimizers(), gens, d
+
+
+@torch.no_grad()
+def aim(g, value: float) -> None:
+    g.to_rgb[-1].weight.zero_()
+    g.to_rgb[-1].bias.fill_(math.atanh(value))
+
+
+def frozen(net, opt) -> tuple[list, list]:
+    """Parameters and optimizer state (Adam's step count and moments), copied."""
+    state = [v for s in opt.state_dict()["state"].values() for v in s.values()]
+    return [p.detach().clone() for p in net.parameters()], [v.clone() for v in state]
+
+
+def unmoved(before: tuple, after: tuple) -> bool:
+    """Parameters bit-identical, and the optimizer state too, or fresh (step 0, zero moments: what a skipped
+    first step leaves, which Adam treats as no state) where there was none."""
+    (p0, s0), (p1, s1) = before, after
+    params = all(torch.equal(x, y) for x, y in zip(p0, p1))
+    state = len(s0) == len(s1) and all(torch.equal(x, y) for x, y in zip(s0, s1))
+    return params and (state or (not s0 and all(not v.any() for v in s1)))
+
+
+def test_algorithm2_steps_only_the_players_its_branch_names(compose):
+    """Four steps, each judged as set up: (G2 fooled D) -> G1 and D step; (G1 fooled D) -> G2 and D step, G1
+    bit-identical; (only x real) -> both G step, D bit-identical; (nothing real) -> nothing moves."""
+    system, opts, (g1, g2), d = steered_psgan(compose)
+    players = [(g1, opts[0]), (g2, opts[1]), (d, opts[2])]
+    plan = [(0.9, -0.9, 0.9, "fooled", (True, False, True)),
+            (0.9, 0.9, -0.9, "fooled", (False, True, True)),
+            (0.9, -0.9, -0.9, "only_real", (True, True, False)),
+            (-0.9, -0.9, -0.9, "all_fake", (False, False, False))]
+    for real, v1, v2, branch, moves in plan:
+        system.batcher.value = real
+        aim(g1, v1), aim(g2, v2)
+        before = [frozen(net, opt) for net, opt in players]
+        logs = system.train_step(opts)
+        assert {b: logs[f"branch_{b}"].item() for b in ("fooled", "only_real", "all_fake", "single")} == \
+            {"fooled": branch == "fooled", "only_real": branch == "only_real", "all_fake": branch == "all_fake",
+             "single": 0.0}
+        assert logs["d_updates"].item() == float(moves[2])
+        assert [not unmoved(b, frozen(net, opt)) for b, (net, opt) in zip(before, players)] == list(moves)
+    # Adam's step counts: G1 stepped at steps 1 and 3, G2 at 2 and 3, D at 1 and 2
+    assert [{s["step"].item() for s in opt.state_dict()["state"].values()} for _, opt in players] == [{2}] * 3
 
 
 def test_progan_grows_and_fades_on_schedule(references):
@@ -168,6 +257,18 @@ def test_runs_of_earlier_versions_keep_their_config_hash(loss):
     for changed in ("trainer.sample_at_epochs=[1]", "metrics.collapse_threshold=0.2"):
         assert config_hash(to_container(compose([f"loss={loss}", changed]))) != config_hash(new)
     assert config_hash(to_container(compose([f"loss={loss}", "data.placement=streamed"]))) == config_hash(new)
+
+
+def test_psgan_runs_from_before_the_gating_keep_their_hash_as_the_always_ablation():
+    """PS-GAN runs hashed before system.d_update existed updated D every step: they are the `always` ablation
+    (and still skipped as such), never runs of Algorithm 2 as printed."""
+    from ganexp.config import config_hash, to_container
+
+    paper = to_container(compose(["system=psgan"]))
+    old = {**paper, "system": {k: v for k, v in paper["system"].items() if k != "d_update"}}
+    always = to_container(compose(["system=psgan", "system.d_update=always"]))
+    assert paper["system"]["d_update"] == "paper"
+    assert config_hash(old) == config_hash(always) != config_hash(paper)
 
 
 class GEveryOther(__import__("ganexp.systems.gan", fromlist=["GANPair"]).GANPair):

@@ -23,8 +23,8 @@ class WGANGP(AdversarialLoss):
     d_loss = staticmethod(wgan.d_loss)
     g_loss = staticmethod(wgan.g_loss)
 
-    def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor):
-        loss, logs = super().discriminator_loss(d, real, fake)
+    def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor, d_real: Tensor | None = None):
+        loss, logs = super().discriminator_loss(d, real, fake, d_real)
         gp = gradient_penalty(d, interpolate(real, fake, self.random))
         logs.update(wasserstein=-loss, gp=gp)
         total = loss + self.gp_weight * gp
