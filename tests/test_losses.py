@@ -200,3 +200,20 @@ def test_began_k_takes_both_reconstruction_losses_from_the_same_d():
     # k = 0.25 + 0.001 * (0.5 * 0.4 - 0.1); mixing the two Ds would give 0.25 + 0.001 * (0.2 - 0.05) = 0.25015
     assert loss.k.item() == pytest.approx(0.2501, abs=1e-7)  # float32
     assert logs["convergence"].item() == pytest.approx(0.4 + 0.1)
+
+
+class HalfSum(nn.Module):
+    """D(x) = sum(x) / 2 over C, H, W: its gradient norm is sqrt(C H W) / 2 at every point."""
+
+    def forward(self, x):
+        return x.sum(dim=(1, 2, 3)) / 2
+
+
+def test_wgan_gp_drift_adds_eps_times_mean_squared_real_output():
+    from ganexp.losses.wgan_gp import WGANGP
+
+    real, fake = torch.tensor([1.0, 3.0]).view(2, 1, 1, 1).expand(2, 1, 2, 2), torch.zeros(2, 1, 2, 2)
+    total, logs = WGANGP(gp_weight=10.0, drift=0.001).discriminator_loss(HalfSum(), real, fake)
+    # D(real) = (2, 6), D(fake) = 0: wasserstein -4; gradient norm sqrt(4) / 2 = 1: penalty 0; drift (4 + 36) / 2
+    assert total.item() == pytest.approx(-4.0 + 0.001 * 20.0)
+    assert logs["gp"].item() == 0.0 and logs["d_loss"].item() == pytest.approx(-3.98)

@@ -164,6 +164,56 @@ def test_progan_grows_and_fades_on_schedule(references):
     assert got == [(s, torch.tensor(a).item()) for s, a in want]  # logged as float32
 
 
+def test_progan_starts_each_growth_with_fresh_optimizer_state(references):
+    """Growths at step indices 9 and 19 of 24: the final Adam states count the 5 steps since the last one."""
+    state = checkpoint.load(references["progan"] / "last.ckpt")
+    for opt in state["optimizers"]:
+        assert {s["step"].item() for s in opt["state"].values()} == {5.0}
+
+
+def make_args(name: str) -> list[str]:
+    """A Makefile variable's overrides (continued lines joined), as `make reproduce-psgan` passes them."""
+    from conftest import ROOT
+
+    text = (ROOT / "Makefile").read_text().replace("\\\n\t", " ")
+    line = next(ln for ln in text.splitlines() if ln.startswith(f"{name} :="))
+    return line.split(":=", 1)[1].split()
+
+
+def study_c(*overrides: str) -> list:
+    system = build_system(compose(["experiment=psgan", "model.width=4", "model.max_width=8", *overrides]))
+    return list(system.players.modules())
+
+
+def test_study_c_composes_each_model_as_its_paper_describes_it():
+    from torch.nn.utils import parametrize
+
+    from ganexp.nets.norms import PixelNorm
+    from ganexp.nets.progressive import EqualizedScale
+
+    psgan = study_c("system=psgan")
+    assert not any(parametrize.is_parametrized(m) for m in psgan)  # no spectral norm in PS-GAN's D (nor G)
+    sngan = [o.replace(",baseline", "") for o in make_args("SNGAN_ARGS")]
+    assert any(type(p).__name__ == "_SpectralNorm" for m in study_c(*sngan) for p in
+               getattr(getattr(m, "parametrizations", None), "weight", []))
+    progan = make_args("PROGAN_ARGS")
+    cfg = compose(["experiment=psgan", *progan])
+    assert (cfg.loss.name, cfg.loss.n_critic, cfg.loss.drift, cfg.optim.lr_d, list(cfg.optim.betas)) == \
+        ("wgan_gp", 1, 0.001, 1e-3, [0.0, 0.99])
+    mods = study_c(*progan)
+    assert any(isinstance(m, PixelNorm) for m in mods) and any(getattr(m, "mbstd", False) for m in mods)
+    convs = [m for m in mods if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert all(isinstance(m.parametrizations.weight[0], EqualizedScale) for m in convs)
+
+
+def test_study_c_full_profile_covers_the_papers_range_with_stages_inside():
+    cfg = compose(["experiment=psgan", "system=psgan"])
+    assert cfg.trainer.max_epochs >= 50  # the paper's loss figures discuss "after about 50" epochs
+    for system in ("psgan", "progan"):
+        epochs = compose(["experiment=psgan", f"system={system}"]).system.stage_epochs
+        assert 0 < epochs[0] < epochs[1] < cfg.trainer.max_epochs
+
+
 def test_algorithm1_at_a_switch_mixes_the_old_stage_into_the_new_one():
     system = build_system(compose(PSGAN + ["+trainer.steps_per_epoch=93"]))
     old = {k: v.clone() for k, v in system.players["stage0"].state_dict().items()}
