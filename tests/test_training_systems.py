@@ -321,6 +321,25 @@ def test_psgan_runs_from_before_the_gating_keep_their_hash_as_the_always_ablatio
     assert config_hash(old) == config_hash(always) != config_hash(paper)
 
 
+def test_sngan_and_wgan_gp_runs_from_before_karras_pieces_keep_their_hash():
+    """Study C's SNGAN runs and WGAN-GP runs were hashed before model.equalized_lr, model.minibatch_stddev
+    (also inside model.generator / model.discriminator) and loss.drift existed."""
+    import copy
+
+    from ganexp.config import config_hash, to_container
+
+    sngan = ["experiment=psgan", "system=gan", "loss=hinge", "norm=spectral"]
+    for overrides, changed in [(sngan, "model.equalized_lr=true"), (["loss=wgan_gp"], "loss.drift=0.001")]:
+        new = to_container(compose(overrides))
+        old = copy.deepcopy(new)
+        for node, key in [(old["model"], "equalized_lr"), (old["model"], "minibatch_stddev"),
+                          (old["model"]["generator"], "equalized_lr"), (old["model"]["discriminator"], "equalized_lr"),
+                          (old["model"]["discriminator"], "minibatch_stddev"), (old["loss"], "drift")]:
+            node.pop(key, None)
+        assert config_hash(old) == config_hash(new)
+        assert config_hash(to_container(compose([*overrides, changed]))) != config_hash(new)
+
+
 class GEveryOther(__import__("ganexp.systems.gan", fromlist=["GANPair"]).GANPair):
     """A system written for this test alone, to show what a new one takes: this class and its keys
     (here on the command line; in the project, conf/system/<name>.yaml). D every step, G every
