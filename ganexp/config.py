@@ -74,7 +74,11 @@ def to_container(cfg: DictConfig) -> dict:
 # Keys (dotted paths) added after runs were first hashed, at the values that give those runs' behaviour:
 # a config holding them hashes as it did without them, so finished runs of earlier versions are still skipped.
 ADDED_LATER = {"study": "lee2018", "system": {"_target_": "ganexp.systems.gan.GANPair", "name": "gan"},
-               "trainer.sample_at_epochs": [], "metrics.every_n_epochs": None, "metrics.collapse_threshold": 0.3}
+               "trainer.sample_at_epochs": [], "metrics.every_n_epochs": None, "metrics.collapse_threshold": 0.3,
+               "system.d_update": "always",  # PS-GAN's D was updated every step before Algorithm 2 gated it
+               "model.equalized_lr": False, "model.minibatch_stddev": False, "model.generator.equalized_lr": False,
+               "model.discriminator.equalized_lr": False, "model.discriminator.minibatch_stddev": False,
+               "loss.drift": 0.0}
 WHERE_FROM = ("root", "cache_dir", "path", "folder")  # where a set is read from, not what it holds
 FOLDER_SOURCE = ("decode_workers", "download", "tv_class")  # a folder set's pixels are whatever the folder holds
 
@@ -99,15 +103,22 @@ def config_hash(cfg: dict) -> str:
 
 
 def without_added_later(cfg: dict) -> dict:
-    """``cfg`` (top level and one group deep) without the ADDED_LATER keys that hold their ADDED_LATER value."""
-    out = dict(cfg)
+    """``cfg`` without the ADDED_LATER keys (dotted paths, any depth) that hold their ADDED_LATER value."""
+    out = cfg
     for dotted, value in ADDED_LATER.items():
-        group, _, key = dotted.rpartition(".")
-        node = out.get(group) if group else out
-        if isinstance(node, dict) and key in node and node[key] == value:
-            trimmed = {k: v for k, v in node.items() if k != key}
-            out = {**out, group: trimmed} if group else trimmed
+        out = _without(out, dotted.split("."), value)
     return out
+
+
+def _without(node: dict, path: list[str], value) -> dict:
+    """A copy of ``node`` without ``path`` when it holds ``value``; ``node`` itself when nothing is dropped."""
+    key, rest = path[0], path[1:]
+    if not isinstance(node, dict) or key not in node:
+        return node
+    if not rest:
+        return {k: v for k, v in node.items() if k != key} if node[key] == value else node
+    inner = _without(node[key], rest, value)
+    return node if inner is node[key] else {**node, key: inner}
 
 
 def effective_model(model: dict, loss: dict) -> dict:

@@ -55,8 +55,8 @@ def Choice(*values, required: bool = True) -> Check:
                  values[0], "foo", required)
 
 
-def Bool() -> Check:
-    return Check("true or false", lambda v: isinstance(v, bool), True, "maybe")
+def Bool(required: bool = True) -> Check:
+    return Check("true or false", lambda v: isinstance(v, bool), True, "maybe", required)
 
 
 def Str(pattern: str = r".+", words: str = "a non-empty string", required: bool = True) -> Check:
@@ -143,6 +143,7 @@ SCHEMA: dict[str, Check] = {
     "system.stage_epochs": Epochs(),
     "system.mix_alpha": Num(0, 1, example=0.1, required=False),
     "system.fade_epochs": Num(0, example=1.0, required=False),
+    "system.d_update": Choice("paper", "always", required=False),
     # dataset
     "dataset._target_": Target("ganexp.data"),
     "dataset.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
@@ -164,6 +165,7 @@ SCHEMA: dict[str, Check] = {
     "loss.d_batchnorm_as": Choice("batch", "layer", "none"),
     "loss.clip": Num(0, open_lo=True, example=0.01, required=False),
     "loss.gp_weight": Num(0, example=10.0, required=False),
+    "loss.drift": Num(0, example=0.001, required=False),
     "loss.noise_scale": Num(0, open_lo=True, example=0.5, required=False),
     "loss.gamma": Num(0, 1, open_lo=True, example=0.5, required=False),
     "loss.lambda_k": Num(0, example=0.001, required=False),
@@ -184,7 +186,10 @@ SCHEMA: dict[str, Check] = {
     "model.generator.width": Int(1),
     "model.generator.max_resolution": Choice(*RESOLUTIONS, required=False),
     "model.generator.max_width": Int(1, required=False),
-    "model.generator.norm": Choice("batch", "layer", "instance", "none", "adain"),
+    "model.generator.norm": Choice("batch", "layer", "instance", "none", "adain", "pixel"),
+    "model.generator.equalized_lr": Bool(required=False),
+    "model.equalized_lr": Bool(required=False),
+    "model.minibatch_stddev": Bool(required=False),
     "model.discriminator._target_": Target("ganexp.nets"),
     "model.discriminator.resolution": Choice(*RESOLUTIONS),
     "model.discriminator.channels": Choice(1, 3),
@@ -192,6 +197,8 @@ SCHEMA: dict[str, Check] = {
     "model.discriminator.max_resolution": Choice(*RESOLUTIONS, required=False),
     "model.discriminator.max_width": Int(1, required=False),
     "model.discriminator.norm": Choice("batch", "layer", "instance", "none", "spectral"),
+    "model.discriminator.equalized_lr": Bool(required=False),
+    "model.discriminator.minibatch_stddev": Bool(required=False),
     "model.autoencoder._target_": Target("ganexp.nets"),
     "model.autoencoder.resolution": Choice(*RESOLUTIONS),
     "model.autoencoder.channels": Choice(1, 3),
@@ -199,7 +206,7 @@ SCHEMA: dict[str, Check] = {
     "model.autoencoder.norm": Choice("batch", "layer", "instance", "none", "spectral"),
     "model.autoencoder.h_dim": Int(1),
     # normalization
-    "norm.g": Choice("batch", "layer", "instance", "none", "adain"),
+    "norm.g": Choice("batch", "layer", "instance", "none", "adain", "pixel"),
     "norm.d": Choice("batch", "layer", "instance", "none", "spectral"),
     # trainer
     "trainer.max_steps": Int(1),

@@ -4,6 +4,7 @@ first one trains (ganexp/preflight.py); then per job: lock its folder, skip / ke
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import math
 import os
@@ -314,6 +315,15 @@ class Run(RunActions):
         where = self.collapse or {"step": None, "epoch": None}
         return {"key": self.evaluator.div_key, "threshold": self.cfg.metrics.collapse_threshold, **where}
 
+    def counts(self) -> dict:
+        """result.json's ``counts``: the system's per-interval counts (``summed_keys``, e.g. PS-GAN's branches
+        and D steps) totalled over metrics.jsonl; nothing for systems without counts."""
+        keys, path = getattr(self.module, "summed_keys", ()), self.dir / "metrics.jsonl"
+        if not keys or not path.exists():
+            return {}
+        rows = [json.loads(ln) for ln in path.read_text().splitlines() if ln.endswith("}")]  # not a torn last line
+        return {"counts": {k: round(sum(r.get(k, 0) for r in rows)) for k in keys}}
+
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.t0
 
@@ -325,7 +335,7 @@ class Run(RunActions):
                "train_s": round(self.module.train_s, 3) if self.module is not None else 0.0,
                "device": self.device or device_name(None),
                "host": socket.gethostname(), "train_windows": self.windows(), "collapse": self.collapse_record(),
-               **extra}
+               **self.counts(), **extra}
         atomic_write_json(self.dir / "result.json", res)
         return res
 

@@ -182,3 +182,38 @@ def test_began_losses_and_k_through_a_step():
     restored = began.BEGAN()
     restored.load_state_dict(loss.state_dict())
     assert restored.k.item() == pytest.approx(0.2501, abs=1e-7)
+
+
+class HalfAE(nn.Module):
+    """AE(v) = v / 2, so L(v) = mean |v| / 2: a D that has changed since the critic step."""
+
+    def forward(self, v):
+        return v / 2
+
+
+def test_began_k_takes_both_reconstruction_losses_from_the_same_d():
+    loss = began.BEGAN(gamma=0.5, lambda_k=0.001, k0=0.25)
+    real, fake = torch.full((2, 1, 2, 2), 0.4), torch.full((2, 1, 2, 2), -0.1)
+    _, logs = loss.discriminator_loss(ZeroAE(), real, fake)  # D before its step: L(x) = 0.4, L(G(z)) = 0.1
+    logs.update(loss.generator_loss(HalfAE(), fake)[1])  # D after its step: G's loss 0.05
+    loss.after_g_step(logs)
+    # k = 0.25 + 0.001 * (0.5 * 0.4 - 0.1); mixing the two Ds would give 0.25 + 0.001 * (0.2 - 0.05) = 0.25015
+    assert loss.k.item() == pytest.approx(0.2501, abs=1e-7)  # float32
+    assert logs["convergence"].item() == pytest.approx(0.4 + 0.1)
+
+
+class HalfSum(nn.Module):
+    """D(x) = sum(x) / 2 over C, H, W: its gradient norm is sqrt(C H W) / 2 at every point."""
+
+    def forward(self, x):
+        return x.sum(dim=(1, 2, 3)) / 2
+
+
+def test_wgan_gp_drift_adds_eps_times_mean_squared_real_output():
+    from ganexp.losses.wgan_gp import WGANGP
+
+    real, fake = torch.tensor([1.0, 3.0]).view(2, 1, 1, 1).expand(2, 1, 2, 2), torch.zeros(2, 1, 2, 2)
+    total, logs = WGANGP(gp_weight=10.0, drift=0.001).discriminator_loss(HalfSum(), real, fake)
+    # D(real) = (2, 6), D(fake) = 0: wasserstein -4; gradient norm sqrt(4) / 2 = 1: penalty 0; drift (4 + 36) / 2
+    assert total.item() == pytest.approx(-4.0 + 0.001 * 20.0)
+    assert logs["gp"].item() == 0.0 and logs["d_loss"].item() == pytest.approx(-3.98)

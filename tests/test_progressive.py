@@ -140,3 +140,54 @@ def test_bad_arguments_raise():
             ProgressiveDiscriminator(res, max_resolution=max_res)
     with pytest.raises(ValueError, match="z_dim"):
         ProgressiveGenerator(0)
+
+
+# --- Karras et al. 2018's pieces (ProGAN as its paper defines it) ---------------------------------------------
+
+
+def test_pixel_norm_divides_each_pixel_by_its_rms_over_channels():
+    from ganexp.nets.norms import PixelNorm
+
+    x = torch.tensor([3.0, 4.0, 0.0, -2.0]).view(1, 2, 2, 1)  # pixel 0: (3, 0), pixel 1: (4, -2)
+    want = torch.tensor([3 / (4.5 + 1e-8) ** 0.5, 4 / (10 + 1e-8) ** 0.5, 0.0, -2 / (10 + 1e-8) ** 0.5]).view(1, 2, 2, 1)
+    assert_close(PixelNorm()(x), want)
+
+
+def test_minibatch_stddev_appends_the_mean_stddev_over_groups_of_four():
+    from ganexp.nets.progressive import minibatch_stddev
+
+    # 8 images of 1 channel, 1x2 pixels; groups (Karras's reshape to [4, 2, ...]): images {0, 2, 4, 6}, {1, 3, 5, 7}
+    x = torch.tensor([[0.0, 1.0], [5.0, 5.0], [2.0, 1.0], [5.0, 5.0], [4.0, 1.0], [5.0, 5.0], [6.0, 1.0], [5.0, 9.0]])
+    x = x.view(8, 1, 1, 2)
+    out = minibatch_stddev(x)
+    assert out.shape == (8, 2, 1, 2) and torch.equal(out[:, :1], x)
+    # group 0: pixel 0 holds 0, 2, 4, 6 (population var 5), pixel 1 holds 1s (var 0)
+    g0 = ((5 + 1e-8) ** 0.5 + (0 + 1e-8) ** 0.5) / 2
+    # group 1: pixel 0 holds 5s (var 0), pixel 1 holds 5, 5, 5, 9 (mean 6, var (1 + 1 + 1 + 9) / 4 = 3)
+    g1 = ((0 + 1e-8) ** 0.5 + (3 + 1e-8) ** 0.5) / 2
+    assert_close(out[:, 1], torch.tensor([g0, g1] * 4).view(8, 1, 1).expand(8, 1, 2))
+    assert minibatch_stddev(torch.ones(3, 2, 1, 1)).shape == (3, 3, 1, 1)  # B = 3: groups of gcd(4, 3) = 1
+
+
+def test_equalized_lr_scales_unit_weights_by_he_constant():
+    g = ProgressiveGenerator(Z, 28, 1, width=4, max_width=16, norm="pixel", equalized_lr=True)
+    d = ProgressiveDiscriminator(28, 1, width=4, max_width=16, norm="none", equalized_lr=True, minibatch_stddev=True)
+    first, conv = g.blocks[0].conv, g.blocks[1].conv  # ConvTranspose2d(6, 16, 7), Conv2d(16, 8, 3)
+    for m, fan_in, gain in [(first, Z * 49, 2 ** 0.5), (conv, 16 * 9, 2 ** 0.5), (g.to_rgb[2], 4, 1.0),
+                            (d.output, 17 * 49, 1.0), (d.from_rgb[2][0], 1, 2 ** 0.5)]:
+        stored = m.parametrizations.weight.original
+        assert torch.equal(m.weight, stored * (gain / fan_in ** 0.5))
+        assert not m.bias.any()
+    stored = torch.cat([p.flatten() for n, p in g.named_parameters() if n.endswith("original")])
+    assert abs(stored.std().item() - 1.0) < 0.05  # N(0, 1) draws (about 5,000 of them)
+    assert d(torch.randn(8, 1, 28, 28)).shape == (8,)
+    assert g.blocks[1].karras and not nets(28, 1)[0].blocks[1].karras  # LeakyReLU then pixel norm; else norm, ReLU
+
+
+def test_karras_generator_block_is_conv_leaky_relu_pixel_norm():
+    g = ProgressiveGenerator(Z, 28, 1, width=4, max_width=16, norm="pixel")
+    z = torch.randn(5, Z)
+    zn = z / (z.pow(2).mean(1, keepdim=True) + 1e-8).sqrt()  # z is pixel-normalized too
+    h = F.leaky_relu(g.blocks[0].conv(zn[:, :, None, None]), 0.2)
+    h = h / (h.pow(2).mean(1, keepdim=True) + 1e-8).sqrt()  # (5, 16, 7, 7)
+    assert_close(g(z, depth=1), g.to_rgb[0](h).tanh())

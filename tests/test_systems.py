@@ -1,10 +1,12 @@
 """Study C's update rules: Algorithm 2's decision table (all K = 2 cases and its K-generalization)
 and Algorithm 1's weight mixing."""
+import itertools
+
 import pytest
 import torch
 from torch import nn
 
-from ganexp.systems.multi_generator import Decision, algorithm2
+from ganexp.systems.multi_generator import BRANCHES, Decision, algorithm2, algorithm2_masks
 from ganexp.systems.stepwise import mix_weights
 
 
@@ -13,20 +15,43 @@ from ganexp.systems.stepwise import mix_weights
     (False, [True, False], Decision(True, (1,), "fooled")),
     (True, [False, True], Decision(True, (0,), "fooled")),     # only G2 fooled D: update G1 and D
     (True, [True, True], Decision(True, (1,), "fooled")),      # both fooled: the first rule wins
-    (True, [False, False], Decision(True, (0, 1), "only_real")),  # D and both G, averaged loss
-    (False, [False, False], Decision(True, (0, 1), "all_fake")),  # the case the paper leaves open
+    (True, [False, False], Decision(False, (0, 1), "only_real")),  # both G on their averaged loss, NOT D
+    (False, [False, False], Decision(False, (), "all_fake")),  # nothing judged real: nothing updated
 ])
-def test_algorithm2_at_k2(real, fakes, want):
+def test_algorithm2_at_k2_as_printed(real, fakes, want):
     assert algorithm2(real, fakes) == want
+
+
+def test_algorithm2_always_ablation_updates_d_every_step():
+    assert algorithm2(True, [False, False], "always") == Decision(True, (0, 1), "only_real")
+    assert algorithm2(False, [False, False], "always") == Decision(True, (0, 1), "all_fake")
+    assert algorithm2(True, [False, True], "always") == Decision(True, (0,), "fooled")
+    with pytest.raises(ValueError, match="system.d_update must be one of paper, always"):
+        algorithm2(True, [False, True], "sometimes")
 
 
 def test_algorithm2_for_any_k():
     for real, fake in [(True, False), (True, True), (False, True), (False, False)]:  # K = 1: the plain step
         assert algorithm2(real, [fake]) == Decision(True, (0,), "single")
     assert algorithm2(True, [False, True, True]) == Decision(True, (0, 2), "fooled")
-    assert algorithm2(False, [False, False, False]) == Decision(True, (0, 1, 2), "all_fake")
+    assert algorithm2(True, [False, False, False]) == Decision(False, (0, 1, 2), "only_real")
+    assert algorithm2(False, [False, False, False]) == Decision(False, (), "all_fake")
     with pytest.raises(ValueError):
         algorithm2(True, [])
+
+
+@pytest.mark.parametrize("d_update", ["paper", "always"])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_algorithm2_masks_on_the_device_are_the_table(k, d_update):
+    """Every verdict of x and K batches: the device masks say what the host table says."""
+    for verdicts in itertools.product([False, True], repeat=k + 1):
+        scores = torch.tensor([0.3 if v else -0.3 for v in verdicts])
+        want = algorithm2(verdicts[0], list(verdicts[1:]), d_update)
+        d_mask, g_mask, branch = algorithm2_masks(scores, d_update)
+        assert d_mask.item() == float(want.update_d)
+        assert g_mask.tolist() == [float(i in want.generators) for i in range(k)]
+        assert branch.tolist() == [float(b == want.branch) for b in BRANCHES]
+    assert algorithm2_masks(torch.zeros(3))[2].tolist() == [0, 0, 1, 0]  # a score of exactly 0 is not "real"
 
 
 def test_each_loss_judges_a_batch_real_by_its_own_rule():

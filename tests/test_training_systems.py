@@ -2,6 +2,7 @@
 switch, ProGAN's fade schedule, bit-identical resumes around switches, checkpoints that round-trip
 for every system, and the mixture of K generators in grids."""
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -67,12 +68,150 @@ def test_psgan_switches_stages_at_the_milestone_steps(references):
     assert branches == [1.0] * 24  # one branch per step, counted
 
 
+def test_psgan_logs_d_updates_per_interval_and_totals_in_the_result(references, tmp_path):
+    for r in rows(references["psgan"]):  # K = 2, Algorithm 2 as printed: D steps exactly on "fooled" steps
+        assert r["d_updates"] == r["branch_fooled"]
+    counts = json.loads((references["psgan"] / "result.json").read_text())["counts"]
+    assert counts["d_updates"] == counts["branch_fooled"] == sum(r["branch_fooled"] for r in rows(references["psgan"]))
+    assert sum(counts[f"branch_{b}"] for b in ("fooled", "only_real", "all_fake", "single")) == 24
+    for d_update in ("paper", "always"):  # intervals of 6 steps: counts summed, not averaged
+        run(compose(PSGAN + ["trainer.log_every_n_steps=6", "trainer.max_steps=12", f"system.d_update={d_update}"]),
+            tmp_path / d_update, "r")
+        got = rows(tmp_path / d_update)
+        assert [r["step"] for r in got] == [6, 12]
+        assert all(sum(r[f"branch_{b}"] for b in ("fooled", "only_real", "all_fake")) == 6 for r in got)
+        want = [6.0, 6.0] if d_update == "always" else [r["branch_fooled"] for r in got]
+        assert [r["d_updates"] for r in got] == want
+
+
+class Constant:
+    """Real batches whose pixels all equal ``value``: (16, 1, 28, 28)."""
+
+    def __init__(self, value: float):
+        self.value = value
+
+    def next(self):
+        return torch.full((16, 1, 28, 28), self.value)
+
+    def to(self, device):
+        return self
+
+
+def steered_psgan(compose):
+    """PS-GAN, K = 2, one stage, D without normalization whose verdict on a constant image is the image's
+    sign (every D weight 0.05, biases 0: positive weights, LeakyReLU and average pooling keep the sign),
+    and generators whose images are constant (``aim``: toRGB weight 0, bias atanh(value))."""
+    cfg = compose(BASE + ["system=psgan", "system.stages=1", "system.stage_epochs=[]", "norm=baseline",
+                          "loss=gan_ns"])
+    system = build_system(cfg, Constant(0.9))
+    system._direct = True
+    gens, d = system.nets(0)
+    with torch.no_grad():
+        for name, p in d.named_parameters():
+            p.fill_(0.05 if name.endswith("weight") else 0.0)
+    return system, system.build_optimizers(), gens, d
+
+
+@torch.no_grad()
+def aim(g, value: float) -> None:
+    g.to_rgb[-1].weight.zero_()
+    g.to_rgb[-1].bias.fill_(math.atanh(value))
+
+
+def frozen(net, opt) -> tuple[list, list]:
+    """Parameters and optimizer state (Adam's step count and moments), copied."""
+    state = [v for s in opt.state_dict()["state"].values() for v in s.values()]
+    return [p.detach().clone() for p in net.parameters()], [v.clone() for v in state]
+
+
+def unmoved(before: tuple, after: tuple) -> bool:
+    """Parameters bit-identical, and the optimizer state too, or fresh (step 0, zero moments: what a skipped
+    first step leaves, which Adam treats as no state) where there was none."""
+    (p0, s0), (p1, s1) = before, after
+    params = all(torch.equal(x, y) for x, y in zip(p0, p1))
+    state = len(s0) == len(s1) and all(torch.equal(x, y) for x, y in zip(s0, s1))
+    return params and (state or (not s0 and all(not v.any() for v in s1)))
+
+
+def test_algorithm2_steps_only_the_players_its_branch_names(compose):
+    """Four steps, each judged as set up: (G2 fooled D) -> G1 and D step; (G1 fooled D) -> G2 and D step, G1
+    bit-identical; (only x real) -> both G step, D bit-identical; (nothing real) -> nothing moves."""
+    system, opts, (g1, g2), d = steered_psgan(compose)
+    players = [(g1, opts[0]), (g2, opts[1]), (d, opts[2])]
+    plan = [(0.9, -0.9, 0.9, "fooled", (True, False, True)),
+            (0.9, 0.9, -0.9, "fooled", (False, True, True)),
+            (0.9, -0.9, -0.9, "only_real", (True, True, False)),
+            (-0.9, -0.9, -0.9, "all_fake", (False, False, False))]
+    for real, v1, v2, branch, moves in plan:
+        system.batcher.value = real
+        aim(g1, v1), aim(g2, v2)
+        before = [frozen(net, opt) for net, opt in players]
+        logs = system.train_step(opts)
+        assert {b: logs[f"branch_{b}"].item() for b in ("fooled", "only_real", "all_fake", "single")} == \
+            {"fooled": branch == "fooled", "only_real": branch == "only_real", "all_fake": branch == "all_fake",
+             "single": 0.0}
+        assert logs["d_updates"].item() == float(moves[2])
+        assert [not unmoved(b, frozen(net, opt)) for b, (net, opt) in zip(before, players)] == list(moves)
+    # Adam's step counts: G1 stepped at steps 1 and 3, G2 at 2 and 3, D at 1 and 2
+    assert [{s["step"].item() for s in opt.state_dict()["state"].values()} for _, opt in players] == [{2}] * 3
+
+
 def test_progan_grows_and_fades_on_schedule(references):
     got = [(r["stage"], r["fade_alpha"]) for r in rows(references["progan"]) if "stage" in r]
     fade = round(0.05 * 93)  # 5 steps
     want = [(float(stage_at(i, [9, 19])), fade_alpha(i, [9, 19], fade)) for i in range(24)]
     assert want[9] == (1.0, 0.0) and want[12] == (1.0, 0.6)
     assert got == [(s, torch.tensor(a).item()) for s, a in want]  # logged as float32
+
+
+def test_progan_starts_each_growth_with_fresh_optimizer_state(references):
+    """Growths at step indices 9 and 19 of 24: the final Adam states count the 5 steps since the last one."""
+    state = checkpoint.load(references["progan"] / "last.ckpt")
+    for opt in state["optimizers"]:
+        assert {s["step"].item() for s in opt["state"].values()} == {5.0}
+
+
+def make_args(name: str) -> list[str]:
+    """A Makefile variable's overrides (continued lines joined), as `make reproduce-psgan` passes them."""
+    from conftest import ROOT
+
+    text = (ROOT / "Makefile").read_text().replace("\\\n\t", " ")
+    line = next(ln for ln in text.splitlines() if ln.startswith(f"{name} :="))
+    return line.split(":=", 1)[1].split()
+
+
+def study_c(*overrides: str) -> list:
+    system = build_system(compose(["experiment=psgan", "model.width=4", "model.max_width=8", *overrides]))
+    return list(system.players.modules())
+
+
+def test_study_c_composes_each_model_as_its_paper_describes_it():
+    from torch.nn.utils import parametrize
+
+    from ganexp.nets.norms import PixelNorm
+    from ganexp.nets.progressive import EqualizedScale
+
+    psgan = study_c("system=psgan")
+    assert not any(parametrize.is_parametrized(m) for m in psgan)  # no spectral norm in PS-GAN's D (nor G)
+    sngan = [o.replace(",baseline", "") for o in make_args("SNGAN_ARGS")]
+    assert any(type(p).__name__ == "_SpectralNorm" for m in study_c(*sngan) for p in
+               getattr(getattr(m, "parametrizations", None), "weight", []))
+    progan = make_args("PROGAN_ARGS")
+    cfg = compose(["experiment=psgan", *progan])
+    assert (cfg.loss.name, cfg.loss.n_critic, cfg.loss.drift, cfg.optim.lr_d, list(cfg.optim.betas)) == \
+        ("wgan_gp", 1, 0.001, 1e-3, [0.0, 0.99])
+    mods = study_c(*progan)
+    assert any(isinstance(m, PixelNorm) for m in mods) and any(getattr(m, "mbstd", False) for m in mods)
+    convs = [m for m in mods if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert all(isinstance(m.parametrizations.weight[0], EqualizedScale) for m in convs)
+
+
+def test_study_c_full_profile_covers_the_papers_range_with_stages_inside():
+    cfg = compose(["experiment=psgan", "system=psgan"])
+    assert cfg.trainer.max_epochs >= 50  # the paper's loss figures discuss "after about 50" epochs
+    for system in ("psgan", "progan"):
+        epochs = compose(["experiment=psgan", f"system={system}"]).system.stage_epochs
+        assert 0 < epochs[0] < epochs[1] < cfg.trainer.max_epochs
 
 
 def test_algorithm1_at_a_switch_mixes_the_old_stage_into_the_new_one():
@@ -168,6 +307,37 @@ def test_runs_of_earlier_versions_keep_their_config_hash(loss):
     for changed in ("trainer.sample_at_epochs=[1]", "metrics.collapse_threshold=0.2"):
         assert config_hash(to_container(compose([f"loss={loss}", changed]))) != config_hash(new)
     assert config_hash(to_container(compose([f"loss={loss}", "data.placement=streamed"]))) == config_hash(new)
+
+
+def test_psgan_runs_from_before_the_gating_keep_their_hash_as_the_always_ablation():
+    """PS-GAN runs hashed before system.d_update existed updated D every step: they are the `always` ablation
+    (and still skipped as such), never runs of Algorithm 2 as printed."""
+    from ganexp.config import config_hash, to_container
+
+    paper = to_container(compose(["system=psgan"]))
+    old = {**paper, "system": {k: v for k, v in paper["system"].items() if k != "d_update"}}
+    always = to_container(compose(["system=psgan", "system.d_update=always"]))
+    assert paper["system"]["d_update"] == "paper"
+    assert config_hash(old) == config_hash(always) != config_hash(paper)
+
+
+def test_sngan_and_wgan_gp_runs_from_before_karras_pieces_keep_their_hash():
+    """Study C's SNGAN runs and WGAN-GP runs were hashed before model.equalized_lr, model.minibatch_stddev
+    (also inside model.generator / model.discriminator) and loss.drift existed."""
+    import copy
+
+    from ganexp.config import config_hash, to_container
+
+    sngan = ["experiment=psgan", "system=gan", "loss=hinge", "norm=spectral"]
+    for overrides, changed in [(sngan, "model.equalized_lr=true"), (["loss=wgan_gp"], "loss.drift=0.001")]:
+        new = to_container(compose(overrides))
+        old = copy.deepcopy(new)
+        for node, key in [(old["model"], "equalized_lr"), (old["model"], "minibatch_stddev"),
+                          (old["model"]["generator"], "equalized_lr"), (old["model"]["discriminator"], "equalized_lr"),
+                          (old["model"]["discriminator"], "minibatch_stddev"), (old["loss"], "drift")]:
+            node.pop(key, None)
+        assert config_hash(old) == config_hash(new)
+        assert config_hash(to_container(compose([*overrides, changed]))) != config_hash(new)
 
 
 class GEveryOther(__import__("ganexp.systems.gan", fromlist=["GANPair"]).GANPair):

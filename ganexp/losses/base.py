@@ -36,9 +36,11 @@ class AdversarialLoss:
         self.n_critic = int(n_critic)
         self.random: GlobalRandom = GLOBAL_RANDOM  # a fused array sets its members' source
 
-    def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict]:
-        """Loss to minimise for D on a real and a (detached) fake batch; returns (loss, logs)."""
-        d_real, d_fake = d(real), d(fake)
+    def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor,
+                           d_real: Tensor | None = None) -> tuple[Tensor, dict]:
+        """Loss to minimise for D on a real and a (detached) fake batch; returns (loss, logs). ``d_real``:
+        D(real) when the caller has it already (PS-GAN scores x once against K fake batches)."""
+        d_real, d_fake = d(real) if d_real is None else d_real, d(fake)
         self.last_outputs = (d_real.detach(), d_fake.detach())  # (B,) each: what ``judge`` reads
         loss = self.d_loss(d_real, d_fake)
         return loss, {"d_loss": loss, "d_real": d_real.mean(0), "d_fake": d_fake.mean(0)}

@@ -42,8 +42,9 @@ class BEGAN(AdversarialLoss):
 
     @torch.no_grad()
     def after_g_step(self, logs: dict) -> None:
-        """Update k_t from the last critic step's L(x) and this step's L(G(z)); log k and M."""
-        l_real, l_fake = logs["l_real"].detach(), logs["g_loss"].detach()
+        """Update k_t from L(x) and L(G(z)) of one D, the last critic step's (as BEGAN's reference code
+        does; G's loss comes from D after its step, a different D); log k and M."""
+        l_real, l_fake = logs["l_real"].detach(), logs["l_fake"].detach()
         self.k = update_k(self.k, l_real, l_fake, self.gamma, self.lambda_k)
         logs["k"] = self.k
         logs["convergence"] = convergence(l_real, l_fake, self.gamma)

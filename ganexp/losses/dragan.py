@@ -46,8 +46,8 @@ class DRAGAN(AdversarialLoss):
     d_loss = staticmethod(gan_ns.d_loss)
     g_loss = staticmethod(gan_ns.g_loss)
 
-    def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor):
-        loss, logs = super().discriminator_loss(d, real, fake)
+    def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor, d_real: Tensor | None = None):
+        loss, logs = super().discriminator_loss(d, real, fake, d_real)
         gp = gradient_penalty(d, penalty_points(real, self.noise_scale, self.random))
         logs["gp"] = gp
         total = loss + self.gp_weight * gp

@@ -1,4 +1,6 @@
-"""WGAN-GP (Gulrajani et al. 2017): WGAN critic loss plus a two-sided gradient penalty."""
+"""WGAN-GP (Gulrajani et al. 2017): WGAN critic loss plus a two-sided gradient penalty; optionally
+ProGAN's drift term eps_drift * E[D(x)^2] (Karras et al. 2018, section A.1: 0.001), which keeps the
+critic's output near 0."""
 from torch import Tensor, nn
 
 from . import wgan
@@ -16,17 +18,20 @@ class WGANGP(AdversarialLoss):
     double_backward = True
     judge_by = 'sign'
 
-    def __init__(self, n_critic: int = 5, gp_weight: float = 10.0, **kw):
+    def __init__(self, n_critic: int = 5, gp_weight: float = 10.0, drift: float = 0.0, **kw):
         super().__init__(n_critic=n_critic)
-        self.gp_weight = float(gp_weight)
+        self.gp_weight, self.drift = float(gp_weight), float(drift)
 
     d_loss = staticmethod(wgan.d_loss)
     g_loss = staticmethod(wgan.g_loss)
 
-    def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor):
-        loss, logs = super().discriminator_loss(d, real, fake)
+    def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor, d_real: Tensor | None = None):
+        d_real = d(real) if d_real is None else d_real  # (B,), or (B, S) in a fused array
+        loss, logs = super().discriminator_loss(d, real, fake, d_real)
         gp = gradient_penalty(d, interpolate(real, fake, self.random))
         logs.update(wasserstein=-loss, gp=gp)
         total = loss + self.gp_weight * gp
+        if self.drift:
+            total = total + self.drift * d_real.pow(2).mean(0)
         logs["d_loss"] = total
         return total, logs

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-G_NORMS = ("batch", "layer", "instance", "none", "adain")
+G_NORMS = ("batch", "layer", "instance", "none", "adain", "pixel")
 D_NORMS = ("batch", "layer", "instance", "none", "spectral")
 
 
@@ -29,6 +29,14 @@ class AdaIN(nn.Module):
         return scale * self.norm(x) + bias
 
 
+class PixelNorm(nn.Module):
+    """Pixelwise feature normalization (Karras et al. 2018, eq. in section 4.2): each pixel's feature
+    vector divided by its root mean square over channels, b = a / sqrt(mean_c a^2 + 1e-8); x: (B, C, ...)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
 class IgnoreZ(nn.Module):
     """Adapts a plain norm layer to the generator's ``norm(x, z)`` call."""
 
@@ -41,12 +49,13 @@ class IgnoreZ(nn.Module):
 
 
 def plain_norm(kind: str, channels: int) -> nn.Module:
-    """batch / layer (over C,H,W) / instance (affine) / none."""
+    """batch / layer (over C,H,W) / instance (affine) / pixel (ProGAN's, G only) / none."""
     factories = {
         "batch": lambda: nn.BatchNorm2d(channels),
         "layer": lambda: nn.GroupNorm(1, channels),
         "instance": lambda: nn.InstanceNorm2d(channels, affine=True),
         "none": nn.Identity,
+        "pixel": PixelNorm,
         "spectral": nn.Identity,  # spectral normalization acts on weights, see maybe_spectral
     }
     if kind not in factories:

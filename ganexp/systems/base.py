@@ -5,7 +5,7 @@ A system declares its players (``self.players``, an nn.ModuleDict), its optimize
 any extra state (``extra_state``). The run around it (logging, sample grids, evaluation, checkpoints,
 result.json, W&B) only calls this surface. Lightning drives the loop; each of its batches is a chunk
 of generator steps (``chunks``), so its per-batch bookkeeping is paid once per chunk. Host syncs
-happen only at logging steps, unless a system's own rule needs one (PS-GAN's Algorithm 2).
+happen only at logging steps (PS-GAN's Algorithm 2 decides with 0/1 masks on the device).
 """
 from __future__ import annotations
 
@@ -53,10 +53,29 @@ def chunks(start: int, stop: int, size: int = 32) -> list[int]:
     return [size] * (n // size) + ([n % size] if n % size else [])
 
 
-def make_optimizer(params, name: str, lr: float, betas=None) -> torch.optim.Optimizer:
+def make_optimizer(params, name: str, lr: float, betas=None, capturable: bool = False) -> torch.optim.Optimizer:
+    """Adam or RMSprop; ``capturable`` keeps the step count on the parameters' device (no host read per step)."""
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas or (0.9, 0.999)))
-    return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas or (0.9, 0.999)), capturable=capturable)
+    return torch.optim.RMSprop(params, lr=lr, capturable=capturable)
+
+
+@torch.no_grad()
+def masked_step(opt: torch.optim.Optimizer, mask: Tensor, step) -> None:
+    """``step()`` (one step of ``opt``) kept where ``mask`` (0-d, 1.0 or 0.0, on the parameters' device)
+    is 1; where it is 0, every parameter and optimizer-state tensor (Adam's moments and step count) gets
+    its value from before the step back, bit for bit, and the mask is never read on the host. State that
+    did not exist yet comes back as zeros (step 0, zero moments), which Adam and RMSprop treat as fresh."""
+    params = [p for group in opt.param_groups for p in group["params"] if p.grad is not None]  # what step() touches
+    params_before = [p.clone() for p in params]
+    state_before = [{k: v.clone() for k, v in opt.state.get(p, {}).items() if torch.is_tensor(v)} for p in params]
+    step()
+    keep = mask.bool()
+    for p, p_old, s_old in zip(params, params_before, state_before):
+        p.copy_(torch.where(keep, p, p_old))
+        for k, v in opt.state.get(p, {}).items():
+            if torch.is_tensor(v):
+                v.copy_(torch.where(keep.to(v.device), v, s_old[k] if k in s_old else torch.zeros_like(v)))
 
 
 @dataclass
@@ -156,14 +175,21 @@ class GANSystem(L.LightningModule):
             if self.hooks is not None:
                 self.hooks.after_step(self)
 
-    def update(self, loss: Tensor, opt) -> None:
-        """zero_grad, backward, step for one player's optimizer."""
+    def update(self, loss: Tensor, opt, mask: Tensor | None = None) -> None:
+        """zero_grad, backward, step for one player's optimizer; with ``mask`` (0-d 0/1 on the device)
+        the step is kept or undone by it (``masked_step``)."""
         opt.zero_grad(set_to_none=True)
+        self._backward(loss)
+        if mask is None:
+            self.capture.step(opt)()
+        else:
+            masked_step(opt, mask, self.capture.step(opt))
+
+    def _backward(self, loss: Tensor) -> None:
         if self._direct:
             loss.backward()
         else:
             self.manual_backward(loss)
-        self.capture.step(opt)()
 
     def _accumulate(self, logs: dict) -> None:
         """Running sums on the device; no host sync until ``pop_logs``."""

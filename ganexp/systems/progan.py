@@ -7,8 +7,10 @@ compare). After a growth the new block fades in linearly: alpha goes 0 -> 1 over
 on G's output (alpha * new + (1 - alpha) * upsampled old toRGB) and on D's input (alpha * new block
 + (1 - alpha) * fromRGB of the pooled image); the reals fade alike (alpha * x_r + (1 - alpha) *
 upsample(pool(x_r))), so that D never tells real from fake by sharpness alone. Depth and alpha are
-functions of the generator step, so a resumed run continues exactly. Each player keeps one Adam
-across growths (blocks not yet in use get no gradient, so no optimizer state).
+functions of the generator step, so a resumed run continues exactly. At each growth both optimizers
+start from fresh state (Karras et al.'s code resets Adam's moments for every new level of detail).
+Their other pieces (pixel norm in G, minibatch stddev in D, equalized learning rate) are model
+switches (ganexp/nets/progressive.py), set for Study C's ProGAN in conf/experiment/psgan.yaml's notes.
 """
 from __future__ import annotations
 
@@ -68,6 +70,9 @@ class ProGAN(GANPair):
         return depth, alpha
 
     def train_step(self, opts) -> dict:
+        if self.step_count in self.milestones:  # a growth: fresh optimizer state (Adam's moments and step count)
+            for opt in opts:
+                opt.state.clear()
         depth, alpha = self.set_level(self.step_count)
         logs = super().train_step(opts)
         logs.update(stage=float(depth - 1), fade_alpha=float(alpha))

@@ -1,10 +1,15 @@
 """The ``psgan`` system: PS-GAN (Byeon, Park & Yang 2025), both of its ideas in one system.
 
-1. K generators share one discriminator (Algorithm 2, ``multi_generator.algorithm2``): each step D
-   sees the real batch and one fake batch from every generator; its loss is the mean over the K
-   (real, fake_k) pairs of the shared loss's D loss. The branch is decided on the last critic step's
-   outputs (one host read per step: the rule branches on D's judgement), then the chosen generators
-   take one step on their averaged loss.
+1. K generators share one discriminator (Algorithm 2, ``multi_generator``). Each step: one forward of D
+   on the real batch x and on one fake batch per generator; D's loss is the mean over the K
+   (x, fake_k) pairs of the shared loss's D loss; the judge scores of that same forward decide the
+   branch (0/1 masks on the device, no host read); D's step from that forward is kept only in the
+   branches that name D (``system.d_update=paper``, the default) or always (``always``, the ablation);
+   then the chosen generators take one step on their averaged loss, through D after its step. A step
+   that is not taken leaves the player's parameters and optimizer state bit-identical
+   (``base.masked_step``). With ``loss.n_critic`` > 1 each critic forward gates its own D step and
+   the last one chooses the generators. Per log interval the branch counts (``branch_*``) and D's
+   steps (``d_updates``) are summed; result.json's ``counts`` holds their totals.
 2. Stepwise stages (G_s, D_s), s = 0 .. stages-1, at resolutions R / 2^(stages-1-s) (MNIST: 7, 14, 28)
    with reals average-pooled to the stage's resolution; each stage's networks are the progressive
    model's networks built up to that resolution, so a bigger stage holds every layer name of the
@@ -29,8 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import GANSystem, SystemContext, build_net, discriminator_config, make_optimizer, to_resolution
-from .multi_generator import BRANCHES, algorithm2
+from .base import (GANSystem, SystemContext, build_net, discriminator_config, make_optimizer, masked_step,
+                   to_resolution)
+from .multi_generator import BRANCHES, algorithm2_masks, check_d_update
 from .stepwise import mix_weights
 
 
@@ -72,15 +78,14 @@ def stage_nets(ctx: SystemContext, resolution: int, stages: int) -> dict:
 class PSGAN(GANSystem):
     """players: {"stage<s>": {"G": [G_0 .. G_{K-1}], "D": D}}; optimizers per stage [G_0 .. G_{K-1}, D]."""
 
-    summed_keys = tuple(f"branch_{b}" for b in BRANCHES)
-    eager_reason = ("Algorithm 2 reads D's verdict on the host every step to choose which generators train, "
-                    "and its stages change the networks")
+    summed_keys = (*(f"branch_{b}" for b in BRANCHES), "d_updates")
+    eager_reason = "its stages change the networks, and every change would recompile"
 
     def __init__(self, ctx: SystemContext, num_generators: int = 2, stages: int = 3, stage_epochs=(),
-                 mix_alpha: float = 0.1, **_):
+                 mix_alpha: float = 0.1, d_update: str = "paper", **_):
         super().__init__(ctx)
         ctx.loss.judge(torch.zeros(1))  # a loss without a real/fake rule fails here, at build time
-        self.K, self.mix_alpha = int(num_generators), float(mix_alpha)
+        self.K, self.mix_alpha, self.d_update = int(num_generators), float(mix_alpha), check_d_update(d_update)
         if self.K < 1:
             raise ValueError(f"system.num_generators must be >= 1, got {num_generators}")
         self.resolutions = stage_resolutions(ctx.resolution, stages)
@@ -99,10 +104,11 @@ class PSGAN(GANSystem):
 
     def build_optimizers(self):
         o, opts = self.ctx.optim, []
+        capturable = self.device.type == "cuda"  # Adam's step count on the GPU: masked steps read nothing back
         for s in range(len(self.resolutions)):
             gens, d = self.nets(s)
-            opts += [make_optimizer(g.parameters(), o["name"], o["lr_g"], o.get("betas")) for g in gens]
-            opts.append(make_optimizer(d.parameters(), o["name"], o["lr_d"], o.get("betas")))
+            opts += [make_optimizer(g.parameters(), o["name"], o["lr_g"], o.get("betas"), capturable) for g in gens]
+            opts.append(make_optimizer(d.parameters(), o["name"], o["lr_d"], o.get("betas"), capturable))
         return opts
 
     @torch.no_grad()
@@ -127,48 +133,46 @@ class PSGAN(GANSystem):
         first = s * (self.K + 1)
         opt_g, opt_d = opts[first:first + self.K], opts[first + self.K]
         d.requires_grad_(True)
+        d_updates = 0.0
         for _ in range(self.loss.n_critic):
-            logs, scores = self.critic_step(gens, d, s, opt_d)
+            logs, scores, d_loss = self.critic_forward(gens, d, s)
+            d_mask, g_mask, branch = algorithm2_masks(scores, self.d_update)
+            self.update(d_loss, opt_d, d_mask)  # D's step from this forward, undone where the branch skips D
+            self.loss.after_d_step(d)
+            d_updates = d_updates + d_mask
         d.requires_grad_(False)
-        real_is_real, *fakes_are_real = (scores > 0).tolist()  # the one host read of the step
-        decision = algorithm2(real_is_real, fakes_are_real)
-        logs.update(self.generator_step(gens, d, decision.generators, opt_g))
-        logs.update({f"branch_{b}": float(b == decision.branch) for b in BRANCHES}, stage=float(s))
+        logs.update(self.generator_step(gens, d, g_mask, opt_g))
+        logs.update({f"branch_{b}": branch[i] for i, b in enumerate(BRANCHES)}, d_updates=d_updates, stage=float(s))
         return logs
 
-    def critic_step(self, gens, d, s: int, opt_d) -> tuple[dict, Tensor]:
-        """D's loss: the mean of the loss's D loss over the K (real, fake_k) pairs; returns the
-        logs (means over k) and the judge scores [real, fake_0 .. fake_{K-1}] (> 0: judged real)."""
+    def critic_forward(self, gens, d, s: int) -> tuple[dict, Tensor, Tensor]:
+        """One forward of D on x and on each generator's batch: D's loss (the mean of the loss's D loss over
+        the K (x, fake_k) pairs), its logs (means over k) and the judge scores [x, fake_0 .. fake_{K-1}]
+        ((K+1,), > 0: judged real)."""
         real = self.real_batch(s)
         with torch.no_grad():
             fakes = [g(self.sample_z(real.shape[0])) for g in gens]
+        d_real = d(real)  # (B,)
         total, logs, fake_scores = 0.0, {}, []
         for fake in fakes:
-            loss, lg = self.loss.discriminator_loss(d, real, fake)
-            d_real, d_fake = self.loss.last_outputs
-            fake_scores.append(self.loss.judge(d_fake))
+            loss, lg = self.loss.discriminator_loss(d, real, fake, d_real)
+            fake_scores.append(self.loss.judge(self.loss.last_outputs[1]))
             total = total + loss / self.K
             for k, v in lg.items():
                 logs[k] = logs.get(k, 0.0) + v.detach() / self.K
-        self.update(total, opt_d)
-        self.loss.after_d_step(d)
-        return logs, torch.stack([self.loss.judge(d_real), *fake_scores])
+        return logs, torch.stack([self.loss.judge(d_real.detach()), *fake_scores]), total
 
-    def generator_step(self, gens, d, chosen: tuple[int, ...], opt_g) -> dict:
-        """Every generator's loss is logged; the chosen ones step on their mean."""
-        losses = []
-        for k, g in enumerate(gens):
-            with torch.set_grad_enabled(k in chosen):
-                losses.append(self.loss.generator_loss(d, g(self.sample_z(self.batch_size)))[0])
-        if chosen:
-            for k in chosen:
-                opt_g[k].zero_grad(set_to_none=True)
-            mean = torch.stack([losses[k] for k in chosen]).mean()
-            mean.backward() if self._direct else self.manual_backward(mean)
-            for k in chosen:
-                opt_g[k].step()
-        logs = {f"g_loss_{k}": v.detach() for k, v in enumerate(losses)}
-        logs["g_loss"] = torch.stack(losses).detach().mean()
+    def generator_step(self, gens, d, g_mask: Tensor, opt_g) -> dict:
+        """Every generator's loss is logged; those with mask 1 step on their mean, the others' steps are
+        undone (``masked_step``); g_mask: (K,) 0/1."""
+        losses = torch.stack([self.loss.generator_loss(d, g(self.sample_z(self.batch_size)))[0] for g in gens])
+        for opt in opt_g:
+            opt.zero_grad(set_to_none=True)
+        self._backward((g_mask * losses).sum() / g_mask.sum().clamp(min=1.0))  # the chosen ones' mean
+        for k, opt in enumerate(opt_g):
+            masked_step(opt, g_mask[k], opt.step)
+        logs = {f"g_loss_{k}": v for k, v in enumerate(losses.detach())}
+        logs["g_loss"] = losses.detach().mean()
         return logs
 
     def sample_images(self, z: Tensor) -> Tensor:
