@@ -4,7 +4,6 @@ first one trains (ganexp/preflight.py); then per job: lock its folder, skip / ke
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import math
 import os
@@ -318,11 +317,11 @@ class Run(RunActions):
     def counts(self) -> dict:
         """result.json's ``counts``: the system's per-interval counts (``summed_keys``, e.g. PS-GAN's branches
         and D steps) totalled over metrics.jsonl; nothing for systems without counts."""
-        keys, path = getattr(self.module, "summed_keys", ()), self.dir / "metrics.jsonl"
+        keys, path = getattr(self.module, "summed_keys", ()), self.dir / records.METRICS
         if not keys or not path.exists():
             return {}
-        rows = [json.loads(ln) for ln in path.read_text().splitlines() if ln.endswith("}")]  # not a torn last line
-        return {"counts": {k: round(sum(r.get(k, 0) for r in rows)) for k in keys}}
+        rows = records.read_rows(path)
+        return {"counts": {k: round(sum(r.get(k) or 0 for r in rows)) for k in keys}}
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.t0

@@ -32,12 +32,15 @@ NUMBERS = {Model("sngan"): ([30, 32], [100, 110]),
 
 
 def system_config(model: Model) -> tuple[dict, dict]:
-    """(system, norm) config nodes of a model."""
+    """(system, norm) config nodes of a model as conf/experiment/psgan.yaml and the Makefile compose it
+    (PS-GAN: Algorithm 2 gates D, no norm in D; ``variant`` d_always / d_spectral: the ablations)."""
     stages = {"stage_epochs": [1, 2]}
+    d_update = "always" if "d_always" in model.variant else "paper"
     system = {"sngan": {"name": "gan"}, "sngan_without_sn": {"name": "gan"},
               "progan": {"name": "progan", **stages},
-              "psgan": {"name": "psgan", "num_generators": model.k, **stages}}[model.name]
-    d = "none" if model.name == "sngan_without_sn" else "spectral"
+              "psgan": {"name": "psgan", "num_generators": model.k, "d_update": d_update, **stages}}[model.name]
+    d = {"sngan": "spectral", "progan": "progan", "psgan": "none"}.get(model.name, "none")
+    d = "spectral" if "d_spectral" in model.variant else d
     return system, {"g": "batch", "d": d}
 
 
@@ -61,12 +64,13 @@ def metric_rows(model: Model, seed: int, fid: float) -> list[dict]:
 
 
 def make_run(root: Path, model: Model, seed: int, fid: float, train_s: float, start: float,
-             status: str = "completed", host: str = HOST, study: str = "psgan2025") -> Path:
+             status: str = "completed", host: str = HOST, study: str = "psgan2025", counts: dict | None = None) -> Path:
     """One Study C run folder as the trainer writes it."""
     run = root / f"{model.id},seed={seed}"
     (run / "samples").mkdir(parents=True, exist_ok=True)
     system, norm = system_config(model)
     cfg = {"study": study, "system": system, "norm": norm, "loss": {"name": "hinge"},
+           "model": {"equalized_lr": model.name == "progan"},
            "seed": seed, "dataset": {"name": "mnist"}, "batch_size": 64,
            "trainer": {"steps_per_epoch": SPE, "max_epochs": EPOCHS, "max_steps": None}}
     result = {"status": status, "name": run.name, "config": cfg, "steps": SPE * EPOCHS,
@@ -77,6 +81,8 @@ def make_run(root: Path, model: Model, seed: int, fid: float, train_s: float, st
               "wall_s": train_s + 5, "train_s": train_s, "device": DEVICE, "host": host,
               "train_windows": [[start, start + train_s / 2], [start + train_s / 2 + 1,
                                                                start + train_s + 1]]}
+    if counts is not None:
+        result["counts"] = counts
     (run / "result.json").write_text(json.dumps(result))
     lines = [json.dumps(r) for r in metric_rows(model, seed, fid)] + ['{"step": 3']
     (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
@@ -116,8 +122,15 @@ def written(tmp_path_factory) -> tuple[Path, list[str]]:
 def test_model_of_config():
     assert model_of({"system": {"name": "gan"}, "norm": {"d": "spectral"}}) == Model("sngan")
     assert model_of({"system": {"name": "gan"}, "norm": {"d": "none"}}).id == "sngan_without_sn"
-    assert model_of({"system": {"name": "progan"}}) == Model("progan")
-    assert model_of({"system": {"name": "psgan", "num_generators": 3}}).label == "PS-GAN (K=3)"
+    assert model_of({"system": {"name": "progan"}, "model": {"equalized_lr": True}}) == Model("progan")
+    assert model_of({"system": {"name": "progan"}}).label == "ProGAN (hinge + spectral norm)"
+    paper_rule = {"name": "psgan", "num_generators": 3, "d_update": "paper"}
+    assert model_of({"system": paper_rule, "norm": {"d": "none"}}).label == "PS-GAN (K=3)"
+    # D updated on every step: the ablation, and every run from before the key; spectral norm in D
+    assert model_of({"system": {"name": "psgan", "num_generators": 3}}).label == \
+        "PS-GAN (K=3, D updated every step)"
+    assert model_of({"system": paper_rule, "norm": {"d": "spectral"}}).id == "psgan_k3_d_spectral"
+    assert model_of({"system": {"name": "psgan", "num_generators": 1}}) == Model("psgan", 1)  # K=1: plain step
     assert model_of({"system": {"name": "psgan"}}) is None
 
 
@@ -125,17 +138,24 @@ def test_stdout_summary_and_report_path_last(written):
     root, lines = written
     assert lines[-1] == str(root / "report")
     assert lines[0] == "runs: 12 completed, 1 diverged, 0 failed, 0 incomplete"
-    assert lines[1:6] == [
-        "claim 1: supported: PS-GAN (K=2) 11.00 < ProGAN 22.00 < SNGAN 31.00 "
+    gate = ("not testable at this scale: 3 epochs trained (the paper: ~50; gate: 10); FID on 250 samples "
+            "(`fid250`; gate: 5000); our numbers would say ")
+    assert lines[1:10] == [
+        f"claim 1: {gate}supported: PS-GAN (K=2) 11.00 < ProGAN 22.00 < SNGAN 31.00 "
         "(paper's numbers: supported)",
-        "claim 2: supported (within seed noise): PS-GAN (K=3) 10.50 < PS-GAN (K=2) 11.00 < "
+        f"claim 2: {gate}supported (within seed noise): PS-GAN (K=3) 10.50 < PS-GAN (K=2) 11.00 < "
         "PS-GAN (K=1) 16.00 (paper's numbers: supported)",
         "claim 3: supported: t1 102.00, t2 132.00, t3 168.00: increments +30.00, +36.00, "
         "ratio 1.20 (paper's numbers: supported)",
         "claim 4: supported: ProGAN 145.00 > SNGAN 105.00 and > SNGAN without SN 110.00 "
         "(paper's numbers: supported)",
         "claim 5: contradicted (within seed noise): SNGAN without SN 110.00 > SNGAN 105.00 "
-        "(paper's numbers: supported)"]
+        "(paper's numbers: supported)",
+        "claim 6: not testable: no IS for SNGAN, PS-GAN (K=2) (paper's numbers: supported)",
+        "claim 7: not testable: no IS for PS-GAN (K=1), PS-GAN (K=2), PS-GAN (K=3) (paper's numbers: supported)",
+        f"claim 8: {gate}supported: vs SNGAN: ours −64.5%, the paper's −17.6%; vs ProGAN: ours −50.0%, "
+        "the paper's −5.8% (paper's numbers: supported)",
+        "claim 9: supported (within seed noise): PS-GAN (K=1) 102.00 < SNGAN 105.00 (paper's numbers: supported)"]
 
 
 def test_table2_fid_and_unavailable_is(written):
@@ -191,9 +211,10 @@ def test_findings_json_ours_and_paper(written):
     root, _ = written
     data = json.loads((root / "report" / "findings.json").read_text(encoding="utf-8"))
     assert [f["verdict"] for f in data["ours"]] == [
-        "supported", "supported (within seed noise)", "supported", "supported",
-        "contradicted (within seed noise)"]
-    assert [f["verdict"] for f in data["paper"]] == ["supported"] * 5
+        claims.NOT_AT_SCALE, claims.NOT_AT_SCALE, "supported", "supported", "contradicted (within seed noise)",
+        claims.NOT_TESTABLE, claims.NOT_TESTABLE, claims.NOT_AT_SCALE, "supported (within seed noise)"]
+    assert [f["verdict"] for f in data["paper"]] == ["supported"] * 9
+    assert data["paper"][2]["details"][0] == "slope (t3 − t1)/2 = 1215.00 s per extra generator, 32.1% of t1"
     assert data["paper"][2]["reason"] == ("t1 3784.00, t2 4851.00, t3 6214.00: increments "
                                           "+1067.00, +1363.00, ratio 1.28")
 
@@ -245,9 +266,8 @@ def test_overlapping_windows_are_flagged(tmp_path: Path):
     assert (t3["progan"]["shared_machine"], t3["psgan_k1"]["shared_machine"]) == ("1", "0")
     assert t3["psgan_k2"]["ratio_to_sngan"] == "1.257"
     verdicts = [(f.verdict, f.reason) for f in report.findings]
-    assert [v for v, _ in verdicts[:3]] == ["supported", "supported (within seed noise)",
-                                            "supported"]
-    assert verdicts[3:] == [
+    assert [v for v, _ in verdicts[:3]] == [claims.NOT_AT_SCALE, claims.NOT_AT_SCALE, "supported"]
+    assert verdicts[3:5] == [
         (claims.NOT_TESTABLE, "runs of ProGAN, SNGAN shared a machine (overlapping training "
                               "windows)"),
         (claims.NOT_TESTABLE, "runs of SNGAN shared a machine (overlapping training windows)")]
@@ -268,9 +288,9 @@ def test_missing_model_is_not_testable(tmp_path: Path):
     for seed, fid in enumerate([10, 12]):
         make_run(root, Model("psgan", 2), seed, fid, 130 + seed, 1_000_000.0 + 1000 * seed)
     report = build([root])
-    assert [f.verdict for f in report.findings] == [claims.NOT_TESTABLE] * 5
+    assert [f.verdict for f in report.findings] == [claims.NOT_TESTABLE] * 9
     assert report.findings[0].reason == "no FID for ProGAN, SNGAN"
-    assert [f.verdict for f in report.paper_findings] == ["supported"] * 5
+    assert [f.verdict for f in report.paper_findings] == ["supported"] * 9
 
 
 def test_study_detection_and_mixed_sweep(tmp_path: Path, capsys):
@@ -305,3 +325,43 @@ def test_short_runs_bin_losses_by_a_fraction_of_an_epoch():
     assert [bin_width(e) for e in (30, 5, 4.9, 2, 0.4, 0.05)] == [1.0, 1.0, 0.2, 0.2, 0.02, 0.01]
     rows = [{"epoch": e, "d_loss": v} for e, v in [(0.0, 1.0), (0.1, 3.0), (0.2, 5.0), (0.35, 7.0), (0.4, 9.0)]]
     assert epoch_means(rows, "d_loss", width=0.2) == {0.0: 2.0, 0.2: 6.0, 0.4: 9.0}
+
+
+def test_gate_off_at_scale_and_the_new_claims(written):
+    """Ungated (runs at the paper's scale), the FID claims give their verdicts; the margins stand beside the
+    paper's."""
+    root, _ = written
+    report = build([root])
+    assert claims.scale_gate(report.stats) == ("3 epochs trained (the paper: ~50; gate: 10); FID on 250 samples "
+                                               "(`fid250`; gate: 5000)")
+    found = claims.all_claims(claims.ours(report.stats), "")
+    assert [f.verdict for f in found] == ["supported", "supported (within seed noise)", "supported", "supported",
+                                          "contradicted (within seed noise)", claims.NOT_TESTABLE,
+                                          claims.NOT_TESTABLE, "supported", "supported (within seed noise)"]
+    # FID(PS-GAN K=2) 11, SNGAN 31, ProGAN 22: (11 - 31)/31 = -64.5%, (11 - 22)/22 = -50.0%
+    assert found[7].reason == ("vs SNGAN: ours −64.5%, the paper's −17.6%; vs ProGAN: ours −50.0%, the "
+                               "paper's −5.8%")
+    assert found[2].details[0] == "slope (t3 − t1)/2 = 33.00 s per extra generator, 32.4% of t1"
+
+
+def test_algorithm2_table_and_ablations_never_merged(tmp_path: Path):
+    """PS-GAN K=2 with the paper's rule and with D updated on every step: two rows everywhere, and the
+    share of steps on which D learned from result.json's counts (SPE · EPOCHS = 30 steps)."""
+    root = tmp_path / "sweep"
+    paper_rule, always = Model("psgan", 2), Model("psgan", 2, "d_always")
+    for seed in (0, 1):
+        make_run(root, paper_rule, seed, 10 + seed, 130, 1_000_000.0 + 1000 * seed,
+                 counts={"d_updates": 6 + 6 * seed, "branch_fooled": 6 + 6 * seed, "branch_only_real": 15,
+                         "branch_all_fake": 9 - 6 * seed, "branch_single": 0})
+        make_run(root, always, seed, 20 + seed, 140, 1_010_000.0 + 1000 * seed,
+                 counts={"d_updates": 30, "branch_fooled": 6, "branch_only_real": 24, "branch_all_fake": 0,
+                         "branch_single": 0})
+    report = build([root])
+    (table,) = [t for t in report.tables if t.stem == "table_algorithm2"]
+    # shares 6/30, 12/30 -> 0.30 ± 0.14; 15/30 twice -> 0.50 ± 0.00; 9/30, 3/30 -> 0.20 ± 0.14
+    assert table.rows == [["PS-GAN (K=2)", "0.30 ± 0.14 (2)", "0.30 ± 0.14 (2)", "0.50 ± 0.00 (2)",
+                           "0.20 ± 0.14 (2)", "0.00 ± 0.00 (2)"],
+                          ["PS-GAN (K=2, D updated every step)", "1.00 ± 0.00 (2)", "0.20 ± 0.00 (2)",
+                           "0.80 ± 0.00 (2)", "0.00 ± 0.00 (2)", "0.00 ± 0.00 (2)"]]
+    t2 = read_csv(_csv(report, "table2_fid_is"))
+    assert (t2["psgan_k2"]["fid_mean"], t2["psgan_k2_d_always"]["fid_mean"]) == ("10.50", "20.50")

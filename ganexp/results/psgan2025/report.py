@@ -16,7 +16,7 @@ from ..tables import Table
 from ..runs import dotted
 from . import claims, plots
 from .runs import Model, StudyRun, collect, order
-from .tables import Stats, build_stats, table2, table3, table4
+from .tables import Stats, build_stats, table2, table3, table4, table_algorithm2
 
 TITLE = "Study C — PS-GAN vs SNGAN vs ProGAN (Byeon, Park & Yang 2025)"
 
@@ -50,8 +50,9 @@ def build(sweep_dirs: list[Path], args=None) -> Report:
     runs, dropped = collect(sweep_dirs)
     fid_key = getattr(args, "fid_key", None) or choose_fid_key([r.run for r in runs])
     stats = build_stats(runs, fid_key, is_key_for(fid_key))
-    report = Report(sweep_dirs, runs, dropped, stats, [table2(stats), table3(stats),
-                    table4(stats)], claims.all_claims(claims.ours(stats)),
+    tables = [t for t in (table2(stats), table3(stats), table4(stats), table_algorithm2(stats)) if t]
+    report = Report(sweep_dirs, runs, dropped, stats, tables,
+                    claims.all_claims(claims.ours(stats), claims.scale_gate(stats)),
                     claims.all_claims(claims.paper()))
     report.notes = collect_notes(report)
     return report

@@ -2,7 +2,10 @@
 
 Model of a run (from its resolved config): ``system.name`` gan with ``norm.d`` spectral ->
 SNGAN, gan otherwise -> SNGAN without SN, progan -> ProGAN, psgan -> PS-GAN with K =
-``system.num_generators``. Seeds are replicates. Two runs *shared a machine* when one of their
+``system.num_generators``. Runs that differ from the paper's model in what the comparison is about are
+a *variant* of it, never merged with it: PS-GAN with D updated on every step (``system.d_update=always``,
+also every run from before the key) or with a normalized D (``norm.d``), ProGAN without equalized
+learning rate (the hinge + spectral-norm baseline of earlier versions). Seeds are replicates. Two runs *shared a machine* when one of their
 ``train_windows`` (unix start/end of each process that trained them) overlaps one of the other's
 on the same ``host``; their ``train_s`` then measures contention as much as the model.
 """
@@ -20,28 +23,37 @@ LABELS = {"sngan": "SNGAN", "sngan_without_sn": "SNGAN without SN", "progan": "P
           "psgan": "PS-GAN"}
 
 
+VARIANTS = {"d_always": "D updated every step", "d_spectral": "spectral-norm D",
+            "hinge_sn": "hinge + spectral norm"}
+
+
 class Model(NamedTuple):
-    """A compared model: ``name`` in ORDER, ``k`` = number of generators (PS-GAN only)."""
+    """A compared model: ``name`` in ORDER, ``k`` = number of generators (PS-GAN only), ``variant`` = how
+    it departs from the paper's model ("" = as the paper describes it; keys of VARIANTS joined by "+")."""
 
     name: str
     k: int | None = None
+    variant: str = ""
 
     @property
     def id(self) -> str:
-        """``psgan_k2``, ``sngan``, ...: the model column of the csv files."""
-        return f"psgan_k{self.k}" if self.name == "psgan" else self.name
+        """``psgan_k2``, ``sngan``, ``psgan_k2_d_always``: the model column of the csv files."""
+        base = f"psgan_k{self.k}" if self.name == "psgan" else self.name
+        return f"{base}_{self.variant.replace('+', '_')}" if self.variant else base
 
     @property
     def label(self) -> str:
-        """``PS-GAN (K=2)``, ``SNGAN``, ..."""
+        """``PS-GAN (K=2)``, ``SNGAN``, ``PS-GAN (K=2, D updated every step)``, ..."""
+        parts = [f"K={self.k}"] if self.name == "psgan" else []
+        parts += [VARIANTS.get(v, v) for v in self.variant.split("+") if v]
         base = LABELS.get(self.name, self.name)
-        return f"{base} (K={self.k})" if self.name == "psgan" else base
+        return f"{base} ({', '.join(parts)})" if parts else base
 
 
 def order(model: Model) -> tuple:
-    """Sort key: the paper's model order, then K."""
+    """Sort key: the paper's model order, then K, the paper's model before its variants."""
     rank = ORDER.index(model.name) if model.name in ORDER else len(ORDER)
-    return (rank, model.name, model.k or 0)
+    return (rank, model.name, model.k or 0, model.variant)
 
 
 def model_of(cfg: dict) -> Model | None:
@@ -50,9 +62,13 @@ def model_of(cfg: dict) -> Model | None:
     if system == "gan":
         return Model("sngan" if dotted(cfg, "norm.d") == "spectral" else "sngan_without_sn")
     if system == "progan":
-        return Model("progan")
+        return Model("progan", variant="" if dotted(cfg, "model.equalized_lr") else "hinge_sn")
     k = as_int(dotted(cfg, "system.num_generators"))
-    return Model("psgan", k) if system == "psgan" and k else None
+    if system != "psgan" or not k:
+        return None
+    variant = ["d_always"] if (dotted(cfg, "system.d_update") or "always") == "always" and k > 1 else []
+    variant += ["d_spectral"] if dotted(cfg, "norm.d") == "spectral" else []
+    return Model("psgan", k, "+".join(variant))
 
 
 @dataclass
@@ -66,6 +82,7 @@ class StudyRun:
     host: str | None = None
     windows: list[tuple[float, float]] = field(default_factory=list)
     shared_with: list[Path] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)  # result.json's per-run totals (PS-GAN: branch_*, d_updates)
 
     @property
     def shared(self) -> bool:
@@ -76,6 +93,12 @@ class StudyRun:
     def steps_per_epoch(self) -> int | None:
         """``trainer.steps_per_epoch`` of the config."""
         return as_int(dotted(self.run.config, "trainer.steps_per_epoch"))
+
+    @property
+    def d_share(self) -> float | None:
+        """Share of generator steps on which D learned (PS-GAN's Algorithm 2 gates D); None without counts."""
+        d, steps = finite(self.counts.get("d_updates")), self.run.steps
+        return d / steps if d is not None and steps else None
 
     @property
     def epochs(self) -> float | None:
@@ -95,8 +118,9 @@ def load(run_dir: Path) -> StudyRun:
     """Read one run folder (``runs.load_run`` plus result.json's timing fields)."""
     run, result = load_run(run_dir), read_result(run_dir)
     text = lambda k: str(result[k]) if result.get(k) else None  # noqa: E731
+    counts = result.get("counts") if isinstance(result.get("counts"), dict) else {}
     return StudyRun(run, model_of(run.config), finite(result.get("train_s")), text("device"),
-                    text("host"), _windows(result.get("train_windows")))
+                    text("host"), _windows(result.get("train_windows")), counts=counts)
 
 
 def overlap(a: StudyRun, b: StudyRun) -> bool:

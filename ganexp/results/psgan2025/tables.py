@@ -213,3 +213,34 @@ def table4(stats: Stats) -> Table:
     notes = legend(stats, time=True) + [f"IS paper: {is_reason()}."]
     return Table("table4_generators", "Table 4: PS-GAN by number of generators K", header,
                     rows, csv_header, csv_rows, notes)
+
+
+def _shares(runs: list[StudyRun], key: str) -> Cell:
+    """Over seeds: the share of generator steps a run spent in ``key`` (``d_updates`` or ``branch_*``)."""
+    cell = Cell()
+    for r in runs:
+        v, steps = r.counts.get(key), r.run.steps
+        cell.count(r.run, v / steps if isinstance(v, (int, float)) and steps else None)
+    return cell
+
+
+def table_algorithm2(stats: Stats) -> Table | None:
+    """Where D learned: per PS-GAN model, the share of steps with a D update and with each branch of
+    Algorithm 2 (fooled: a generator's batch judged real, D and the others learn; only_real: x alone judged
+    real, the generators learn; all_fake: nothing judged real, nothing learns; single: K = 1's plain step)."""
+    ms = [m for m in models(stats, (), psgan_only=True) if any(r.counts for r in stats.of(m))]
+    if not ms:
+        return None
+    keys = ["d_updates", "branch_fooled", "branch_only_real", "branch_all_fake", "branch_single"]
+    rows, csv_rows = [], []
+    for m in ms:
+        c = [_shares(stats.of(m), k) for k in keys]
+        rows.append([m.label, *(cells.cell_text(x, "share") for x in c)])
+        csv_rows += [[m.id, m.k, k, *_num(x)] for k, x in zip(keys, c)]
+    header = ["Model", "D learned", "fooled", "only x real", "nothing real", "plain step (K=1)"]
+    notes = ["Share of generator steps, mean ± sd over completed seeds (n). Algorithm 2 updates D only on "
+             "steps where a generator's batch was judged real (\"fooled\"); when x alone is judged real the "
+             "generators learn from their averaged loss; when nothing is judged real, nothing learns "
+             "(`system.d_update=always`: D learns on every step, the ablation)."]
+    return Table("table_algorithm2", "Algorithm 2: on which steps D learned", header, rows,
+                 ["model", "generators", "count", "share_mean", "share_sd", "n"], csv_rows, notes)
