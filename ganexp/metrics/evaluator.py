@@ -31,7 +31,7 @@ class Context:
     LOGITS: (N, 1008) with the official weights, VGG16_FEATURES: (N, 4096) when a metric reads VGG16}), the
     generated pool3 statistics (computed on first use, shared by FID and div) and the real side."""
 
-    def __init__(self, ev: "Evaluator", gen: dict[str, torch.Tensor], sqrt_real: torch.Tensor):
+    def __init__(self, ev: "Evaluator", gen: dict[str, torch.Tensor], sqrt_real: torch.Tensor | None):
         self.ev, self.gen, self.sqrt_real = ev, gen, sqrt_real
         self._gen_stats: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -207,13 +207,16 @@ class Evaluator:
             feats = vgg.from_uint8(images, device, self.batch_size(device))
         return feats.cpu().numpy()
 
-    def _prepare_real(self, device: torch.device) -> torch.Tensor:
-        """Load (or compute) every real feature set the metrics read, then the pool3 statistics (from the
-        pool3 rows when those are at hand); returns √Σ_real on `device`."""
+    def _prepare_real(self, device: torch.device) -> torch.Tensor | None:
+        """Load (or compute) every real feature set the metrics read, then the pool3 statistics where a metric
+        reads them (from the pool3 rows when those are at hand); returns √Σ_real on `device` (None when no
+        metric reads the statistics)."""
         for extractor in self.extractors():
             if self._reads_real_features(extractor):
                 self.real_features(extractor, device)
-        return self._sqrt_real(device)
+        sqrt_real = self._sqrt_real(device) if any("real_stats" in m.needs for m in self.metrics) else None
+        self._split = None  # the cached statistics and features stand for the split from here on
+        return sqrt_real
 
     def _split_images(self) -> torch.Tensor:
         """The whole real split, uint8 (N, C, H, W), asked of the dataset once (digest and subset share it)."""
@@ -287,7 +290,7 @@ class Evaluator:
         return inception_score(logits, splits)
 
     def _scores(self, feats: dict[str, torch.Tensor],
-                sqrt_real: torch.Tensor) -> tuple[dict[str, float | None], dict[str, Any]]:
+                sqrt_real: torch.Tensor | None) -> tuple[dict[str, float | None], dict[str, Any]]:
         """Features of one generated set -> ({recorded key: value} of every selected metric, {seconds_<metric>});
         shared by `evaluate` and `evaluate_members`. `sqrt_real`: √Σ_real on the features' device."""
         ctx, scores, details = Context(self, feats, sqrt_real), {}, {}
