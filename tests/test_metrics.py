@@ -568,6 +568,7 @@ def test_cli_fid_npz_against_png_folder(tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("FID ") and "(4 images in" in out[0] and ", 4 in " in out[0]
     assert abs(float(out[0].split()[1])) < 1e-5  # lossless PNG: the same pixels
+    assert out[0].split()[2] == "KID" and out[0].split()[4] == "±"  # KID beside FID by default
 
 
 @needs_assets

@@ -220,3 +220,13 @@ def test_prc_without_vgg16_weights_uses_inception_and_vgg16_asked_for_is_a_clear
         Evaluator({**cfg, "prc_extractor": "vgg16"}, None)
     with pytest.raises(weights.WeightsError, match="VGG16 weights file .*nothing.pth does not exist"):
         Evaluator({**cfg, "prc_extractor": "vgg16", "vgg16_weights": str(tmp_path / "nothing.pth")}, None)
+
+
+def test_cli_two_sets_refuse_metrics_that_need_a_real_split(tmp_path, capsys):
+    from ganexp.metrics import cli
+
+    x = np.zeros((2, 4, 4), np.uint8)
+    np.savez(tmp_path / "a.npz", images=x)
+    assert cli.main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "a.npz"), "--names", "fid,is"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: two image sets can be scored with fid, kid, prc; --names gave fid,is."

@@ -2,11 +2,12 @@
 
     python -m ganexp.bench nsweep RUN/last.ckpt --ns 32,250,1000 --draws 3 --device cpu
 
-Inception runs once over draws x max(ns) generated images and max(ns) real ones (a seeded subset of the run's
-dataset split, cached like the evaluator's real features); draw d at count n scores the first n images of the
-d-th block of generated images against the first n real ones (a seeded random subset of size n, fixed across
-draws, as a profile's cached real statistics are). Prints mean ± sd over the draws of FID and KID (KID with
-torch-fidelity's subsets: min(1000, n) rows, 100 subsets), and the mean of KID's within-draw subset std.
+Counts are done in increasing order and each row is printed when it is done: going from n to the next n'
+extracts only the n' - n new real images and, per draw, the n' - n new generated ones. The real images are
+a seeded random order of the run's dataset split (their first n are a random subset of size n, fixed across
+draws, as a profile's cached real statistics are); draw d draws its codes from its own generator (seed + d).
+Prints mean ± sd (ddof=1) over the draws of FID and KID (torch-fidelity's subsets: min(1000, n) rows, 100
+subsets), and the mean of KID's within-draw subset std (0 at n <= 1000: every subset is the whole set).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--split", default="train")
-    p.add_argument("--seed", type=int, default=0, help="seed of the generated draws' codes")
+    p.add_argument("--seed", type=int, default=0, help="seed of the real order and of draw 0's codes")
     p.add_argument("--weights", default=None)
     p.add_argument("--cache-dir", default=None)
     return p
@@ -54,26 +55,32 @@ def main(argv: list[str] | None = None) -> int:
     ns, device = sorted(int(n) for n in args.ns.split(",")), torch.device(args.device)
     generator, run_cfg = load_generator(args.checkpoint, device)
     dataset = build_dataset(run_cfg["dataset"]["name"], root=None)
-    cfg = {"num_samples": ns[-1], "num_real": ns[-1], "real_split": args.split, "batch_size": args.batch_size,
-           "names": ["fid", "kid"], "inception_weights": args.weights, "cache_dir": args.cache_dir}
+    cfg = {"num_samples": ns[-1], "batch_size": args.batch_size, "inception_weights": args.weights,
+           "cache_dir": args.cache_dir, "names": ["fid", "kid"]}
     ev = Evaluator({k: v for k, v in cfg.items() if v is not None}, dataset)
+    images = dataset.images(args.split)
+    if len(images) < ns[-1]:
+        raise SystemExit(f"{dataset.name}/{args.split} has {len(images)} images, fewer than n = {ns[-1]}")
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed))
+    gens = [torch.Generator(device=device).manual_seed(args.seed + d) for d in range(args.draws)]
+    real, gen = torch.zeros(0, 2048, dtype=torch.float64), [torch.zeros(0, 2048, dtype=torch.float64)] * args.draws
     t0 = time.perf_counter()
-    real = ev.real_features("inception", device).double()  # (max n, 2048), seeded subset of the split
-    g = torch.Generator(device=device).manual_seed(args.seed)
-    with torch.no_grad():
-        gen = ev.features.from_sampler(lambda m: generator(sample_z(run_cfg, m, device, g)), args.draws * ns[-1],
-                                       device, args.batch_size)[POOL3].double()
-    t_feat = time.perf_counter() - t0
-    print(f"{args.checkpoint}: {dataset.name}/{args.split}, {args.draws} draws, Inception on {len(gen)} generated "
-          f"+ {len(real)} real images in {t_feat:.0f} s")
-    print(f"{'n':>6} {'FID mean ± sd':>20} {'KID mean ± sd':>22} {'KID subset std':>15}")
+    print(f"{args.checkpoint}: {dataset.name}/{args.split}, {args.draws} draws", flush=True)
+    print(f"{'n':>6} {'FID mean ± sd':>20} {'KID mean ± sd':>22} {'KID subset std':>15} {'elapsed':>8}", flush=True)
     for n in ns:
-        rows = np.array([_scores(gen[d * ns[-1]: d * ns[-1] + n], real[:n]) for d in range(args.draws)])
+        new = images[order[len(real):n]]
+        real = torch.cat([real, ev.features.from_uint8(new, device, args.batch_size)[POOL3].double().cpu()])
+        for d in range(args.draws):
+            def sample(m, g=gens[d]):
+                return generator(sample_z(run_cfg, m, device, g))
+            with torch.no_grad():
+                more = ev.features.from_sampler(sample, n - len(gen[d]), device, args.batch_size)[POOL3]
+            gen[d] = torch.cat([gen[d], more.double().cpu()])
+        rows = np.array([_scores(gen[d], real) for d in range(args.draws)])
         fid, kid, within = rows[:, 0], rows[:, 1], rows[:, 2]
         print(f"{n:>6} {fid.mean():>11.2f} ± {fid.std(ddof=1):<6.2f} {kid.mean():>11.5f} ± {kid.std(ddof=1):<8.5f}"
-              f" {within.mean():>15.5f}")
-    print(f"(KID: {config.DEFAULTS['kid_subsets']} subsets of min({config.DEFAULTS['kid_subset_size']}, n) rows; "
-          f"sd over draws with ddof=1; total {time.perf_counter() - t0:.0f} s)")
+              f" {within.mean():>15.5f} {time.perf_counter() - t0:>7.0f}s", flush=True)
+    print(f"(KID: {config.DEFAULTS['kid_subsets']} subsets of min({config.DEFAULTS['kid_subset_size']}, n) rows)")
     return 0
 
 
