@@ -26,7 +26,7 @@ class FID(Metric):
     """Fréchet distance of the generated pool3 statistics to the cached real ones (fid<N>)."""
 
     name = "fid"
-    outputs = (Output("fid", "FID (Heusel et al. 2017), lower is better", higher_is_better=False, fmt=".2f"),)
+    outputs = (Output("fid", "FID (Heusel et al. 2017)", higher_is_better=False, fmt=".2f"),)
     needs = frozenset({"real_stats"})
 
     def compute(self, ctx: "Context") -> dict[str, float | None]:

@@ -16,7 +16,7 @@ class InceptionScore(Metric):
     """is<N> and is<N>_std over metrics.is_splits splits; None without the official weights' fc layer."""
 
     name = "is"
-    outputs = (Output("is", "Inception Score (Salimans et al. 2016), higher is better", higher_is_better=True,
+    outputs = (Output("is", "Inception Score (Salimans et al. 2016)", higher_is_better=True,
                       std=True, fmt=".2f"),)
     needs = frozenset({"logits"})
 

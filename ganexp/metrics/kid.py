@@ -63,7 +63,7 @@ class KID(Metric):
     """KID of the generated pool3 features against the cached real ones (kid<N>, kid<N>_std)."""
 
     name = "kid"
-    outputs = (Output("kid", "KID (Binkowski et al. 2018), lower is better", higher_is_better=False, std=True),)
+    outputs = (Output("kid", "KID (Binkowski et al. 2018)", higher_is_better=False, std=True),)
     needs = frozenset({"real_features"})
 
     def info(self, cfg: dict[str, Any]) -> dict[str, Any]:
