@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_metrics import (WEIGHTS, ArrayDataset, RGBDataset, Sampler, base_cfg, needs_assets, read_idx_images,
+from test_metrics import (ArrayDataset, RGBDataset, Sampler, base_cfg, needs_assets, read_idx_images,
                           tf_metrics, MNIST_TEST)
 
 from ganexp.metrics import Evaluator, cache, config, feature_stats, frechet_distance, weights
@@ -43,7 +43,8 @@ def test_kid_equals_torch_fidelity_on_the_same_features(n_gen, n_real, size, sub
     ref = kid_features_to_metric(gen, real, kid_subsets=subsets, kid_subset_size=size, **KID_KW)
     mean, std = kernel_inception_distance(gen, real, subsets, size)
     assert mean == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-9)
-    assert std == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-6, abs=1e-12)  # abs: rounding of equal subsets
+    # abs: the rounding of equal subsets (n = size)
+    assert std == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-6, abs=1e-12)
     assert mean > 0.01 and (n_gen == n_real == size or std > 1e-4)  # shifted sets; differing subsets differ
 
 

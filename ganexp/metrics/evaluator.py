@@ -8,7 +8,6 @@ cached on disk per data identity and extractor.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any, Callable
 
@@ -16,9 +15,8 @@ import numpy as np
 import torch
 
 from ganexp.metrics import cache, config
-from ganexp.metrics.extractor import (EXTRACTOR_ID, LOGITS, POOL3, VGG16_ID, InceptionFeatures, VGG16Features,
+from ganexp.metrics.extractor import (EXTRACTOR_ID, POOL3, VGG16_ID, InceptionFeatures, VGG16Features,
                                       to_uint8)
-from ganexp.metrics.fid import diversity  # noqa: F401 - re-exported: ganexp.metrics.evaluator.diversity
 from ganexp.metrics.registry import Metric, get_metric
 from ganexp.metrics.stats import feature_stats, inception_score, sqrtm_psd
 from ganexp.metrics.weights import InceptionWeights, file_sha256, resolve_vgg16, resolve_weights
