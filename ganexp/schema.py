@@ -108,6 +108,15 @@ def Epochs() -> Check:
                  required=False)
 
 
+def MetricNames() -> Check:
+    """metrics.names: the registry (ganexp/metrics/registry.py) is not imported here (it loads torch); the
+    Evaluator refuses a name that no metric registered, naming the registered ones."""
+    def ok(v):
+        return isinstance(v, list) and len(v) >= 1 and len(set(v)) == len(v) and all(
+            isinstance(n, str) and re.fullmatch(r"[a-z]+", n) for n in v)
+    return Check("a list of distinct metric names, e.g. [fid,is,div,kid,prc]", ok, ["fid"], "fid", required=False)
+
+
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # safe as a folder name and a W&B group
 # trainer.compile (ganexp/systems/captured.py); here so that checking a config does not import torch
 CAPTURE_MODES = ("none", "aot_eager", "inductor", "graphs")
@@ -245,6 +254,12 @@ SCHEMA: dict[str, Check] = {
     "metrics.mode": Choice("exact", "fast", required=False),
     "metrics.every_n_epochs": Optional(Num(0, open_lo=True, example=1)),
     "metrics.collapse_threshold": Num(0, open_lo=True, example=0.3, required=False),
+    "metrics.names": MetricNames(),
+    "metrics.kid_subsets": Int(1, required=False),
+    "metrics.kid_subset_size": Int(2, required=False),
+    "metrics.prc_neighborhood": Int(1, required=False),
+    "metrics.prc_extractor": Choice("auto", "inception", "vgg16", required=False),
+    "metrics.vgg16_weights": Optional(Str()),
 }
 for _k in [k for k in SCHEMA if k.startswith("model.autoencoder.")]:  # a model family may have no autoencoder
     SCHEMA[_k] = replace(SCHEMA[_k], required=False)

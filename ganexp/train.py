@@ -493,8 +493,9 @@ def config_diff(old: dict, new: dict) -> list[str]:
 
 
 def summary_line(res: dict) -> str:
-    fids = {k: v for k, v in res["metrics"].items() if k.startswith(("fid", "is")) and v is not None}
-    scores = " ".join(f"{k}={v:.2f}" for k, v in fids.items())
+    from .metrics.registry import summary_text  # lazily, as build_evaluator: the metrics package loads torch-fidelity
+
+    scores = summary_text(res["metrics"])
     why = f"  error: {res['error']}" if res["status"] == "failed" else ""
     return f"[{res['status']}] {res['name']}  steps={res['steps']}  {scores}  {res['wall_s']:.1f}s{why}".replace("  ", " ")
 

@@ -73,8 +73,9 @@ def test_members_equal_separate_evaluations_in_one_pass(setup):
     results, sizes, seen = run_members(ev, members)
     assert len(results) == S
     for got, want in zip(results, separate):
-        assert set(got) == set(want) == {"fid7", "is7", "div7"}
+        assert set(got) == set(want) == {"fid7", "is7", "is7_std", "div7", "kid7", "kid7_std"}
         assert got["fid7"] == pytest.approx(want["fid7"], rel=1e-4)
+        assert got["kid7"] == pytest.approx(want["kid7"], rel=1e-4)
         assert got["div7"] == pytest.approx(want["div7"], rel=1e-4)
         assert got["is7"] is None and want["is7"] is None  # zero-fc weights: no IS
     fids = sorted(r["fid7"] for r in results)

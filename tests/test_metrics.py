@@ -334,7 +334,7 @@ def first_eval(mnist, cache_dir):
 def test_fid_equals_torch_fidelity(first_eval, mnist):
     ev, ds, scores = first_eval
     ref = tf_metrics(RGBDataset(mnist[8:16]), RGBDataset(mnist[:8]), fid=True, batch_size=8)
-    assert set(scores) == {"fid8", "is8", "div8"}
+    assert set(scores) == {"fid8", "is8", "is8_std", "div8", "kid8", "kid8_std"}  # metrics.names' default
     assert scores["fid8"] > 10  # different digits: clearly non-zero
     assert scores["fid8"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-3)
     assert ev.info["num_real"] == 8 and ev.info["real_split"] == "test" and ev.info["weights"] == "pool3-only"
@@ -358,6 +358,10 @@ def test_fast_mode_stays_within_1e_3_of_torch_fidelity_and_metric_info_says_so(f
     assert {k: exact_ev.info[k] for k in info} == {"mode": "exact", "tf32": False, "channels_last": False,
                                                    "batch_size": 8, "extractor": EXTRACTOR_ID}
     assert ev.info["real_stats_path"] != exact_ev.info["real_stats_path"]
+    # KID's real features too are cached per extractor: the TF32 extractor id gets a file of its own
+    fast_file, exact_file = ev.info["real_features_paths"]["inception"], exact_ev.info["real_features_paths"]["inception"]
+    assert fast_file != exact_file and Path(fast_file).is_file() and Path(exact_file).is_file()
+    assert np.load(fast_file)["key"] != np.load(exact_file)["key"]
     assert config.extractor_settings({**ev.cfg}, "cuda")["batch_size"] == config.FAST_CUDA_BATCH
     assert config.extractor_settings({**exact_ev.cfg}, "cuda")["batch_size"] == 8
 
@@ -375,8 +379,8 @@ def test_is_is_none_without_official_weights(first_eval, caplog):
     fresh = Evaluator(base_cfg("/unused"), ds)
     fresh._weights = ev.weights
     with caplog.at_level("WARNING", logger="ganexp.metrics"):
-        assert fresh._inception_score(None) == (None, None)
-        assert fresh._inception_score(None) == (None, None)
+        assert fresh.inception_score_or_none(None) == (None, None)
+        assert fresh.inception_score_or_none(None) == (None, None)
     assert len(caplog.records) == 1 and "\n" not in caplog.records[0].getMessage()
     assert "is8 is recorded as None" in caplog.records[0].getMessage()
 
@@ -453,7 +457,7 @@ def test_is_computed_with_non_zero_fc_equals_torch_fidelity(mnist, tmp_path):
     assert ev.info["weights"] == "fc-unverified" and ev.info["num_real"] == 2
     assert 1.1 < scores["is8"] <= 4  # 4 samples per split bound it by 4; 1 would mean identical predictions
     assert scores["is8"] == pytest.approx(ref["inception_score_mean"], rel=1e-5)
-    assert ev.last_details["is8_std"] == pytest.approx(ref["inception_score_std"], rel=1e-3)
+    assert scores["is8_std"] == pytest.approx(ref["inception_score_std"], rel=1e-3)
 
 
 @needs_assets
@@ -564,6 +568,7 @@ def test_cli_fid_npz_against_png_folder(tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("FID ") and "(4 images in" in out[0] and ", 4 in " in out[0]
     assert abs(float(out[0].split()[1])) < 1e-5  # lossless PNG: the same pixels
+    assert out[0].split()[2] == "KID" and out[0].split()[4] == "±"  # KID beside FID by default
 
 
 @needs_assets

@@ -78,10 +78,10 @@ def test_training_run_reads_back_from_wandb_offline_files(tmp_path):
     history = history_by_step([wb])
     assert history == jsonl_by_step(run_dir)
     assert sorted(history) == [2, 3, 4, 6]
-    assert sorted(history[3]) == ["_step", "collapsed", "div8", "epoch", "eval_s", "fid8", "time_s"]
+    assert sorted(history[3]) == ["_step", "collapsed", "div8", "epoch", "eval_s", "fid8", "kid8", "kid8_std", "time_s"]
     losses = ["_step", "d_fake", "d_loss", "d_real", "epoch", "g_loss", "images_per_s", "images_seen", "time_s"]
     assert sorted(history[4]) == losses
-    assert sorted(history[6]) == sorted(losses + ["collapsed", "div8", "eval_s", "fid8"])
+    assert sorted(history[6]) == sorted(losses + ["collapsed", "div8", "eval_s", "fid8", "kid8", "kid8_std"])
     assert history[6]["fid8"] == result["metrics"]["fid8"] and history[6]["fid8"] > 0
 
     grids = {3: run_dir / "samples" / "step_000003.png", 6: run_dir / "samples" / "final.png"}
@@ -94,7 +94,8 @@ def test_training_run_reads_back_from_wandb_offline_files(tmp_path):
 
     scored = {k: v for k, v in result["metrics"].items() if v is not None}
     assert {k: wb.summary[k] for k in scored} == scored
-    assert [k for k, v in result["metrics"].items() if v is None] == ["is8"]  # pool3-only weights: no IS
+    assert [k for k, v in result["metrics"].items() if v is None] == ["is8", "is8_std"]  # pool3-only weights: no IS
+    assert wb.summary["kid8"] == result["metrics"]["kid8"] > 0
     assert "is8" not in wb.summary and not any("is8" in row for row in wb.history)
     assert (wb.summary["_step"], wb.summary["samples"]["sha256"]) == (6, sha256(grids[6]))
 

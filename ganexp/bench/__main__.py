@@ -1,8 +1,9 @@
-"""python -m ganexp.bench {train,fid,data} [options]"""
+"""python -m ganexp.bench {train,fid,data,nsweep} [options]"""
 import importlib
 import sys
 
-COMMANDS = {"train": "ganexp.bench.train", "fid": "ganexp.bench.fid", "data": "ganexp.bench.data"}
+COMMANDS = {"train": "ganexp.bench.train", "fid": "ganexp.bench.fid", "data": "ganexp.bench.data",
+            "nsweep": "ganexp.bench.nsweep"}
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""Benchmark: ganexp's FID pipeline next to torch_fidelity.calculate_metrics on the same generator and data.
+"""Benchmark: ganexp's FID and KID pipeline next to torch_fidelity.calculate_metrics on the same generator and data.
 
     python -m ganexp.bench fid                       # GPU defaults: 10k generated, 10k real
     python -m ganexp.bench fid --num-samples 64 --device cpu
@@ -8,6 +8,8 @@ against cached real statistics and including them, for ganexp's exact mode, its 
 (metrics.mode=fast: TF32, channels-last, GPU batches >= 500) and torch-fidelity, with each ganexp mode's
 speedup over torch-fidelity, and the three FID values with their relative differences to torch-fidelity's
 (exact agrees to float noise: same z stream, same uint8 conversion, same network; fast must stay within 1e-3).
+KID (on by default beside FID) is in every end-to-end time; its own seconds (the metric on the features)
+and values are printed too (torch-fidelity computes KID in float32: ~1e-5 relative from ganexp's float64).
 """
 
 from __future__ import annotations
@@ -143,22 +145,36 @@ def _bench_ganexp(args, g, ds, weights_path: Path, device, cache_dir: Path, mode
         warm, t_warm = _timed(lambda: ev.evaluate(_z_sampler(g, device, args.seed), device), device)
         fresh = Evaluator(cfg, ds)  # a new job: cached stats from disk, extractor built again
         _, t_fresh = _timed(lambda: fresh.evaluate(_z_sampler(g, device, args.seed), device), device)
-    key = metric_key("fid", args.num_samples)
-    return {"fid": warm[key], "t_cold": t_cold, "t_warm": t_warm, "t_fresh": t_fresh}
+    key, kid = metric_key("fid", args.num_samples), metric_key("kid", args.num_samples)
+    return {"fid": warm[key], "kid": warm[kid], "t_kid": ev.last_details["seconds_kid"], "t_cold": t_cold,
+            "t_warm": t_warm, "t_fresh": t_fresh, "real": ev.real_features("inception")}
 
 
 def _bench_torch_fidelity(args, g, ds, weights_path: Path, device, cache_root: Path) -> dict:
     import torch_fidelity
 
     wrapped = torch_fidelity.GenerativeModelModuleWrapper(Uint8Generator(g, args.to_uint8), g.z_dim, "normal", 0)
-    kw = dict(input1=wrapped, input1_model_num_samples=args.num_samples, input2=RGBDataset(ds.x), fid=True,
+    kw = dict(input1=wrapped, input1_model_num_samples=args.num_samples, input2=RGBDataset(ds.x), fid=True, kid=True,
+              kid_subset_size=min(config.DEFAULTS["kid_subset_size"], args.num_samples, len(ds.x)),
               feature_extractor_weights_path=str(weights_path), cuda=device.type == "cuda", batch_size=args.batch_size,
               rng_seed=args.seed, verbose=False, cache_root=str(cache_root), input2_cache_name="ganexp-bench-real")
     with full_fp32(not args.tf32):
         cold, t_cold = _timed(lambda: torch_fidelity.calculate_metrics(**kw), device)  # fills its cache of input2
         warm, t_warm = _timed(lambda: torch_fidelity.calculate_metrics(**kw), device)
     return {"fid": warm["frechet_inception_distance"], "fid_cold": cold["frechet_inception_distance"],
-            "t_cold": t_cold, "t_warm": t_warm}
+            "kid": warm["kernel_inception_distance_mean"], "t_cold": t_cold, "t_warm": t_warm}
+
+
+def _torch_fidelity_kid_seconds(args, real: torch.Tensor) -> float:
+    """torch-fidelity's KID alone on features of the benchmark's shapes (the real rows stand in for both sets:
+    the cost does not depend on the values)."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    gen = real[torch.arange(args.num_samples) % len(real)]
+    kw = dict(kid_subsets=config.DEFAULTS["kid_subsets"], kid_kernel="poly", kid_kernel_poly_degree=3,
+              kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1, verbose=False, rng_seed=2020,
+              kid_subset_size=min(config.DEFAULTS["kid_subset_size"], len(gen), len(real)))
+    return _timed(lambda: kid_features_to_metric(gen.float(), real.float(), **kw), torch.device("cpu"))[1]
 
 
 def _our_extraction_rate(args, real: torch.Tensor, weights, device, mode: str) -> float:
@@ -227,9 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     print(_row(f"{key}, including real stats [s]", exact["t_cold"], fast["t_cold"], tf and tf["t_cold"], ".2f",
                False))
     print(f"{'  (ganexp new job, stats from disk [s])':<38}{exact['t_fresh']:>12.2f}{fast['t_fresh']:>12.2f}")
-    print(f"{key + ' value':<38}{exact['fid']:>12.6f}{fast['fid']:>12.6f}"
-          f"{tf['fid'] if tf else float('nan'):>16.6f}"
-          + ("".join(f"{abs(v['fid'] - tf['fid']) / abs(tf['fid']):>10.1e}" for v in (exact, fast)) if tf else ""))
+    for k, name in ((key, "fid"), (metric_key("kid", args.num_samples), "kid")):
+        print(f"{k + ' value':<38}{exact[name]:>12.6f}{fast[name]:>12.6f}"
+              f"{tf[name] if tf else float('nan'):>16.6f}"
+              + ("".join(f"{abs(v[name] - tf[name]) / abs(tf[name]):>10.1e}" for v in (exact, fast)) if tf else ""))
+    t_kid_tf = None if args.skip_torch_fidelity else _torch_fidelity_kid_seconds(args, exact["real"])
+    print(_row(f"{metric_key('kid', args.num_samples)} alone, on features [s]", exact["t_kid"], fast["t_kid"],
+               t_kid_tf, ".3f", False))
     return 0
 
 

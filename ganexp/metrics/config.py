@@ -25,10 +25,17 @@ DEFAULTS: dict[str, Any] = {
     "mode": "exact",
     "every_n_epochs": None,
     "collapse_threshold": 0.3,
+    "names": ["fid", "is", "div", "kid"],
+    "kid_subsets": 100,
+    "kid_subset_size": 1000,
+    "prc_neighborhood": 3,
+    "prc_extractor": "auto",
+    "vgg16_weights": None,
 }
 
 TO_UINT8_MODES = ("round", "trunc")
 MODES = ("exact", "fast")
+PRC_EXTRACTORS = ("auto", "inception", "vgg16")
 FAST_CUDA_BATCH = 500  # fast mode's smallest Inception batch on a GPU (the default 100 leaves an H100 idle)
 
 
@@ -87,6 +94,22 @@ def _validate(c: dict[str, Any]) -> None:
         raise ValueError(f"metrics.mode must be one of {MODES}, got {c['mode']!r}")
     if int(c["is_splits"]) < 1:
         raise ValueError(f"metrics.is_splits must be positive, got {c['is_splits']}")
+    if int(c["kid_subsets"]) < 1 or int(c["kid_subset_size"]) < 2 or int(c["prc_neighborhood"]) < 1:
+        raise ValueError("metrics.kid_subsets and metrics.prc_neighborhood must be >= 1 and metrics.kid_subset_size "
+                         f">= 2, got {c['kid_subsets']}, {c['prc_neighborhood']} and {c['kid_subset_size']}")
+    if c["prc_extractor"] not in PRC_EXTRACTORS:
+        raise ValueError(f"metrics.prc_extractor must be one of {PRC_EXTRACTORS}, got {c['prc_extractor']!r}")
+    _validate_names(c["names"])
+
+
+def _validate_names(names: Any) -> None:
+    from ganexp.metrics.registry import known_names
+
+    known = known_names()
+    if not isinstance(names, (list, tuple)) or not names or len(set(names)) != len(names) or \
+            any(n not in known for n in names):
+        raise ValueError(f"metrics.names must be a list of distinct registered metrics ({', '.join(known)}), "
+                         f"got {names!r}")
 
 
 def metric_key(prefix: str, n: int) -> str:  # KEY_RE below reads what this writes
@@ -94,6 +117,8 @@ def metric_key(prefix: str, n: int) -> str:  # KEY_RE below reads what this writ
     return f"{prefix}{n // 1000}k" if n % 1000 == 0 else f"{prefix}{n}"
 
 
-# The metric keys metric_key writes, for readers (results): group 1 is the sample tag ("10k", "250").
+# The metric keys metric_key writes, for readers (results): group 1 is the sample tag ("10k", "250"). One
+# entry per output prefix of every registered metric (registry.register_metric adds them; fid, is and div
+# are here from the start, so that reading them needs no registry); registry.describe_key reads any key.
 KEY_RE = {"fid": re.compile(r"^fid(\d+k?)$"), "is": re.compile(r"^is(\d+k?)$"),
           "div": re.compile(r"^div(\d+k?)$")}

@@ -1,9 +1,13 @@
-"""The object the training loop calls at every checkpoint: FID (and IS with logits) of a sampler."""
+"""The object the training loop calls at every checkpoint: the registered metrics (metrics.names) of a sampler.
+
+One pass through the extractors per evaluation; every selected metric (ganexp.metrics.registry) reads the
+features of that pass through a `Context`, and the real side it needs (pool3 statistics, real feature rows),
+cached on disk per data identity and extractor.
+"""
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any, Callable
 
@@ -11,29 +15,53 @@ import numpy as np
 import torch
 
 from ganexp.metrics import cache, config
-from ganexp.metrics.extractor import EXTRACTOR_ID, LOGITS, POOL3, InceptionFeatures, to_uint8
-from ganexp.metrics.stats import feature_stats, frechet_distance, inception_score, sqrtm_psd
-from ganexp.metrics.weights import InceptionWeights, resolve_weights
+from ganexp.metrics.extractor import (EXTRACTOR_ID, POOL3, VGG16_ID, InceptionFeatures, VGG16Features,
+                                      to_uint8)
+from ganexp.metrics.registry import Metric, get_metric
+from ganexp.metrics.stats import feature_stats, inception_score, sqrtm_psd
+from ganexp.metrics.weights import InceptionWeights, file_sha256, resolve_vgg16, resolve_weights
 
 log = logging.getLogger("ganexp.metrics")
 
 
-def diversity(sigma_gen: torch.Tensor, sigma_real: torch.Tensor) -> float:
-    """tr(Σ_gen) / tr(Σ_real) of pool3 features: the mean pairwise squared distance of the generated
-    features relative to the real ones (for n vectors with unbiased covariance Σ, the mean over pairs
-    i != j of |f_i - f_j|^2 is 2 tr Σ). 1: as spread as the real set; 0: one image (mode collapse).
-    Costs nothing beyond FID: both covariances are already there."""
-    return float(torch.trace(sigma_gen) / torch.trace(sigma_real.to(sigma_gen.device)))
+class Context:
+    """What the metrics of one generated set read: `gen`, the features extracted once ({POOL3: (N, 2048),
+    LOGITS: (N, 1008) with the official weights, VGG16_FEATURES: (N, 4096) when a metric reads VGG16}), the
+    generated pool3 statistics (computed on first use, shared by FID and div) and the real side."""
+
+    def __init__(self, ev: "Evaluator", gen: dict[str, torch.Tensor], sqrt_real: torch.Tensor | None):
+        self.ev, self.gen, self.sqrt_real = ev, gen, sqrt_real
+        self._gen_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def cfg(self) -> dict[str, Any]:
+        return self.ev.cfg
+
+    def gen_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu (2048,), sigma (2048, 2048)) of the generated pool3 features, float64."""
+        if self._gen_stats is None:
+            self._gen_stats = feature_stats(self.gen[POOL3])
+        return self._gen_stats
+
+    def real_stats(self) -> dict:
+        """{'mu', 'sigma', 'n', 'path'} of the real pool3 features."""
+        return self.ev._real
+
+    def real_features(self, extractor: str) -> torch.Tensor:
+        """The real feature rows (num_real, D) of `extractor` ("inception" or "vgg16") on the features' device."""
+        return self.ev.real_features(extractor, self.gen[POOL3].device)
 
 
 class Evaluator:
-    """FID/IS of generated samples against cached real-data statistics of one dataset split.
+    """The metrics of metrics.names (FID, IS, div, KID, PRC, ...) of generated samples against the cached real
+    side (pool3 statistics, real feature rows per extractor) of one dataset split.
 
     `metrics_cfg`: the `metrics` config node or a dict (missing keys take config.DEFAULTS).
     `dataset`: has .name, .resolution, .channels, .preprocessing and .images(split) -> uint8 (N, C, H, W).
     Weights, extractor and real statistics are resolved lazily on first use and kept for later calls. The
-    statistics are cached on disk under a key that includes a sha256 of the whole real split's pixels, so two
-    data sets that share a name and resolution (two `dataset=npz` files) never share statistics.
+    statistics and features are cached on disk under a key that includes a sha256 of the whole real split's
+    pixels and the extractor, so two data sets that share a name and resolution (two `dataset=npz` files) never
+    share them, nor do two extractors.
     """
 
     def __init__(self, metrics_cfg: Any, dataset: Any):
@@ -42,6 +70,11 @@ class Evaluator:
         self.fid_key = config.metric_key("fid", self.cfg["num_samples"])
         self.is_key = config.metric_key("is", self.cfg["num_samples"])
         self.div_key = config.metric_key("div", self.cfg["num_samples"])
+        self.metrics: list[Metric] = [get_metric(name) for name in self.cfg["names"]]
+        self._vgg16_path = None  # VGG16 weights file, where PRC reads VGG16 features
+        self.cfg["prc_extractor_resolved"] = self._prc_extractor()
+        self.keys = {m.name: m.keys(self.cfg) for m in self.metrics}  # {metric: {output prefix: recorded key}}
+        self._real_features: dict[str, torch.Tensor] = {}  # extractor -> (num_real, D) float32
         self._weights: InceptionWeights | None = None
         self._features: InceptionFeatures | None = None
         self._real: dict | None = None  # mu, sigma (float64 tensors), n, path; sqrt_sigma per device
@@ -59,12 +92,29 @@ class Evaluator:
                                             bool(self.cfg["allow_download"]))
         return self._weights
 
+    def _prc_extractor(self) -> str:
+        """metrics.prc_extractor resolved: auto is vgg16 where its weights are present (explicit path or cache,
+        no download), inception otherwise; vgg16 may download them (metrics.allow_download)."""
+        choice = self.cfg["prc_extractor"]
+        if choice == "inception" or "prc" not in self.cfg["names"]:
+            return "inception"
+        path = resolve_vgg16(self.cfg["vgg16_weights"], self.cfg["cache_dir"], bool(self.cfg["allow_download"]),
+                             required=choice == "vgg16")
+        self._vgg16_path = path
+        return "inception" if path is None else "vgg16"
+
+    def extractors(self) -> list[str]:
+        """The feature sets the selected metrics read ("inception" always: every evaluation computes pool3)."""
+        return sorted({"inception", *(m.extractor(self.cfg) for m in self.metrics)})
+
     @property
     def features(self) -> InceptionFeatures:
-        """The feature extractor wrapper, created once per Evaluator."""
+        """The feature extractor wrapper, created once per Evaluator (with VGG16 as an extra where read)."""
         if self._features is None:
             how = config.extractor_settings(self.cfg, "cpu")
             self._features = InceptionFeatures(self.weights, tf32=how["tf32"], channels_last=how["channels_last"])
+            if "vgg16" in self.extractors():
+                self._features.extra = [VGG16Features(str(self._vgg16_path), tf32=how["tf32"])]
         return self._features
 
     @property
@@ -85,6 +135,9 @@ class Evaluator:
             **config.extractor_settings(self.cfg, self._device_type),
             "to_uint8": self.cfg["to_uint8"],
             "real_stats_path": str(self._stats_path()),
+            "metrics": {m.name: m.info(self.cfg) for m in self.metrics},
+            "real_features_paths": {e: str(self._features_path(e)) for e in self.extractors()
+                                    if self._reads_real_features(e)},
         }
 
     @property
@@ -114,6 +167,55 @@ class Evaluator:
     def _stats_path(self):
         return cache.stats_path(self.cfg["cache_dir"], self._stats_key())
 
+    def _features_key(self, extractor: str) -> dict:
+        """Data identity (as the statistics' key) and the extractor with its weights' sha256."""
+        if extractor == "inception":
+            return {**self._stats_key(), "kind": "features"}
+        tf32 = "/tf32" if config.extractor_settings(self.cfg, "cpu")["tf32"] else ""
+        return {**self._stats_key(), "kind": "features", "extractor": VGG16_ID + tf32,
+                "weights_sha256": file_sha256(self._vgg16_path)}
+
+    def _features_path(self, extractor: str):
+        return cache.features_path(self.cfg["cache_dir"], self._features_key(extractor))
+
+    def _reads_real_features(self, extractor: str) -> bool:
+        return any("real_features" in m.needs and m.extractor(self.cfg) == extractor for m in self.metrics)
+
+    def real_features(self, extractor: str, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The real feature rows (num_real, D) float32 of `extractor` on `device`: from the disk cache or
+        computed once (with the pool3 statistics, when those are not cached yet, from the same pass)."""
+        device = torch.device(device)
+        if extractor not in self._real_features:
+            path = self._features_path(extractor)
+            feats, computed = cache.cached_features(path, self._features_key(extractor),
+                                                    lambda: self._compute_real_features(extractor, device))
+            log.info("%s real %s features %s (%d images).", "Computed" if computed else "Loaded", extractor, path,
+                     feats.shape[0])
+            self._real_features[extractor] = torch.from_numpy(feats)
+        if self._real_features[extractor].device != device:
+            self._real_features[extractor] = self._real_features[extractor].to(device)
+        return self._real_features[extractor]
+
+    def _compute_real_features(self, extractor: str, device: torch.device) -> np.ndarray:
+        images = self._real_images()
+        if extractor == "inception":
+            feats = self.features.from_uint8(images, device, self.batch_size(device))[POOL3]
+        else:
+            vgg = self.features.extra[0]
+            feats = vgg.from_uint8(images, device, self.batch_size(device))
+        return feats.cpu().numpy()
+
+    def _prepare_real(self, device: torch.device) -> torch.Tensor | None:
+        """Load (or compute) every real feature set the metrics read, then the pool3 statistics where a metric
+        reads them (from the pool3 rows when those are at hand); returns √Σ_real on `device` (None when no
+        metric reads the statistics)."""
+        for extractor in self.extractors():
+            if self._reads_real_features(extractor):
+                self.real_features(extractor, device)
+        sqrt_real = self._sqrt_real(device) if any("real_stats" in m.needs for m in self.metrics) else None
+        self._split = None  # the cached statistics and features stand for the split from here on
+        return sqrt_real
+
     def _split_images(self) -> torch.Tensor:
         """The whole real split, uint8 (N, C, H, W), asked of the dataset once (digest and subset share it)."""
         if self._split is None:
@@ -135,8 +237,10 @@ class Evaluator:
         return images
 
     def _compute_real(self, device: torch.device) -> tuple[np.ndarray, np.ndarray, int]:
-        images = self._real_images()
-        feats = self.features.from_uint8(images, device, self.batch_size(device))[POOL3]
+        if "inception" in self._real_features:
+            feats = self._real_features["inception"].to(device)
+        else:
+            feats = self.features.from_uint8(self._real_images(), device, self.batch_size(device))[POOL3]
         mu, sigma = feature_stats(feats)
         return mu.cpu().numpy(), sigma.cpu().numpy(), feats.shape[0]
 
@@ -167,7 +271,9 @@ class Evaluator:
             got = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
             raise ValueError(f"sample_fn({m}) must return a float tensor of shape {want} in [-1, 1], got {got}")
 
-    def _inception_score(self, logits: torch.Tensor | None) -> tuple[float | None, float | None]:
+    def inception_score_or_none(self, logits: torch.Tensor | None) -> tuple[float | None, float | None]:
+        """(mean, std) of the Inception Score of `logits`, or (None, None) with one warning per Evaluator when
+        there are no logits (pool3-only weights) or fewer samples than is_splits."""
         splits = int(self.cfg["is_splits"])
         reason = None
         if logits is None:
@@ -182,30 +288,31 @@ class Evaluator:
         return inception_score(logits, splits)
 
     def _scores(self, feats: dict[str, torch.Tensor],
-                sqrt_real: torch.Tensor) -> tuple[dict[str, float | None], dict[str, Any]]:
-        """Features of one generated set -> ({fid<N>, is<N>, div<N>}, {is<N>_std}); shared by `evaluate` and
-        `evaluate_members`. `sqrt_real`: √Σ_real on the features' device (``_sqrt_real``)."""
-        mu, sigma = feature_stats(feats[POOL3])
-        r = self._real
-        fid = frechet_distance(r["mu"], r["sigma"], mu, sigma, sqrt_sigma1=sqrt_real)
-        is_mean, is_std = self._inception_score(feats.get(LOGITS))
-        return ({self.fid_key: fid, self.is_key: is_mean, self.div_key: diversity(sigma, r["sigma"])},
-                {f"{self.is_key}_std": is_std})
+                sqrt_real: torch.Tensor | None) -> tuple[dict[str, float | None], dict[str, Any]]:
+        """Features of one generated set -> ({recorded key: value} of every selected metric, {seconds_<metric>});
+        shared by `evaluate` and `evaluate_members`. `sqrt_real`: √Σ_real on the features' device."""
+        ctx, scores, details = Context(self, feats, sqrt_real), {}, {}
+        for m in self.metrics:
+            t0 = time.perf_counter()
+            values = m.compute(ctx)
+            scores.update({self.keys[m.name][k]: v for k, v in values.items()})
+            details[f"seconds_{m.name}"] = time.perf_counter() - t0
+        return scores, details
 
     def _non_finite_scores(self) -> dict[str, float | None]:
         """The scores of a generator that produced NaN or inf: NaN (IS None without logits)."""
-        return {self.fid_key: math.nan, self.is_key: math.nan if self.weights.has_logits else None,
-                self.div_key: math.nan}
+        return {self.keys[m.name][k]: v for m in self.metrics for k, v in m.non_finite(self).items()}
 
     def evaluate(self, sample_fn: Callable[[int], torch.Tensor], device: torch.device | str) -> dict[str, float | None]:
         """Score `sample_fn` (n -> float (n, C, H, W) in [-1, 1] on `device`) with metrics.num_samples samples.
 
-        Returns {fid<N>: float, is<N>: float | None, div<N>: float}; details (IS std, timings) go to
-        `last_details`. div<N> is the diversity of the generated set relative to the real one (``diversity``).
+        Returns {recorded key: value} of every metric of metrics.names (by default fid<N>, is<N> (None without
+        logits), is<N>_std, div<N>, kid<N>, kid<N>_std); timings go to `last_details`. div<N> is the diversity
+        of the generated set relative to the real one (``ganexp.metrics.fid.diversity``).
         """
         device = torch.device(device)
         t0 = time.perf_counter()
-        sqrt_real = self._sqrt_real(device)
+        sqrt_real = self._prepare_real(device)
         t_real = time.perf_counter()
         self._device_type = device.type
         feats = self.features.from_sampler(sample_fn, self.cfg["num_samples"], device, self.batch_size(device),
@@ -217,7 +324,7 @@ class Evaluator:
         scores, details = self._scores(feats, sqrt_real)
         t_end = time.perf_counter()
         self.last_details = {**details, "seconds_real_stats": t_real - t0,
-                             "seconds_features": t_feat - t_real, "seconds_fid_is": t_end - t_feat}
+                             "seconds_features": t_feat - t_real, "seconds_metrics": t_end - t_feat}
         return scores
 
     def evaluate_members(self, sample_fns: list[Callable[[int], torch.Tensor]],
@@ -233,14 +340,14 @@ class Evaluator:
         composition). A member whose images hold NaN or inf scores NaN (its images go through Inception as
         zeros, so the batch keeps its shape) while the others are scored normally; every sample_fn is asked for
         all its images either way. `last_details`: the timings of the whole pass, the per-member chunk size
-        and "members", a list of per-member details ({is<N>_std} or {non_finite: True}).
+        and "members", a list of per-member details ({seconds_<metric>} or {non_finite: True}).
         """
         device = torch.device(device)
         s = len(sample_fns)
         if s == 0:
             raise ValueError("evaluate_members needs at least one sample_fn")
         t0 = time.perf_counter()
-        sqrt_real = self._sqrt_real(device)
+        sqrt_real = self._prepare_real(device)
         t_real = time.perf_counter()
         self._device_type = device.type
         n, mode = int(self.cfg["num_samples"]), self.cfg["to_uint8"]
@@ -280,5 +387,5 @@ class Evaluator:
             members.append(details)
         t_end = time.perf_counter()
         self.last_details = {"members": members, "member_batch": m, "seconds_real_stats": t_real - t0,
-                             "seconds_features": t_feat - t_real, "seconds_fid_is": t_end - t_feat}
+                             "seconds_features": t_feat - t_real, "seconds_metrics": t_end - t_feat}
         return results

@@ -20,6 +20,8 @@ log = logging.getLogger("ganexp.metrics")
 POOL3 = "2048"
 LOGITS = "logits_unbiased"  # what torch-fidelity's ISC uses: pool3 @ fc.weight, no bias, as in Salimans' code
 EXTRACTOR_ID = "torch-fidelity/inception-v3-compat/tf-2015-12-05/pool3"
+VGG16_FEATURES = "vgg16.fc2_relu"  # key of the VGG16 features in a features dict (PRC's reference extractor)
+VGG16_ID = "torch-fidelity/vgg16/imagenet1k-v1/fc2_relu"
 
 
 def to_uint8(x: torch.Tensor, mode: str = "round") -> torch.Tensor:
@@ -72,6 +74,7 @@ class InceptionFeatures:
         self.names = [POOL3, LOGITS] if weights.has_logits else [POOL3]
         self._module: FeatureExtractorInceptionV3 | None = None
         self.images_seen = 0  # images passed through the network, for tests and benchmarks
+        self.extra: list["VGG16Features"] = []  # more extractors fed the same batches (e.g. VGG16 for PRC)
 
     @property
     def module(self) -> FeatureExtractorInceptionV3:
@@ -103,20 +106,28 @@ class InceptionFeatures:
         self.images_seen += images.shape[0]
         return dict(zip(self.names, out, strict=True))
 
-    def run(self, batches: Iterable[torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-        """Features of all uint8 batches, concatenated on `device`."""
+    def run(self, batches: Iterable[torch.Tensor], device: torch.device,
+            with_extra: bool = True) -> dict[str, torch.Tensor]:
+        """Features of all uint8 batches, concatenated on `device` (those of `extra` extractors too, unless not
+        `with_extra`)."""
+        extra = self.extra if with_extra else []
         self.to(device)
-        parts: dict[str, list[torch.Tensor]] = {k: [] for k in self.names}
+        for e in extra:
+            e.to(device)
+        parts: dict[str, list[torch.Tensor]] = {k: [] for k in self.names + [e.name for e in extra]}
         for b in batches:
-            for k, v in self.batch(b.to(device, non_blocking=True)).items():
+            b = b.to(device, non_blocking=True)
+            for k, v in self.batch(b).items():
                 parts[k].append(v)
+            for e in extra:
+                parts[e.name].append(e.batch(b))
         if not parts[POOL3]:
             raise ValueError("no images to extract features from")
         return {k: torch.cat(v) for k, v in parts.items()}
 
     def from_uint8(self, images: torch.Tensor, device: torch.device, batch_size: int) -> dict[str, torch.Tensor]:
-        """Features of a uint8 (N, C, H, W) tensor (any device), in batches of `batch_size`."""
-        return self.run(images.split(batch_size), device)
+        """Inception features of a uint8 (N, C, H, W) tensor (any device), in batches of `batch_size`."""
+        return self.run(images.split(batch_size), device, with_extra=False)
 
     def from_sampler(self, sample_fn: Callable[[int], torch.Tensor], n: int, device: torch.device,
                      batch_size: int, mode: str = "round",
@@ -141,6 +152,44 @@ class InceptionFeatures:
         except _NonFinite:
             log.warning("The generator produced NaN or inf; FID/IS of this evaluation are NaN.")
             return None
+
+
+class VGG16Features:
+    """torch-fidelity's VGG16 fc2_relu features (4096-d, the PRC reference) from a torchvision state dict."""
+
+    name = VGG16_FEATURES
+
+    def __init__(self, weights_path: str, tf32: bool = False):
+        self.weights_path, self.tf32 = weights_path, tf32
+        self._module = None
+        self.images_seen = 0
+
+    @property
+    def module(self):
+        if self._module is None:
+            from torch_fidelity.feature_extractor_vgg16 import FeatureExtractorVGG16
+
+            with torch.random.fork_rng(devices=[]):  # as InceptionFeatures.module: the caller's RNG untouched
+                self._module = FeatureExtractorVGG16("vgg16", ["fc2_relu"],
+                                                     feature_extractor_weights_path=str(self.weights_path))
+        return self._module
+
+    def to(self, device: torch.device) -> "VGG16Features":
+        if next(self.module.parameters()).device != device:
+            self.module.to(device)
+        return self
+
+    @torch.no_grad()
+    def batch(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, 1|3, H, W) -> (N, 4096) float32."""
+        with full_fp32(not self.tf32):
+            out = self.module(to_rgb(images))[0]
+        self.images_seen += images.shape[0]
+        return out
+
+    def from_uint8(self, images: torch.Tensor, device: torch.device, batch_size: int) -> torch.Tensor:
+        self.to(device)
+        return torch.cat([self.batch(b.to(device)) for b in images.split(batch_size)])
 
 
 class _NonFinite(Exception):

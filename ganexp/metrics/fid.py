@@ -1,0 +1,48 @@
+"""FID (Heusel et al. 2017, Eq. 6) and the diversity ratio, both from the pool3 means and covariances."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from ganexp.metrics.registry import Metric, Output, register_metric
+from ganexp.metrics.stats import frechet_distance
+
+if TYPE_CHECKING:
+    from ganexp.metrics.evaluator import Context
+
+
+def diversity(sigma_gen: torch.Tensor, sigma_real: torch.Tensor) -> float:
+    """tr(Σ_gen) / tr(Σ_real) of pool3 features: the mean pairwise squared distance of the generated
+    features relative to the real ones (for n vectors with unbiased covariance Σ, the mean over pairs
+    i != j of |f_i - f_j|^2 is 2 tr Σ). 1: as spread as the real set; 0: one image (mode collapse).
+    Costs nothing beyond FID: both covariances are already there."""
+    return float(torch.trace(sigma_gen) / torch.trace(sigma_real.to(sigma_gen.device)))
+
+
+@register_metric
+class FID(Metric):
+    """Fréchet distance of the generated pool3 statistics to the cached real ones (fid<N>)."""
+
+    name = "fid"
+    outputs = (Output("fid", "FID (Heusel et al. 2017)", higher_is_better=False, fmt=".2f"),)
+    needs = frozenset({"real_stats"})
+
+    def compute(self, ctx: "Context") -> dict[str, float | None]:
+        mu, sigma = ctx.gen_stats()
+        real = ctx.real_stats()
+        return {"fid": frechet_distance(real["mu"], real["sigma"], mu, sigma, sqrt_sigma1=ctx.sqrt_real)}
+
+
+@register_metric
+class Diversity(Metric):
+    """tr Σ_gen / tr Σ_real of pool3 features (div<N>); metrics.collapse_threshold reads it."""
+
+    name = "div"
+    outputs = (Output("div", "diversity tr(Σ_gen)/tr(Σ_real), 1 = as spread as the data", higher_is_better=True,
+                      fmt=".3f", summary=False),)
+    needs = frozenset({"real_stats"})
+
+    def compute(self, ctx: "Context") -> dict[str, float | None]:
+        return {"div": diversity(ctx.gen_stats()[1], ctx.real_stats()["sigma"])}

@@ -1,0 +1,32 @@
+"""Inception Score (Salimans et al. 2016, Sec. 4) of the generated images' Inception logits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ganexp.metrics.extractor import LOGITS
+from ganexp.metrics.registry import Metric, Output, register_metric
+
+if TYPE_CHECKING:
+    from ganexp.metrics.evaluator import Context, Evaluator
+
+
+@register_metric
+class InceptionScore(Metric):
+    """is<N> and is<N>_std over metrics.is_splits splits; None without the official weights' fc layer."""
+
+    name = "is"
+    outputs = (Output("is", "Inception Score (Salimans et al. 2016)", higher_is_better=True,
+                      std=True, fmt=".2f"),)
+    needs = frozenset({"logits"})
+
+    def info(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        return {**super().info(cfg), "splits": int(cfg["is_splits"])}
+
+    def compute(self, ctx: "Context") -> dict[str, float | None]:
+        mean, std = ctx.ev.inception_score_or_none(ctx.gen.get(LOGITS))
+        return {"is": mean, "is_std": std}
+
+    def non_finite(self, ev: "Evaluator") -> dict[str, float | None]:
+        value = float("nan") if ev.weights.has_logits else None
+        return {"is": value, "is_std": value}
