@@ -9,7 +9,7 @@ QUICK ?=
 ARGS ?=
 RESULTS_ARGS ?= --wandb
 
-.PHONY: help setup demo test test-slow test-slurm slurm-cluster bench bench-data reproduce-table31 reproduce-psgan reproduce-norms clean
+.PHONY: help setup demo docs test test-slow test-slurm slurm-cluster bench bench-data reproduce-table31 reproduce-psgan reproduce-norms clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -30,6 +30,15 @@ DEMO_JOBS ?= 2
 demo: setup ## the main job: 2x2 grid (loss x z_dim) on the embedded digits, CPU, one line + FID per run, then the report
 	OMP_NUM_THREADS=1 $(PY) -m ganexp.train -m experiment=demo hydra/launcher=joblib hydra.launcher.n_jobs=$(DEMO_JOBS) $(ARGS)
 	$(PY) -m ganexp.results multirun/demo
+
+# The site: README.md is its front page (docs/index.md, links re-pointed), docs/reference.md is generated from
+# the schema; --strict turns every broken link or anchor into an error.
+docs: setup ## the documentation site (MkDocs, Material theme) into site/, built with --strict
+	$(PY) -m pip install -q -e '.[docs]'
+	$(PY) -m ganexp.configref docs/reference.md
+	sed -e 's#](docs/#](#g' README.md > docs/index.md
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+	@echo site/index.html
 
 test: setup ## the test suite (fast; `make test-slow` for the real-data tests)
 	$(PY) -m pytest -q $(ARGS)

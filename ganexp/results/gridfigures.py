@@ -33,12 +33,14 @@ GRID_ROWS_SHOWN = 2  # rows of the 8 x 8 final grid shown per configuration (16 
 
 
 def curve_keys(configs: list[Configuration]) -> list[str]:
-    """Every numeric key that metrics.jsonl rows carry (bookkeeping columns aside), losses first."""
+    """Every numeric key that metrics.jsonl rows carry (bookkeeping columns and a metric's std over subsets
+    aside), losses first."""
     keys: dict[str, None] = {}
     for c in configs:
         for run in c.completed:
             for row in read_rows(run.path / "metrics.jsonl"):
-                keys.update({k: None for k, v in row.items() if k not in BOOKKEEPING and finite(v) is not None})
+                keys.update({k: None for k, v in row.items()
+                             if k not in BOOKKEEPING and not k.endswith("_std") and finite(v) is not None})
     return sorted(keys, key=lambda k: (not k.endswith("_loss"), k))
 
 

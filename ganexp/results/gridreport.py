@@ -24,8 +24,8 @@ from .tables import Table, write_text
 
 
 def metric_order(key: str) -> tuple:
-    """FID first, then the rest by name."""
-    return (not key.startswith("fid"), key)
+    """FID first, KID next (its value does not depend on the sample count), then the rest by name."""
+    return (not key.startswith("fid"), not key.startswith("kid"), key)
 
 
 @dataclass

@@ -1,27 +1,26 @@
-"""Metric keys as runs record them: the name and its sample count (``fid10k``, ``is50k``, ``div32``),
-which of a sweep's keys a table reads, which way is better, and what stands behind a key."""
+"""Metric keys as runs record them: the name and its sample count (``fid10k``, ``kid1k``, ``div32``),
+which of a sweep's keys a table reads, which way is better, and what stands behind a key. What a key means
+is defined once, by the metric that writes it (``ganexp.metrics.registry.describe_key``)."""
 from __future__ import annotations
 
-import re
 from collections import Counter
 
-from ..metrics.config import KEY_RE  # the key format is defined once, beside metric_key
+from ..metrics.config import KEY_RE  # noqa: F401 (the key format is defined once, beside metric_key)
+from ..metrics.registry import describe_key
 from .runs import Run
-
-# An evaluation metric's key: its name and sample count; training scalars (losses, images/s) are not.
-METRIC_KEY = re.compile(r"[a-z]+\d+k?")
-# Metric names whose higher values are better; every other metric (fid, kid) is better lower.
-HIGHER_IS_BETTER = ("is", "div", "precision", "recall", "density", "coverage", "prc")
 
 
 def is_metric_key(key: str) -> bool:
-    """Whether ``key`` names an evaluation metric with its sample count."""
-    return METRIC_KEY.fullmatch(key) is not None
+    """Whether ``key`` is a metric's value (``fid10k``, ``kid1k``, ``precision250_vgg16``): not a training
+    scalar (losses, images/s) and not a std over subsets (``kid1k_std``)."""
+    info = describe_key(key)
+    return info is not None and not info.is_std
 
 
 def higher_is_better(key: str) -> bool:
-    """Whether a larger value of metric ``key`` (``fid10k``, ``is50k``, ``div32``) is better."""
-    return key.rstrip("0123456789k") in HIGHER_IS_BETTER
+    """Whether a larger value of metric ``key`` is better (FID, KID: no; IS, precision, recall: yes)."""
+    info = describe_key(key)
+    return bool(info and info.higher_is_better)
 
 
 def sample_count(tag: str) -> int:
