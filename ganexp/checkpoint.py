@@ -13,18 +13,11 @@ from pathlib import Path
 
 import torch
 
+from .errors import CheckpointError  # noqa: F401 (raised here; imported from here by callers)
 from .runlog import replace_atomically
 
 FORMAT = "ganexp-ckpt/2"
 FORMAT_PAIR = "ganexp-ckpt/1"  # G, D, opt_g, opt_d, loss
-
-
-class CheckpointError(RuntimeError):
-    """A file that is not a ganexp checkpoint; the message says what to do, ``reason`` says why, briefly."""
-
-    def __init__(self, message: str, reason: str = ""):
-        super().__init__(message)
-        self.reason = reason or message
 
 
 def save(path: Path, module, extra: dict) -> None:

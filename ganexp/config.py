@@ -9,11 +9,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from .errors import CheckpointError, ConfigError, DatasetError, disk_fault  # noqa: F401 (ConfigError: its home)
+
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-
-
-class ConfigError(ValueError):
-    """A config value the user can fix; the message is one sentence that says how."""
 
 
 D_BATCHNORM_AS = ("batch", "layer", "none")
@@ -46,10 +44,6 @@ def compose(overrides: list[str] | None = None, config_name: str = "train") -> D
 @contextmanager
 def building(what: str, keys: str):
     """Any error while building a run's parts becomes a ConfigError that says which keys to check."""
-    from .checkpoint import CheckpointError
-    from .data import DatasetError
-    from .runlog import disk_fault
-
     try:
         yield
     except (ConfigError, DatasetError, CheckpointError):

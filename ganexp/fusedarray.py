@@ -34,8 +34,8 @@ from .systems.base import non_finite
 from .systems.fused import FusedGANPair, MemberBatcher, capture_rng
 from .systems.captured import check_device
 from .runlog import folder_fault
-from .train import (USER_ERRORS, FolderFault, Run, RunActions, RunHooks, build_evaluator, fit_steps,
-                    folder_fault_message, left_alone, make_trainer, summary_line)
+from .run import (USER_ERRORS, FolderFault, Run, RunActions, RunHooks, build_evaluator, fit_steps,
+                  folder_fault_message, left_alone, make_trainer, summary_line)
 
 
 class Member:

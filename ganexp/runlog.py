@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import io
 import json
 import os
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import wandbenv
+from .errors import FOLDER_FAULTS, disk_fault
 from .records import append_row, clean, whole_lines
 
 # The temp files of the atomic writers below and of checkpoint.write: ".last.ckpt.tmp<pid>",
@@ -60,22 +60,11 @@ def remove_stale_temps(run_dir: Path) -> list[Path]:
     return stale
 
 
-# errno -> what it says of a folder. The first three come only from writes and end a run wherever they
-# happen (no other file could be written either); a refused permission ends it for a write of its own record.
-DISK_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
-FOLDER_FAULTS = {errno.ENOSPC: "the disk holding {} is full", errno.EDQUOT: "{} is over its disk quota",
-                 errno.EROFS: "the disk holding {} is read-only", errno.EACCES: "{} or a file in it is not writable",
-                 errno.EPERM: "{} or a file in it is not writable"}
 # What a user does when a side channel fails ({dir}: the run folder)
 ADVICE = {"W&B": "upload what it recorded later with `wandb sync {dir}/wandb/{runs}`; metrics.jsonl has every row",
           "W&B start": "this run is not in W&B; metrics.jsonl has every row",
           "CSV log": "metrics.jsonl has every row",
           "sample grids": "draw them later from last.ckpt (ganexp.checkpoint.load_generator)"}
-
-
-def disk_fault(err: BaseException) -> bool:
-    """A write refused for its disk: full, over quota, read-only."""
-    return isinstance(err, OSError) and err.errno in DISK_FAULTS
 
 
 def folder_fault(err: BaseException) -> bool:

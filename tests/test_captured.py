@@ -162,10 +162,10 @@ def test_the_graphs_path_on_the_cpu_agrees_with_eager(loss, tmp_path, monkeypatc
     what remains is ours (outputs copied out, loss hooks eager: BEGAN's k_t, WGAN's clipping), and it must
     give the eager run's losses to float32 tolerance. The CUDA graphs are for a GPU session to check."""
     import ganexp.preflight
-    import ganexp.train
+    import ganexp.run
 
     monkeypatch.setattr(ganexp.preflight, "check_capturable", lambda cfg: None)
-    monkeypatch.setattr(ganexp.train, "check_device", lambda trainer: None)
+    monkeypatch.setattr(ganexp.run, "check_device", lambda trainer: None)
     overrides = [*FAST, f"loss={loss}", "trainer.max_steps=4", "z_dim=5"]
     ref = separate(overrides, (0,), tmp_path / "eager")
     got = separate(compiled(overrides, "graphs"), (0,), tmp_path / "captured")

@@ -108,7 +108,7 @@ def test_zip_and_folder_give_identical_tensors(tmp_path):
     a = celeba(tmp_path / "folder", tmp_path / "cache").images("train")
     b = celeba(tmp_path / "zip", tmp_path / "cache").images("train")
     assert a.shape == (12, 3, 16, 16) and torch.equal(a, b)
-    from ganexp.metrics.cache import content_digest
+    from ganexp.cachefiles import content_digest
 
     b_set = celeba(tmp_path / "zip", tmp_path / "cache")
     b_set.images("test")
@@ -199,7 +199,7 @@ def test_missing_celeba_says_where_to_put_it(tmp_path):
 
 
 def test_epoch_milestones_land_on_the_right_steps():
-    from ganexp.train import epoch_milestones, steps_per_epoch
+    from ganexp.run import epoch_milestones, steps_per_epoch
 
     assert steps_per_epoch(202_599, 64, 5) == 633  # CelebA, WGAN-GP: 3165 real batches / 5
     assert steps_per_epoch(60_000, 64, 1) == 937
@@ -212,7 +212,8 @@ def test_epoch_milestones_land_on_the_right_steps():
 
 def test_sample_grids_at_epoch_milestones(tmp_path, monkeypatch):
     from ganexp.config import compose
-    from ganexp.train import Run, run
+    from ganexp.run import Run
+    from ganexp.train import run
 
     saved = []
     original = Run.save_samples
@@ -254,7 +255,7 @@ def test_adain_replaces_every_generator_norm_but_the_input_layers():
 
 
 def test_collapse_is_the_first_evaluation_of_the_last_run_below_the_threshold():
-    from ganexp.train import Run
+    from ganexp.run import Run
 
     def collapse_of(divs):
         r = SimpleNamespace(cfg=SimpleNamespace(metrics=SimpleNamespace(collapse_threshold=0.3)), collapse=None)

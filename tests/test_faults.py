@@ -19,7 +19,8 @@ import torch
 from ganexp import checkpoint
 from ganexp.config import compose
 from ganexp.metrics.cache import cached_stats, load_stats
-from ganexp.train import FolderFault, run
+from ganexp.run import FolderFault
+from ganexp.train import run
 from conftest import FAST, ROOT, train_cmd, train_until_killed, wait_for
 
 LONG = [o for o in FAST if not o.startswith("logger=")] + ["trainer.max_steps=300", "trainer.ckpt_every_n_steps=20"]

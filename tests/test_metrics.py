@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from ganexp.metrics import Evaluator, feature_stats, frechet_distance, inception_score, metric_key, to_uint8
+from ganexp import cachefiles
 from ganexp.metrics import cache, cli, config, weights
 from ganexp.metrics.extractor import EXTRACTOR_ID, POOL3, InceptionFeatures
 from ganexp.metrics.imagesource import ImageSourceError, load_images
@@ -198,10 +199,10 @@ def test_stats_key_separates_what_the_statistics_depend_on(tmp_path):
 
 def test_content_digest_is_sha256_of_shape_then_bytes():
     x = torch.arange(8, dtype=torch.uint8).view(2, 1, 2, 2)
-    assert cache.content_digest(x) == hashlib.sha256(b"2x1x2x2|uint8|" + bytes(range(8))).hexdigest()
-    assert cache.content_digest(x.view(1, 2, 2, 2)) == hashlib.sha256(b"1x2x2x2|uint8|" + bytes(range(8))).hexdigest()
+    assert cachefiles.content_digest(x) == hashlib.sha256(b"2x1x2x2|uint8|" + bytes(range(8))).hexdigest()
+    assert cachefiles.content_digest(x.view(1, 2, 2, 2)) == hashlib.sha256(b"1x2x2x2|uint8|" + bytes(range(8))).hexdigest()
     # a non-contiguous view is hashed in its logical (C) order: the transposed 2x2 blocks
-    assert cache.content_digest(x.transpose(2, 3)) == \
+    assert cachefiles.content_digest(x.transpose(2, 3)) == \
         hashlib.sha256(b"2x1x2x2|uint8|" + bytes([0, 2, 1, 3, 4, 6, 5, 7])).hexdigest()
 
 
@@ -419,7 +420,7 @@ def test_same_name_different_data_get_their_own_statistics(mnist, tmp_path):
     assert len(list((tmp_path / "cache" / "fid_stats").glob("*.npz"))) == 2
     assert evs["a_copy"].features.images_seen == 4  # cache hit: only the generated images went through Inception
     assert fids["a_copy"] == pytest.approx(fids["a"], rel=1e-12)
-    assert evs["a"].info["real_content_sha256"] == cache.content_digest(mnist[:4])
+    assert evs["a"].info["real_content_sha256"] == cachefiles.content_digest(mnist[:4])
 
 
 @needs_assets

@@ -68,7 +68,7 @@ def test_final_evaluation_runs_before_lightning_teardown(compose, tmp_path, monk
     happen while it is still on the training device, i.e. while fit is running."""
     from lightning.pytorch.trainer.states import TrainerStatus
 
-    from ganexp.train import Run
+    from ganexp.run import Run
 
     seen = []
     original = Run.save_samples

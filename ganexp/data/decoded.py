@@ -2,7 +2,7 @@
 (N, C, H, W) ``.npy`` array on disk, memory-mapped by every job that trains on it.
 
 Layout: ``<cache_dir>/<name>-<resolution>px-<digest of the key>.npy`` and its sidecar ``.json`` (the key,
-the shape and the sha256 of the array as ``ganexp.metrics.cache.content_digest`` computes it). The key covers the
+the shape and the sha256 of the array as ``ganexp.cachefiles.content_digest`` computes it). The key covers the
 source (every member's name, size and mtime or CRC), the resolution, channels and preprocessing. The
 array is written under a temporary name and renamed; the sidecar is written last, so a file without a
 sidecar, or whose size, shape or sha256 disagree with it, is partial or corrupt: it is rebuilt,
@@ -29,8 +29,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ganexp.metrics.cache import content_digest
-from ganexp.metrics.locking import atomic_write, file_lock, remove_stale_temps
+from ganexp.cachefiles import atomic_write, content_digest, file_lock, remove_stale_temps
 
 FORMAT = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

@@ -17,12 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..metrics.config import default_cache_dir
+from ..cachefiles import default_cache_dir
+from ..errors import DatasetError
 from . import decoded
-
-
-class DatasetError(RuntimeError):
-    """A dataset problem the user can fix; the message says how."""
 
 
 class ImageSet:

@@ -12,24 +12,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 
-from ganexp.metrics.locking import atomic_write, file_lock, remove_stale_temps
+from ganexp.cachefiles import atomic_write, file_lock, remove_stale_temps
 
 FORMAT = 2  # 2: the key holds the split's content digest
-
-
-def content_digest(images: torch.Tensor) -> str:
-    """sha256 of a uint8 (N, C, H, W) split: over ``"<N>x<C>x<H>x<W>|uint8|"`` then the C-contiguous bytes.
-
-    Names and paths do not identify data (two `dataset=npz` files share a name and resolution); this does.
-    """
-    if images.dtype != torch.uint8:
-        raise ValueError(f"content_digest expects uint8 images, got {images.dtype}")
-    x = images.detach().cpu().contiguous()
-    h = hashlib.sha256(("x".join(str(s) for s in x.shape) + "|uint8|").encode())
-    h.update(x.numpy().data)  # a memoryview: no copy of the bytes
-    return h.hexdigest()
 
 
 def stats_key(dataset: Any, split: str, num_real: int, seed: int, extractor: str, weights_sha256: str,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
+
+from ganexp.cachefiles import default_cache_dir
 
 # Same values as conf/metrics/fid.yaml, so a partial dict (tests, CLI) behaves like the Hydra config.
 DEFAULTS: dict[str, Any] = {
@@ -47,12 +48,6 @@ def extractor_settings(cfg: Mapping[str, Any], device_type: str) -> dict[str, An
     batch = int(cfg["batch_size"])
     return {"mode": cfg["mode"], "tf32": bool(cfg["tf32"]) or fast, "channels_last": fast,
             "batch_size": max(batch, FAST_CUDA_BATCH) if fast and device_type == "cuda" else batch}
-
-
-def default_cache_dir() -> Path:
-    """`$GANEXP_CACHE`, else `~/.cache/ganexp`."""
-    env = os.environ.get("GANEXP_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "ganexp"
 
 
 def as_dict(cfg: Any) -> dict[str, Any]:

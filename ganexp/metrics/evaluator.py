@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ganexp import cachefiles
 from ganexp.metrics import cache, config
 from ganexp.metrics.extractor import (EXTRACTOR_ID, POOL3, VGG16_ID, InceptionFeatures, VGG16Features,
                                       to_uint8)
@@ -142,12 +143,12 @@ class Evaluator:
 
     @property
     def content_sha256(self) -> str:
-        """sha256 of the whole real split's uint8 tensor (cache.content_digest), computed once per Evaluator;
+        """sha256 of the whole real split's uint8 tensor (cachefiles.content_digest), computed once per Evaluator;
         a set read from the decoded-image cache already knows it (verified when the cache was opened)."""
         if self._content_sha256 is None:
             images = self._split_images()
             known = getattr(self.dataset, "content_sha256", None)
-            self._content_sha256 = known if isinstance(known, str) else cache.content_digest(images)
+            self._content_sha256 = known if isinstance(known, str) else cachefiles.content_digest(images)
         return self._content_sha256
 
     @property

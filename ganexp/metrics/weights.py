@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from ganexp.metrics.locking import file_lock
+from ganexp.cachefiles import file_lock
 
 log = logging.getLogger("ganexp.metrics")
 

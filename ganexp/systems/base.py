@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import lightning as L
 import torch
@@ -78,6 +79,13 @@ def masked_step(opt: torch.optim.Optimizer, mask: Tensor, step) -> None:
                 v.copy_(torch.where(keep.to(v.device), v, s_old[k] if k in s_old else torch.zeros_like(v)))
 
 
+class StepHooks(Protocol):
+    """What a system calls back after each generator step: the run around it (``ganexp.run.RunHooks``:
+    logging, sample grids, evaluation, checkpoints, stop signals) implements it."""
+
+    def after_step(self, system: "GANSystem") -> None: ...
+
+
 @dataclass
 class SystemContext:
     """What every system gets from the run: the model family, the shared loss, the optimizer
@@ -93,7 +101,7 @@ class SystemContext:
     resolution: int = 28
     steps_per_epoch: float = 1.0  # generator steps per epoch; a fraction on small sets with n_critic > 1
     batcher: TensorBatcher | None = None
-    hooks: object = None  # train.RunHooks: logging, sampling, evaluation, checkpoints
+    hooks: StepHooks | None = None
     compile: str = "none"  # trainer.compile (captured.py)
 
 

@@ -14,7 +14,8 @@ from omegaconf import OmegaConf
 
 from ganexp.config import ConfigError
 from ganexp.preflight import EXIT, GridChecker, summarize
-from ganexp.runlog import FOLDER_FAULTS, human_bytes
+from ganexp.errors import FOLDER_FAULTS
+from ganexp.runlog import human_bytes
 
 
 class GridSweeper(BasicSweeper):

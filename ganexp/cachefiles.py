@@ -1,9 +1,12 @@
-"""Inter-process file lock and atomic writes for the on-disk caches (several jobs may start at once)."""
+"""The on-disk caches every layer shares (FID statistics, real features, decoded datasets, weights): where
+they live, an inter-process file lock and atomic writes (several jobs may start at once), and the content
+digest that identifies an image set."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import tempfile
@@ -56,3 +59,24 @@ def remove_stale_temps(path: Path | str) -> list[Path]:
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
+
+
+def default_cache_dir() -> Path:
+    """`$GANEXP_CACHE`, else `~/.cache/ganexp`."""
+    env = os.environ.get("GANEXP_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ganexp"
+
+
+def content_digest(images) -> str:
+    """sha256 of a uint8 (N, C, H, W) tensor: over ``"<N>x<C>x<H>x<W>|uint8|"`` then the C-contiguous bytes.
+
+    Names and paths do not identify data (two `dataset=npz` files share a name and resolution); this does.
+    """
+    import torch
+
+    if images.dtype != torch.uint8:
+        raise ValueError(f"content_digest expects uint8 images, got {images.dtype}")
+    x = images.detach().cpu().contiguous()
+    h = hashlib.sha256(("x".join(str(s) for s in x.shape) + "|uint8|").encode())
+    h.update(x.numpy().data)  # a memoryview: no copy of the bytes
+    return h.hexdigest()
