@@ -34,7 +34,6 @@ from .runlog import (RunLogger, atomic_write_json, folder_fault, human_bytes, re
                      save_grid, writing)
 
 register_resolvers()
-EXIT_FOLDER_FAULT = 3  # a run stopped because a folder refused a write (full disk, quota, read-only): resumable
 
 
 class FolderFault(Exception):

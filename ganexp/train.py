@@ -16,14 +16,16 @@ from . import launch  # noqa: F401  (registers the joblib GPU-slot resolver; qui
 from .config import ConfigError, check_choices, check_output_dir, output_ancestor
 from .errors import FOLDER_FAULTS, USER_ERRORS
 from .preflight import EXIT, check_command, check_job
-from .run import EXIT_FOLDER_FAULT, FolderFault, Run, fault_sentence, left_alone, train
 from .runlock import RunFolderLock
-from .runlog import human_bytes
+
+EXIT_FOLDER_FAULT = 3  # a run stopped because a folder refused a write (full disk, quota, read-only): resumable
 
 
 def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
     """Train one configured run in ``run_dir`` unless it is finished or another process holds it;
     returns its result dict (``status`` busy / kept for runs left alone)."""
+    from .run import FolderFault, Run, fault_sentence, left_alone, train  # Lightning: not before the checks
+
     check_job(cfg)
     try:
         with RunFolderLock(run_dir) as lock:
@@ -41,6 +43,8 @@ def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     """One job. In a grid, a user error ends only this job (printed; the sweeper sums up and exits 2)."""
+    from .run import FolderFault
+
     hc = HydraConfig.get()
     name = hc.job.override_dirname or "default"
     grid = hc.mode == RunMode.MULTIRUN
@@ -71,6 +75,7 @@ def outcome(res: dict) -> dict:
 def array_job(cfg: DictConfig, hc) -> list[dict]:
     """A fused array's job: each member in the folder and under the name of its separate run."""
     from .fusedarray import member_configs, run_array
+    from .run import FolderFault
 
     cfgs = member_configs(cfg)
     names = [member_dirname(hc, own.split(";")) for own in cfg.launch.array_members]
@@ -110,6 +115,8 @@ def check_free_space(argv: list[str]) -> None:
     _, _, path = output_ancestor(argv)
     free = shutil.disk_usage(path).free
     if free < MIN_FREE:
+        from .runlog import human_bytes
+
         print(f"error: the disk holding {path} is full ({human_bytes(free)} free there); free space and run the "
               f"same command: finished runs are skipped, the others resume", file=sys.stderr)
         sys.exit(EXIT_FOLDER_FAULT)
