@@ -80,3 +80,27 @@ def test_final_evaluation_runs_before_lightning_teardown(compose, tmp_path, monk
     monkeypatch.setattr(Run, "save_samples", spy)
     run(compose(FAST + ["trainer.max_steps=3"]), tmp_path, "r")
     assert seen == [("final", 3, TrainerStatus.RUNNING)]
+
+
+def test_progress_lines_through_logging(compose, tmp_path, caplog, monkeypatch):
+    """A progress line per log row once PROGRESS_EVERY_S has passed (here: always), and always at the last
+    step; read back from metrics.jsonl's rows, so the line says what the row says."""
+    import logging
+
+    import ganexp.run
+
+    monkeypatch.setattr(ganexp.run, "PROGRESS_EVERY_S", 0.0)
+    caplog.set_level(logging.INFO, logger="ganexp.run")
+    run(compose(FAST + ["trainer.max_steps=2"]), tmp_path, "r")
+    lines = [r.getMessage() for r in caplog.records if r.name == "ganexp.run"]
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 == len(rows)
+    for line, row in zip(lines, rows):
+        assert line.startswith(f"r: step {row['step']}/2, epoch {row['epoch']:.2f}, {row['images_per_s']:.0f} "
+                               f"images/s, d_loss {row['d_loss']:.3f} g_loss {row['g_loss']:.3f}, ETA ")
+    assert lines[-1].endswith("ETA 00:00:00")
+    monkeypatch.setattr(ganexp.run, "PROGRESS_EVERY_S", 3600.0)  # quiet between: only the last step speaks
+    caplog.clear()
+    run(compose(FAST + ["trainer.max_steps=3", "force=true"]), tmp_path / "b", "b")
+    assert [r.getMessage().split(",")[0] for r in caplog.records if r.name == "ganexp.run"] == \
+        ["b: step 1/3", "b: step 3/3"]
