@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from ganexp.results import gridreport, stats
+from ganexp.results.cells import Cell
 from ganexp.results.__main__ import main
 from ganexp.results.sweep import folder_overrides, sweep_values
 
@@ -133,17 +134,17 @@ def test_welch_interval_equals_scipy():
     from scipy import stats as sp
 
     a, b = (3.1, 4.7, 5.0, 6.2), (1.0, 1.4, 2.9)
-    d = stats.welch(stats.Summary(a), stats.Summary(b))
+    d = stats.welch(Cell(values=list(a)), Cell(values=list(b)))
     ref = sp.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
     assert d.diff == pytest.approx(sum(a) / 4 - sum(b) / 3, rel=1e-12)
     assert (d.low, d.high) == (pytest.approx(ref.low, rel=1e-10), pytest.approx(ref.high, rel=1e-10))
     # Closed form for equal n and sd: ν = 2(n-1) = 4, half-width = t(0.975, 4) · sqrt(2·sd²/n)
-    e = stats.welch(stats.Summary((11.0, 12.0, 13.0)), stats.Summary((1.0, 2.0, 3.0)))
+    e = stats.welch(Cell(values=[11.0, 12.0, 13.0]), Cell(values=[1.0, 2.0, 3.0]))
     half = 2.7764451051977987 * math.sqrt(2 / 3)
     assert e.df == pytest.approx(4.0, rel=1e-12)
     assert (e.low, e.high) == (pytest.approx(10 - half, rel=1e-9), pytest.approx(10 + half, rel=1e-9))
-    assert e.decided and not stats.welch(stats.Summary((1.0, 5.0, 9.0)), stats.Summary((2.0, 3.0, 4.0))).decided
-    few = stats.welch(stats.Summary((1.0, 2.0)), stats.Summary((0.0, 0.5, 1.0)))
+    assert e.decided and not stats.welch(Cell(values=[1.0, 5.0, 9.0]), Cell(values=[2.0, 3.0, 4.0])).decided
+    few = stats.welch(Cell(values=[1.0, 2.0]), Cell(values=[0.0, 0.5, 1.0]))
     assert (few.diff, few.low, few.high) == (1.0, None, None)
 
 

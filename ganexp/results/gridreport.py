@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import gridfigures, stats
-from .cells import STATUSES, counts_by_status
+from .cells import STATUSES, Cell, cell_text, counts_by_status
 from .keys import higher_is_better, is_metric_key
 from .runs import Run, collect_all, dedupe_by, finite
 from .sweep import Configuration, Layout, identity, layout
@@ -33,7 +33,7 @@ class Row:
     """One configuration's statistics: ``summaries[metric]`` over its completed seeds."""
 
     config: Configuration
-    summaries: dict[str, stats.Summary]
+    summaries: dict[str, Cell]  # metric -> its values over the completed seeds
 
     @property
     def counts(self) -> Counter:
@@ -86,7 +86,7 @@ def build(sweep_dirs: list[Path], args: argparse.Namespace | None = None) -> Gri
     grid = layout(kept, sweep_dirs)
     metrics = sorted({k for r in kept if r.status == "completed" for k, v in r.metrics.items()
                       if is_metric_key(k) and finite(v) is not None}, key=metric_order)
-    rows = [Row(c, {m: stats.Summary(tuple(v for r in c.completed if (v := r.value(m)) is not None))
+    rows = [Row(c, {m: Cell(values=[v for r in c.completed if (v := r.value(m)) is not None])
                     for m in metrics}) for c in grid.configurations]
     report = GridReport(sweep_dirs, kept, left_out(kept, dropped), grid, metrics, rows,
                         [compare(rows, m) for m in metrics], x_axis=getattr(args, "x", None) or "step",
@@ -167,10 +167,10 @@ def results_table(report: GridReport) -> Table:
     for row in report.rows:
         c = row.counts
         runs = f"{c['completed']}/{sum(c.values())}"
-        rows.append([*row.config.values.values(), runs, *(row.summaries[m].text() for m in report.metrics)])
+        rows.append([*row.config.values.values(), runs, *(cell_text(row.summaries[m], m) for m in report.metrics)])
         for m in report.metrics:
             s = row.summaries[m]
-            csv_rows.append([*row.config.values.values(), m, s.mean, s.sd, s.n,
+            csv_rows.append([*row.config.values.values(), m, s.mean, s.std, s.n,
                              " ".join(str(r.seed) for r in row.config.completed if r.value(m) is not None),
                              *(c[k] for k in STATUSES)])
     notes = ["Mean ± sample sd (ddof = 1) over seeds; (n) = completed seeds averaged; runs = completed / "
@@ -190,8 +190,8 @@ def comparison_table(report: GridReport, comp: Comparison) -> Table:
         text = "—" if d is None else f"{d.diff:+.2f}" + (f" [{d.low:+.2f}, {d.high:+.2f}]" if d.low is not None
                                                           else "")
         say = verdict(d, row, best, comp.metric)
-        rows.append([*row.config.values.values(), s.text(), text, say])
-        csv_rows.append([*row.config.values.values(), comp.metric, s.mean, s.sd, s.n,
+        rows.append([*row.config.values.values(), cell_text(s, comp.metric), text, say])
+        csv_rows.append([*row.config.values.values(), comp.metric, s.mean, s.std, s.n,
                          None if d is None else d.diff, None if d is None else d.low,
                          None if d is None else d.high, None if d is None else d.df, say])
     notes = [f"Δ = this configuration's mean minus the best's ({'higher' if higher_is_better(comp.metric) else 'lower'}"
@@ -246,7 +246,7 @@ def summary(report: GridReport) -> dict:
             "seeds": report.layout.seeds, "counts": report.counts, "metrics": report.metrics,
             "left_out": [{"run": str(r.path), "reason": why} for r, why in report.left_out],
             "rows": [{"values": row.config.values, "runs": dict(row.counts),
-                      "metrics": {m: {"mean": s.mean, "sd": s.sd, "n": s.n} for m, s in row.summaries.items()}}
+                      "metrics": {m: {"mean": s.mean, "sd": s.std, "n": s.n} for m, s in row.summaries.items()}}
                      for row in report.rows],
             "comparisons": {c.metric: [{"values": row.config.values, "diff": d and d.diff, "low": d and d.low,
                                         "high": d and d.high, "verdict": verdict(d, row, c.best, c.metric)}
@@ -287,7 +287,7 @@ def summary_lines(report: GridReport) -> list[str]:
     for comp in report.comparisons:
         if comp.best:
             close = sum(1 for row, d in comp.ranked[1:] if d is not None and not d.decided)
-            lines.append(f"best {comp.metric}: {comp.best.config.label}: {comp.best.summaries[comp.metric].text()}"
+            lines.append(f"best {comp.metric}: {comp.best.config.label}: {cell_text(comp.best.summaries[comp.metric], comp.metric)}"
                          + (f" ({close} other(s) not distinguishable or too few seeds)" if close else ""))
     return lines
 

@@ -1,5 +1,4 @@
-"""Statistics over seeds: a configuration's mean ± sd (n), and the difference of two configurations'
-means with a 95% interval.
+"""The difference of two configurations' means over seeds (``cells.Cell``: mean ± sd (n)) with a 95% interval.
 
 The interval is Welch's t interval (Welch 1947): the difference of the two means ± t(0.975, ν) times
 its standard error sqrt(s1²/n1 + s2²/n2), ν by the Welch–Satterthwaite equation. Why this test: seeds
@@ -11,38 +10,12 @@ comparison says "too few seeds" instead of an interval.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
+
+from .cells import Cell
 
 MIN_SEEDS = 3
 LEVEL = 0.95
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Values of one metric over seeds."""
-
-    values: tuple[float, ...]
-
-    @property
-    def n(self) -> int:
-        return len(self.values)
-
-    @property
-    def mean(self) -> float | None:
-        return statistics.fmean(self.values) if self.values else None
-
-    @property
-    def sd(self) -> float | None:
-        """Sample standard deviation (ddof = 1); None below two values."""
-        return statistics.stdev(self.values) if self.n > 1 else None
-
-    def text(self, decimals: int = 2, pm: str = " ± ") -> str:
-        """``12.34 ± 0.56 (3)``; ``—`` without values."""
-        if not self.values:
-            return "—"
-        sd = f"{pm}{self.sd:.{decimals}f}" if self.sd is not None else ""
-        return f"{self.mean:.{decimals}f}{sd} ({self.n})"
 
 
 @dataclass(frozen=True)
@@ -60,12 +33,12 @@ class Difference:
         return self.low is not None and (self.low > 0 or self.high < 0)
 
 
-def welch(other: Summary, best: Summary, level: float = LEVEL) -> Difference:
+def welch(other: Cell, best: Cell, level: float = LEVEL) -> Difference:
     """Welch's interval for ``mean(other) − mean(best)``; no interval below ``MIN_SEEDS`` on a side."""
     diff = other.mean - best.mean
     if min(other.n, best.n) < MIN_SEEDS:
         return Difference(diff, None, None, None)
-    v1, v2 = other.sd ** 2 / other.n, best.sd ** 2 / best.n
+    v1, v2 = other.std ** 2 / other.n, best.std ** 2 / best.n
     se = math.sqrt(v1 + v2)
     if se == 0.0:  # every seed gave the same value on both sides: no spread to test against
         return Difference(diff, diff, diff, None)
