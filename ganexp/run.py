@@ -406,6 +406,9 @@ def make_trainer(t: DictConfig, run_dir: Path) -> L.Trainer:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     warnings.filterwarnings("ignore", ".*`training_step` returned `None`.*")
+    # Lightning's hint to prepend srun where Slurm is installed: ganexp's Slurm jobs come through submitit
+    # (hydra/launcher=submitit_slurm), and a run started on a login node is meant to run there
+    warnings.filterwarnings("ignore", ".*The `srun` command is available on your system but is not used.*")
     return L.Trainer(accelerator=t.accelerator, devices=t.devices, precision=t.precision, max_epochs=1,
                      logger=False, enable_checkpointing=False, enable_progress_bar=False,
                      enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
