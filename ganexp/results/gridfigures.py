@@ -12,6 +12,7 @@ Layouts by the number of configurations n:
 """
 from __future__ import annotations
 
+import functools
 import math
 import subprocess
 import sys
@@ -32,13 +33,28 @@ ROWS_PER_COLUMN = 16
 GRID_ROWS_SHOWN = 2  # rows of the 8 x 8 final grid shown per configuration (16 fixed codes)
 
 
+def run_rows(run_dir: Path) -> list[dict]:
+    """A run's metrics.jsonl rows, read once per file version for all the curves of a report."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return []
+    return _rows(str(path), mtime)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rows(path: str, mtime: int) -> list[dict]:
+    return read_rows(Path(path))
+
+
 def curve_keys(configs: list[Configuration]) -> list[str]:
     """Every numeric key that metrics.jsonl rows carry (bookkeeping columns and a metric's std over subsets
     aside), losses first."""
     keys: dict[str, None] = {}
     for c in configs:
         for run in c.completed:
-            for row in read_rows(run.path / "metrics.jsonl"):
+            for row in run_rows(run.path):
                 keys.update({k: None for k, v in row.items()
                              if k not in BOOKKEEPING and not k.endswith("_std") and finite(v) is not None})
     return sorted(keys, key=lambda k: (not k.endswith("_loss"), k))
@@ -47,7 +63,7 @@ def curve_keys(configs: list[Configuration]) -> list[str]:
 def run_points(run_dir: Path, key: str, x: str) -> dict[float, float]:
     """``{x: value}`` of ``key`` in one run's metrics.jsonl; an evaluation row without ``x`` (images
     seen) takes it from the training row of its step."""
-    rows = read_rows(run_dir / "metrics.jsonl")
+    rows = run_rows(run_dir)
     col = X_AXES[x]
     x_of_step = {r.get("step"): r[col] for r in rows if finite(r.get(col)) is not None}
     out = {}
