@@ -31,8 +31,12 @@ SLURM = ["hydra/launcher=submitit_slurm", "hydra.launcher.gpus_per_node=0", "hyd
          "hydra.launcher.mem_gb=1"]
 TINY = ["dataset=digits", "metrics=none", "logger=none", "trainer.accelerator=cpu", "model.width=8",
         "batch_size=16"]
-# About 120 s of training on one core: longer than a two-minute Slurm limit with the start-up added.
+# About 270 s of training on one core of this 2-core machine (3000 steps in 67 s): longer than a two-minute
+# Slurm limit with the start-up added.
 STEPS = 12000
+# How long a test waits for a run's file to appear: several LONG runs one after another (a slower CI machine
+# must not fail a test that only waits for an event)
+WAIT_S = 900
 LONG = [*TINY, f"trainer.max_steps={STEPS}", "trainer.log_every_n_steps=200", "trainer.ckpt_every_n_steps=500"]
 # Slurm may send the USR2 warning up to 60 s before the time given (its event resolution): with a one-minute
 # limit it could come in the job's first seconds, before submitit has installed its handlers (it does so after
@@ -114,7 +118,7 @@ def submit(*args: str) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for(cond, timeout: float = 300) -> None:
+def wait_for(cond, timeout: float = WAIT_S) -> None:
     t0 = time.monotonic()
     while not cond():
         assert time.monotonic() - t0 < timeout, f"waited {timeout} s in vain"
