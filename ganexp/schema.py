@@ -2,9 +2,10 @@
 
 ``check_config(cfg)`` walks every leaf of a resolved run config (the ``hydra`` node excluded) and
 raises ConfigError with one sentence that names the key, the value and what is allowed. A leaf
-that is not in SCHEMA is an unknown key, answered with the closest known key. Whatever a config
-group gains later must be added here: tests/test_schema.py feeds every key a wrong value and
-composes every option of every group, so a key without a check fails the suite.
+that is not in SCHEMA is an unknown key, answered with the closest known key. The keys listed
+here carry ranges and choices; a key of a ``_target_`` class that is not listed (a new loss's coefficient,
+a new system's setting) is checked by the type of its constructor default (``constructor_checks``).
+tests/test_schema.py feeds every listed key a wrong value and composes every option of every group.
 """
 from __future__ import annotations
 
@@ -307,22 +308,48 @@ BY_DEFAULT = {bool: Bool(), int: Check("an integer", _is_int, 1, "abc", required
                                                     required=False)}
 
 
-def constructor_checks(node, prefix: str) -> dict[str, Check]:
-    """Checks for a class's own keys that SCHEMA does not list (a new system's): every constructor
-    argument with a default is a key, checked by the default's type (a tuple default takes a list)."""
-    if not isinstance(node, dict) or not _importable(node.get("_target_")):
-        return {}
-    module, _, name = node["_target_"].rpartition(".")
-    params = inspect.signature(getattr(importlib.import_module(module), name)).parameters.values()
-    kinds = {p.name: list if isinstance(p.default, tuple) else type(p.default) for p in params
-             if p.default is not inspect.Parameter.empty}
-    return {f"{prefix}.{k}": BY_DEFAULT[t] for k, t in kinds.items() if t in BY_DEFAULT}
+def constructor_checks(cfg: dict) -> dict[str, Check]:
+    """Checks for the keys of every ``_target_`` class in the config (a system's, a loss's, a dataset's, a net's)
+    that SCHEMA does not list: each constructor argument with a default, through the class's bases, is a key
+    checked by the default's type (a tuple default takes a list). So a new module's coefficient
+    (``+loss.r1_gamma=10``) is checked without a schema entry."""
+    out: dict[str, Check] = {}
+    for prefix, node in _target_nodes(cfg):
+        if not _importable(node.get("_target_")):
+            continue  # the _target_ key's own check says so
+        module, _, name = node["_target_"].rpartition(".")
+        for key, kind in _defaults(getattr(importlib.import_module(module), name)).items():
+            if kind in BY_DEFAULT:
+                out.setdefault(f"{prefix}{key}", BY_DEFAULT[kind])
+    return out
+
+
+def _target_nodes(d: dict, prefix: str = ""):
+    """(dotted prefix with its trailing dot, node) for every dict node with a ``_target_``."""
+    if "_target_" in d:
+        yield prefix, d
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "hydra":
+            yield from _target_nodes(v, f"{prefix}{k}.")
+
+
+def _defaults(cls) -> dict[str, type]:
+    """{argument: type of its default} over the constructors of ``cls`` and its bases (the subclass's first)."""
+    kinds: dict[str, type] = {}
+    for c in inspect.getmro(cls) if inspect.isclass(cls) else (cls,):
+        init = c.__dict__.get("__init__") if inspect.isclass(c) else c
+        if init is None or init is object.__init__:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.default is not inspect.Parameter.empty:
+                kinds.setdefault(p.name, list if isinstance(p.default, tuple) else type(p.default))
+    return kinds
 
 
 def check_config(cfg: dict, skip: frozenset[str] = frozenset()) -> None:
     """Raise ConfigError for the first unknown, missing or invalid key of a run config; the values
     of keys in ``skip`` (unresolved interpolations) are not checked."""
-    seen, own = set(), constructor_checks(cfg.get("system"), "system")
+    seen, own = set(), constructor_checks(cfg)
     for path, value in leaves({k: v for k, v in cfg.items() if k != "hydra"}):
         spec = spec_for(path) or own.get(path)
         if spec is None:

@@ -136,3 +136,35 @@ def test_defaults_and_their_resolved_values_pass(compose):
     with open_dict(cfg):
         cfg.hydra = {"anything": "goes"}  # hydra.* is Hydra's to check
     check_job(cfg)
+
+
+class MarginHinge(__import__("ganexp.losses.hinge", fromlist=["Hinge"]).Hinge):
+    """A loss written for this test alone, to show what a new coefficient takes: a constructor argument with a
+    default (in the project, also a line in conf/loss/<name>.yaml). D: E relu(m - D(x)) + E relu(m + D(G(z)))."""
+
+    def __init__(self, margin: float = 1.0, **kw):
+        super().__init__(**kw)
+        self.margin = margin
+
+    def d_loss(self, d_real, d_fake):
+        import torch.nn.functional as F
+
+        return F.relu(self.margin - d_real).mean(0) + F.relu(self.margin + d_fake).mean(0)
+
+
+def test_a_new_loss_coefficient_is_checked_by_its_constructor_without_a_schema_entry(compose):
+    import torch
+    from hydra.utils import instantiate
+
+    new = ["loss=hinge", "loss._target_=test_schema.MarginHinge"]
+    cfg = compose([*new, "+loss.margin=2"])
+    assert check_job(cfg)["loss"]["margin"] == 2 and "loss.margin" not in SCHEMA
+    loss = instantiate(cfg.loss)
+    # relu(2 - 1) + relu(2 - 3) = 1 on the real side; relu(2 + 0.5) = 2.5 on the fake side
+    assert loss.d_loss(torch.tensor([1.0, 3.0]), torch.tensor([0.5])).item() == 0.5 + 2.5
+    with pytest.raises(ConfigError, match=r"^loss.margin=abc is not allowed: loss.margin must be a number$"):
+        check_job(compose([*new, "+loss.margin=abc"]))
+    with pytest.raises(ConfigError, match=r"^unknown key 'loss.margn'"):
+        check_job(compose([*new, "+loss.margn=2"]))
+    with pytest.raises(ConfigError, match=r"^unknown key 'loss.margin'"):  # the built-in hinge has no margin
+        check_job(compose(["loss=hinge", "+loss.margin=2"]))
