@@ -50,6 +50,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError
 from .runlog import atomic_write_json
+from .schema import check_value
 
 CPUS_PER_CPU_JOB = 4  # with no GPU, n_jobs defaults to cpu_count // 4: each job's torch uses several threads
 MAX_SLOTS = 4096
@@ -103,11 +104,8 @@ def visible_gpus(environ: dict | None = None) -> list[str]:
 
 # --- how many jobs -------------------------------------------------------------------------------------------
 def check_jobs_per_gpu(value: Any) -> int:
-    """``launch.jobs_per_gpu`` as an int >= 1, else a ConfigError in one sentence."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"launch.jobs_per_gpu must be an integer >= 1 (got {value!r}); "
-                          f"fix it on the command line, e.g. launch.jobs_per_gpu=2")
-    return value
+    """``launch.jobs_per_gpu`` by the schema's rule (this resolver runs before a job's config is checked)."""
+    return check_value("launch.jobs_per_gpu", value)
 
 
 def usable_cpus() -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import ConfigError
+from .config import D_BATCHNORM_AS, ConfigError
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,10 @@ CAPTURE_MODES = ("none", "aot_eager", "inductor", "graphs")
 PRECISIONS = ("32-true", "32", 32, "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "64", 64,
               "16", 16, "bf16")
 RESOLUTIONS = (28, 32, 64, 128)
+# metrics.* choices (ganexp/metrics reads them from here)
+TO_UINT8_MODES = ("round", "trunc")
+METRIC_MODES = ("exact", "fast")
+PRC_EXTRACTORS = ("auto", "inception", "vgg16")
 # The results plug-ins, one package per study under ganexp/results (listed, not imported: checking a config
 # imports no report code); study: null is the grid's own report.
 STUDIES = tuple(sorted(p.parent.name for p in (Path(__file__).parent / "results").glob("*/__init__.py")))
@@ -172,7 +176,7 @@ SCHEMA: dict[str, Check] = {
     "loss._target_": Target("ganexp.losses"),
     "loss.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
     "loss.n_critic": Int(1),
-    "loss.d_batchnorm_as": Choice("batch", "layer", "none"),
+    "loss.d_batchnorm_as": Choice(*D_BATCHNORM_AS),
     "loss.clip": Num(0, open_lo=True, example=0.01, required=False),
     "loss.gp_weight": Num(0, example=10.0, required=False),
     "loss.drift": Num(0, example=0.001, required=False),
@@ -249,17 +253,17 @@ SCHEMA: dict[str, Check] = {
     "metrics.inception_weights": Optional(Str()),
     "metrics.cache_dir": Optional(Str()),
     "metrics.allow_download": Bool(),
-    "metrics.to_uint8": Choice("round", "trunc", required=False),
+    "metrics.to_uint8": Choice(*TO_UINT8_MODES, required=False),
     "metrics.is_splits": Int(1, required=False),
     "metrics.tf32": Bool(),
-    "metrics.mode": Choice("exact", "fast", required=False),
+    "metrics.mode": Choice(*METRIC_MODES, required=False),
     "metrics.every_n_epochs": Optional(Num(0, open_lo=True, example=1)),
     "metrics.collapse_threshold": Num(0, open_lo=True, example=0.3, required=False),
     "metrics.names": MetricNames(),
     "metrics.kid_subsets": Int(1, required=False),
     "metrics.kid_subset_size": Int(2, required=False),
     "metrics.prc_neighborhood": Int(1, required=False),
-    "metrics.prc_extractor": Choice("auto", "inception", "vgg16", required=False),
+    "metrics.prc_extractor": Choice(*PRC_EXTRACTORS, required=False),
     "metrics.vgg16_weights": Optional(Str()),
 }
 for _k in [k for k in SCHEMA if k.startswith("model.autoencoder.")]:  # a model family may have no autoencoder
@@ -354,12 +358,24 @@ def check_config(cfg: dict, skip: frozenset[str] = frozenset()) -> None:
         spec = spec_for(path) or own.get(path)
         if spec is None:
             raise unknown_key(path)
-        if path not in skip and not spec.ok(value):
-            raise ConfigError(f"{path}={_show(value)} is not allowed: {path} must be {spec.allowed}")
+        if path not in skip:
+            check_value(path, value, spec)
         seen.add(path)
     for path, spec in SCHEMA.items():
         if spec.required and not path.endswith("*") and path not in seen and _group_present(cfg, path):
             raise ConfigError(f"{path} is missing; set it on the command line, e.g. +{path}={_show(spec.example)}")
+
+
+def check_value(path: str, value, spec: Check | None = None):
+    """``value`` when it is allowed for ``path``, else ConfigError in the one sentence every key's error has;
+    the rule is SCHEMA's (or ``spec``), also for code that reads a key outside a composed config (the GPU
+    slot resolver, the metrics library)."""
+    spec = spec or spec_for(path)
+    if spec is None:
+        raise unknown_key(path)
+    if not spec.ok(value):
+        raise ConfigError(f"{path}={_show(value)} is not allowed: {path} must be {spec.allowed}")
+    return value
 
 
 def _group_present(cfg: dict, path: str) -> bool:

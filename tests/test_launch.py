@@ -14,8 +14,7 @@ from ganexp import launch
 from ganexp.config import CONF_DIR, ConfigError
 
 ENV = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
-BAD_JOBS_PER_GPU = ("launch.jobs_per_gpu must be an integer >= 1 (got 0); "
-                    "fix it on the command line, e.g. launch.jobs_per_gpu=2")
+BAD_JOBS_PER_GPU = "launch.jobs_per_gpu=0 is not allowed: launch.jobs_per_gpu must be an integer >= 1"
 
 
 def sh(args, env=None, **kw):
@@ -57,12 +56,12 @@ def test_default_n_jobs_is_gpus_times_jobs_per_gpu_else_cpus_over_4():
     assert launch.default_n_jobs(1, n_gpus=0, n_cpus=2) == 1
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])
-def test_bad_jobs_per_gpu_is_one_sentence(bad):
+@pytest.mark.parametrize("bad,shown", [(0, "0"), (-1, "-1"), (1.5, "1.5"), ("2", "2"), (True, "true"), (None, "null")])
+def test_bad_jobs_per_gpu_is_one_sentence(bad, shown):
+    """The schema's rule and sentence, also where the GPU-slot resolver reads the key before the job's check."""
     with pytest.raises(ConfigError) as err:
         launch.default_n_jobs(bad, n_gpus=2)
-    assert str(err.value) == (f"launch.jobs_per_gpu must be an integer >= 1 (got {bad!r}); "
-                              f"fix it on the command line, e.g. launch.jobs_per_gpu=2")
+    assert str(err.value) == f"launch.jobs_per_gpu={shown} is not allowed: launch.jobs_per_gpu must be an integer >= 1"
 
 
 # --- slots -----------------------------------------------------------------------------------------------------

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from os import PathLike
 from pathlib import Path
 from typing import Any, Mapping
 
 from ganexp.cachefiles import default_cache_dir
+from ganexp.schema import METRIC_MODES as MODES, PRC_EXTRACTORS, TO_UINT8_MODES, check_value  # noqa: F401
 
 # Same values as conf/metrics/fid.yaml, so a partial dict (tests, CLI) behaves like the Hydra config.
 DEFAULTS: dict[str, Any] = {
@@ -34,9 +36,6 @@ DEFAULTS: dict[str, Any] = {
     "vgg16_weights": None,
 }
 
-TO_UINT8_MODES = ("round", "trunc")
-MODES = ("exact", "fast")
-PRC_EXTRACTORS = ("auto", "inception", "vgg16")
 FAST_CUDA_BATCH = 500  # fast mode's smallest Inception batch on a GPU (the default 100 leaves an H100 idle)
 
 
@@ -69,31 +68,18 @@ def as_dict(cfg: Any) -> dict[str, Any]:
 def resolve(cfg: Any) -> dict[str, Any]:
     """Merge `cfg` over DEFAULTS and validate; returns a new dict with `cache_dir` as a Path."""
     out = {**DEFAULTS, **{k: v for k, v in as_dict(cfg).items() if v is not None}}
-    out["cache_dir"] = Path(out["cache_dir"]).expanduser() if out["cache_dir"] else default_cache_dir()
-    out["num_samples"] = int(out["num_samples"])
-    out["num_real"] = out["num_samples"] if out["num_real"] is None else int(out["num_real"])
     _validate(out)
+    out["cache_dir"] = Path(out["cache_dir"]).expanduser() if out["cache_dir"] else default_cache_dir()
+    if out["num_real"] is None:
+        out["num_real"] = out["num_samples"]
     return out
 
 
 def _validate(c: dict[str, Any]) -> None:
-    if c["num_samples"] < 2:
-        raise ValueError(f"metrics.num_samples must be at least 2 (for a covariance), got {c['num_samples']}")
-    if c["num_real"] < 2:
-        raise ValueError(f"metrics.num_real must be at least 2, got {c['num_real']}")
-    if int(c["batch_size"]) < 1:
-        raise ValueError(f"metrics.batch_size must be positive, got {c['batch_size']}")
-    if c["to_uint8"] not in TO_UINT8_MODES:
-        raise ValueError(f"metrics.to_uint8 must be one of {TO_UINT8_MODES}, got {c['to_uint8']!r}")
-    if c["mode"] not in MODES:
-        raise ValueError(f"metrics.mode must be one of {MODES}, got {c['mode']!r}")
-    if int(c["is_splits"]) < 1:
-        raise ValueError(f"metrics.is_splits must be positive, got {c['is_splits']}")
-    if int(c["kid_subsets"]) < 1 or int(c["kid_subset_size"]) < 2 or int(c["prc_neighborhood"]) < 1:
-        raise ValueError("metrics.kid_subsets and metrics.prc_neighborhood must be >= 1 and metrics.kid_subset_size "
-                         f">= 2, got {c['kid_subsets']}, {c['prc_neighborhood']} and {c['kid_subset_size']}")
-    if c["prc_extractor"] not in PRC_EXTRACTORS:
-        raise ValueError(f"metrics.prc_extractor must be one of {PRC_EXTRACTORS}, got {c['prc_extractor']!r}")
+    """Each key by the schema's rule (ganexp/schema.py, the one place a metrics key's rule lives), also for
+    a dict given to the library outside a run; then the names against the registry."""
+    for key, value in c.items():
+        check_value(f"metrics.{key}", str(value) if isinstance(value, PathLike) else value)
     _validate_names(c["names"])
 
 
