@@ -614,3 +614,25 @@ def test_building_the_extractor_leaves_the_global_rng_alone():
     before = torch.get_rng_state()
     assert features.module is not None
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_inception_passes_print_their_progress(mnist, monkeypatch, caplog):
+    """About every PROGRESS_EVERY_S a line through logging (Hydra's train.log, Slurm's logs): here every batch
+    (0 s), then never (the default 30 s: a pass of 4 images is silent)."""
+    import logging
+
+    from ganexp.metrics import extractor
+
+    if not WEIGHTS.is_file():
+        pytest.skip(f"{WEIGHTS} is absent")
+    features = InceptionFeatures(weights.inspect_weights(WEIGHTS, "path"))
+    caplog.set_level(logging.INFO, logger="ganexp.metrics")
+    monkeypatch.setattr(extractor, "PROGRESS_EVERY_S", 0.0)
+    features.from_uint8(mnist[:4], torch.device("cpu"), 2)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Inception: ")]
+    assert [ln.split(",")[0] for ln in lines] == ["Inception: 2 of 4 real images", "Inception: 4 of 4 real images"]
+    assert lines[-1].endswith("ETA 00:00:00") and "images/s" in lines[0]
+    caplog.clear()
+    monkeypatch.setattr(extractor, "PROGRESS_EVERY_S", 30.0)
+    features.from_uint8(mnist[:4], torch.device("cpu"), 2)
+    assert not [r for r in caplog.records if r.getMessage().startswith("Inception: ")]

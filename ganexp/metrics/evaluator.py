@@ -374,7 +374,7 @@ class Evaluator:
                 offset += s * k
                 yield torch.cat(parts)
 
-        feats = self.features.run(batches(), device)
+        feats = self.features.run(batches(), device, total=n * s, what=f"generated images of {s} members")
         t_feat = time.perf_counter()
         results, members = [], []
         for i in range(s):

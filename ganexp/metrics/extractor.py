@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import Callable, Iterable, Iterator
 
 import torch
@@ -22,6 +23,7 @@ LOGITS = "logits_unbiased"  # what torch-fidelity's ISC uses: pool3 @ fc.weight,
 EXTRACTOR_ID = "torch-fidelity/inception-v3-compat/tf-2015-12-05/pool3"
 VGG16_FEATURES = "vgg16.fc2_relu"  # key of the VGG16 features in a features dict (PRC's reference extractor)
 VGG16_ID = "torch-fidelity/vgg16/imagenet1k-v1/fc2_relu"
+PROGRESS_EVERY_S = 30.0  # a line while images go through Inception (a CPU does ~7 images/s: 10k is ~25 min)
 
 
 def to_uint8(x: torch.Tensor, mode: str = "round") -> torch.Tensor:
@@ -106,28 +108,31 @@ class InceptionFeatures:
         self.images_seen += images.shape[0]
         return dict(zip(self.names, out, strict=True))
 
-    def run(self, batches: Iterable[torch.Tensor], device: torch.device,
-            with_extra: bool = True) -> dict[str, torch.Tensor]:
+    def run(self, batches: Iterable[torch.Tensor], device: torch.device, with_extra: bool = True,
+            total: int | None = None, what: str = "images") -> dict[str, torch.Tensor]:
         """Features of all uint8 batches, concatenated on `device` (those of `extra` extractors too, unless not
-        `with_extra`)."""
+        `with_extra`); a progress line about every PROGRESS_EVERY_S of ``total`` ``what``."""
         extra = self.extra if with_extra else []
         self.to(device)
         for e in extra:
             e.to(device)
         parts: dict[str, list[torch.Tensor]] = {k: [] for k in self.names + [e.name for e in extra]}
+        progress = Progress(what, total)
         for b in batches:
             b = b.to(device, non_blocking=True)
             for k, v in self.batch(b).items():
                 parts[k].append(v)
             for e in extra:
                 parts[e.name].append(e.batch(b))
+            progress.add(b.shape[0])
         if not parts[POOL3]:
             raise ValueError("no images to extract features from")
         return {k: torch.cat(v) for k, v in parts.items()}
 
     def from_uint8(self, images: torch.Tensor, device: torch.device, batch_size: int) -> dict[str, torch.Tensor]:
         """Inception features of a uint8 (N, C, H, W) tensor (any device), in batches of `batch_size`."""
-        return self.run(images.split(batch_size), device, with_extra=False)
+        return self.run(images.split(batch_size), device, with_extra=False, total=images.shape[0],
+                        what="real images")
 
     def from_sampler(self, sample_fn: Callable[[int], torch.Tensor], n: int, device: torch.device,
                      batch_size: int, mode: str = "round",
@@ -148,10 +153,31 @@ class InceptionFeatures:
                 yield to_uint8(x, mode)
 
         try:
-            return self.run(batches(), device)
+            return self.run(batches(), device, total=n, what="generated images")
         except _NonFinite:
             log.warning("The generator produced NaN or inf; FID/IS of this evaluation are NaN.")
             return None
+
+
+class Progress:
+    """One ``logging`` line (so it reaches Hydra's train.log and Slurm's logs) about every PROGRESS_EVERY_S while
+    images go through the extractors: how many of how many, images/s and the ETA. Silent when the pass is
+    shorter than that."""
+
+    def __init__(self, what: str, total: int | None):
+        self.what, self.total, self.done = what, total, 0
+        self.t0 = self.last = time.monotonic()
+
+    def add(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S:
+            return
+        self.last = now
+        rate = self.done / max(now - self.t0, 1e-9)
+        of = f" of {self.total:,}" if self.total else ""
+        eta = f", ETA {time.strftime('%H:%M:%S', time.gmtime((self.total - self.done) / rate))}" if self.total else ""
+        log.info("Inception: %s%s %s, %.1f images/s%s", f"{self.done:,}", of, self.what, rate, eta)
 
 
 class VGG16Features:
