@@ -1,6 +1,7 @@
-"""``python -m ganexp`` lists the entry points, and each of them answers ``--help`` with exit code 0."""
+"""``python -m ganexp`` lists the entry points, and each of them answers ``--help`` with exit code 0 and plain text."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -17,3 +18,4 @@ def test_python_m_ganexp_lists_every_entry_point():
         assert done.returncode == 0, module
         expected = "== configuration groups ==" if module == "ganexp.train" else "usage"
         assert expected in done.stdout.lower(), module
+        assert not re.search(r"``|:(func|class|mod|meth):`|^\s*\.\. \w", done.stdout, re.M), module  # no reST

@@ -12,10 +12,13 @@ from pathlib import Path
 
 from . import studies
 
+DESCRIPTION = ("Write a sweep's report: by default the grid's own (one row per configuration, every metric, "
+               "comparisons, figures), or its paper's for runs of a study's experiment.")
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(prog="python -m ganexp.results", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m ganexp.results", description=DESCRIPTION)
     p.add_argument("sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR",
                    help="sweep folder(s) holding run folders (searched recursively)")
     p.add_argument("--out", type=Path, default=None,
