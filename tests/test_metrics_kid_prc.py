@@ -129,7 +129,7 @@ def test_summary_text_shows_headline_values_with_their_std():
 def test_unknown_metric_name_is_refused_naming_the_known_ones():
     with pytest.raises(ValueError, match=r"metrics.names must be a list of distinct registered metrics \(div, fid, "
                                          r"is, kid, prc\), got \['fid', 'fdi'\]"):
-        config.resolve({"names": ["fid", "fdi"]})
+        Evaluator({"names": ["fid", "fdi"]}, dataset=None)  # refused before the dataset is read
 
 
 class Rows(Metric):

@@ -611,3 +611,50 @@ def test_report_without_paper_values_says_so(tmp_path: Path):
     assert "Not in the paper (no published values to compare): digits." in report.notes
     assert [f.verdict for f in report.findings] == ["not testable"] * 4
     assert (out / "samples_digits.png").is_file() and (out / "figure3_1_fid.png").is_file()
+
+
+def small_n_runs(fids: dict[str, float], kids: dict[str, float] | None, n: int = 250) -> list[Run]:
+    """Each loss at d=10 on two seeds with fid<n> (and kid<n>) on n samples."""
+    runs = []
+    for loss, v in fids.items():
+        for s in (0, 1):
+            scale = 1 + (0.05 if s else -0.05)
+            metrics = {metric_key("fid", n): v * scale, **({metric_key("kid", n): kids[loss] * scale} if kids else {})}
+            runs.append(Run(path=Path("/nonexistent"), status="completed", dataset="mnist", loss=loss, z_dim=10,
+                            seed=s, metrics=metrics, steps=400, config={"latent": "uniform"},
+                            metric_info={"num_samples": n, "num_real": n, "real_split": "train"}))
+    return runs
+
+
+def test_small_n_verdicts_are_judged_on_kid_and_say_so(tmp_path: Path):
+    """fid250 ranks GAN-NS last (FID's bias at n = 250 can reorder close runs); kid250, on the same samples,
+    ranks it first: the verdict follows KID, the report says why, findings.json and summary.json name the key."""
+    from ganexp.results.keys import judging_key
+
+    worst_fid = dict(RANKED, gan_ns=30.0)
+    kids = {loss: v / 1000 for loss, v in RANKED.items()}  # KID's order = RANKED's: GAN-NS and LSGAN best
+    runs = small_n_runs(worst_fid, kids)
+    key, note = judging_key(runs, "fid250")
+    assert key == "kid250" and note.startswith("the verdicts are judged on `kid250`: FID on 250 samples")
+    report = build_report_from(runs, tmp_path)
+    claim2 = report.findings[1]
+    assert (claim2.verdict, report.judged_on) == ("supported", "kid250")
+    assert claim2.details[0].startswith("MNIST: best yes (ranking by mean KID d≥10: GAN-NS 0.0100, LSGAN 0.0110")
+    assert report.notes[0] == note
+    # without KID the FID verdict stands, with a warning; at 5000 samples FID is judged as it is
+    key, note = judging_key(small_n_runs(worst_fid, None), "fid250")
+    assert key == "fid250" and "recorded no `kid250`" in note
+    assert judging_key(small_n_runs(worst_fid, kids, n=5000), "fid5k") == ("fid5k", "")
+
+
+def build_report_from(runs: list[Run], tmp_path: Path):
+    """build_report on run folders written from in-memory runs (result.json as training writes it)."""
+    for r in runs:
+        folder = tmp_path / "sweep" / f"loss={r.loss}" / str(r.seed)
+        folder.mkdir(parents=True)
+        cfg = {"dataset": {"name": r.dataset, "resolution": 28}, "loss": {"name": r.loss}, "z_dim": r.z_dim,
+               "seed": r.seed, "latent": "uniform", "trainer": {"max_steps": r.steps}}
+        (folder / "result.json").write_text(json.dumps({
+            "status": r.status, "config": cfg, "steps": r.steps, "wall_s": 1.0, "metrics": r.metrics,
+            "metric_info": r.metric_info}))
+    return build_report([tmp_path / "sweep"])

@@ -77,20 +77,9 @@ def resolve(cfg: Any) -> dict[str, Any]:
 
 def _validate(c: dict[str, Any]) -> None:
     """Each key by the schema's rule (ganexp/schema.py, the one place a metrics key's rule lives), also for
-    a dict given to the library outside a run; then the names against the registry."""
+    a dict given to the library outside a run (the names against the registry: registry.validate_names)."""
     for key, value in c.items():
         check_value(f"metrics.{key}", str(value) if isinstance(value, PathLike) else value)
-    _validate_names(c["names"])
-
-
-def _validate_names(names: Any) -> None:
-    from ganexp.metrics.registry import known_names
-
-    known = known_names()
-    if not isinstance(names, (list, tuple)) or not names or len(set(names)) != len(names) or \
-            any(n not in known for n in names):
-        raise ValueError(f"metrics.names must be a list of distinct registered metrics ({', '.join(known)}), "
-                         f"got {names!r}")
 
 
 def metric_key(prefix: str, n: int) -> str:  # KEY_RE below reads what this writes

@@ -18,39 +18,12 @@ from ganexp import cachefiles
 from ganexp.metrics import cache, config
 from ganexp.metrics.extractor import (EXTRACTOR_ID, POOL3, VGG16_ID, InceptionFeatures, VGG16Features,
                                       to_uint8)
-from ganexp.metrics.registry import Metric, get_metric
+from ganexp.metrics.metric import Context, Metric
+from ganexp.metrics.registry import get_metric, validate_names
 from ganexp.metrics.stats import feature_stats, inception_score, sqrtm_psd
 from ganexp.metrics.weights import InceptionWeights, file_sha256, resolve_vgg16, resolve_weights
 
 log = logging.getLogger("ganexp.metrics")
-
-
-class Context:
-    """What the metrics of one generated set read: `gen`, the features extracted once ({POOL3: (N, 2048),
-    LOGITS: (N, 1008) with the official weights, VGG16_FEATURES: (N, 4096) when a metric reads VGG16}), the
-    generated pool3 statistics (computed on first use, shared by FID and div) and the real side."""
-
-    def __init__(self, ev: "Evaluator", gen: dict[str, torch.Tensor], sqrt_real: torch.Tensor | None):
-        self.ev, self.gen, self.sqrt_real = ev, gen, sqrt_real
-        self._gen_stats: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    @property
-    def cfg(self) -> dict[str, Any]:
-        return self.ev.cfg
-
-    def gen_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu (2048,), sigma (2048, 2048)) of the generated pool3 features, float64."""
-        if self._gen_stats is None:
-            self._gen_stats = feature_stats(self.gen[POOL3])
-        return self._gen_stats
-
-    def real_stats(self) -> dict:
-        """{'mu', 'sigma', 'n', 'path'} of the real pool3 features."""
-        return self.ev._real
-
-    def real_features(self, extractor: str) -> torch.Tensor:
-        """The real feature rows (num_real, D) of `extractor` ("inception" or "vgg16") on the features' device."""
-        return self.ev.real_features(extractor, self.gen[POOL3].device)
 
 
 class Evaluator:
@@ -67,6 +40,7 @@ class Evaluator:
 
     def __init__(self, metrics_cfg: Any, dataset: Any):
         self.cfg = config.resolve(metrics_cfg)
+        validate_names(self.cfg["names"])
         self.dataset = dataset
         self.fid_key = config.metric_key("fid", self.cfg["num_samples"])
         self.is_key = config.metric_key("is", self.cfg["num_samples"])

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
-from ganexp.metrics.registry import Metric, Output, register_metric
+from ganexp.metrics.metric import Context, Metric, Output, register_metric
 from ganexp.metrics.stats import frechet_distance
-
-if TYPE_CHECKING:
-    from ganexp.metrics.evaluator import Context
 
 
 def diversity(sigma_gen: torch.Tensor, sigma_real: torch.Tensor) -> float:
@@ -29,7 +24,7 @@ class FID(Metric):
     outputs = (Output("fid", "FID (Heusel et al. 2017)", higher_is_better=False, fmt=".2f"),)
     needs = frozenset({"real_stats"})
 
-    def compute(self, ctx: "Context") -> dict[str, float | None]:
+    def compute(self, ctx: Context) -> dict[str, float | None]:
         mu, sigma = ctx.gen_stats()
         real = ctx.real_stats()
         return {"fid": frechet_distance(real["mu"], real["sigma"], mu, sigma, sqrt_sigma1=ctx.sqrt_real)}
@@ -44,5 +39,5 @@ class Diversity(Metric):
                       fmt=".3f", summary=False),)
     needs = frozenset({"real_stats"})
 
-    def compute(self, ctx: "Context") -> dict[str, float | None]:
+    def compute(self, ctx: Context) -> dict[str, float | None]:
         return {"div": diversity(ctx.gen_stats()[1], ctx.real_stats()["sigma"])}

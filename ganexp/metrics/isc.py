@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ganexp.metrics.extractor import LOGITS
-from ganexp.metrics.registry import Metric, Output, register_metric
+from ganexp.metrics.metric import Context, Metric, Output, Scorer, register_metric
 
-if TYPE_CHECKING:
-    from ganexp.metrics.evaluator import Context, Evaluator
 
 
 @register_metric
@@ -23,10 +21,10 @@ class InceptionScore(Metric):
     def info(self, cfg: dict[str, Any]) -> dict[str, Any]:
         return {**super().info(cfg), "splits": int(cfg["is_splits"])}
 
-    def compute(self, ctx: "Context") -> dict[str, float | None]:
+    def compute(self, ctx: Context) -> dict[str, float | None]:
         mean, std = ctx.ev.inception_score_or_none(ctx.gen.get(LOGITS))
         return {"is": mean, "is_std": std}
 
-    def non_finite(self, ev: "Evaluator") -> dict[str, float | None]:
+    def non_finite(self, ev: "Scorer") -> dict[str, float | None]:
         value = float("nan") if ev.weights.has_logits else None
         return {"is": value, "is_std": value}

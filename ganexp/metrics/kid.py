@@ -9,16 +9,14 @@ unlike FID's. The subset protocol is torch-fidelity's (and the paper's code): `s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from ganexp.metrics.extractor import POOL3
-from ganexp.metrics.registry import Metric, Output, register_metric
+from ganexp.metrics.metric import Context, Metric, Output, register_metric
 
-if TYPE_CHECKING:
-    from ganexp.metrics.evaluator import Context
 
 DEGREE, COEF0 = 3, 1.0
 KID_SEED = 2020  # torch-fidelity's default rng_seed: the same subsets as its calculate_metrics
@@ -71,7 +69,7 @@ class KID(Metric):
         return {**super().info(cfg), "subsets": int(cfg["kid_subsets"]), "subset_size": size,
                 "kernel": f"poly(degree={DEGREE}, gamma=1/d, coef0={COEF0:g})", "seed": KID_SEED}
 
-    def compute(self, ctx: "Context") -> dict[str, float | None]:
+    def compute(self, ctx: Context) -> dict[str, float | None]:
         cfg = ctx.cfg
         mean, std = kernel_inception_distance(ctx.gen[POOL3], ctx.real_features("inception"),
                                               int(cfg["kid_subsets"]), int(cfg["kid_subset_size"]), KID_SEED)

@@ -11,15 +11,13 @@ and the extractor is part of the key (precision1k vs precision1k_vgg16), so the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from ganexp.metrics.extractor import POOL3, VGG16_FEATURES
-from ganexp.metrics.registry import Metric, Output, register_metric
+from ganexp.metrics.metric import Context, Metric, Output, register_metric
 
-if TYPE_CHECKING:
-    from ganexp.metrics.evaluator import Context
 
 ROWS = 4096  # distance rows per chunk: bounds the float64 (rows, N) block
 
@@ -69,7 +67,7 @@ class PRC(Metric):
     def info(self, cfg: dict[str, Any]) -> dict[str, Any]:
         return {**super().info(cfg), "k": int(cfg["prc_neighborhood"])}
 
-    def compute(self, ctx: "Context") -> dict[str, float | None]:
+    def compute(self, ctx: Context) -> dict[str, float | None]:
         name = self.extractor(ctx.cfg)
         gen = ctx.gen[POOL3 if name == "inception" else VGG16_FEATURES]
         return precision_recall_density_coverage(gen, ctx.real_features(name), int(ctx.cfg["prc_neighborhood"]))

@@ -37,6 +37,27 @@ def choose_fid_key(runs: list[Run]) -> str | None:
     return max(counts, key=lambda k: (counts[k], sample_count(KEY_RE["fid"].match(k).group(1))))
 
 
+MIN_FID_SAMPLES = 5000  # below this FID's bias dominates its value (docs/metrics.md: fid250 65.7 vs fid1k 51.2)
+
+
+def judging_key(runs: list[Run], fid_key: str | None) -> tuple[str | None, str]:
+    """The key a study's FID-based verdicts are judged on, and a note for the report ("" when it is FID at
+    full scale): ``fid_key`` on MIN_FID_SAMPLES samples or more; below, the KID the runs recorded on the
+    same samples (KID is unbiased: its expectation does not depend on n, so a small-n ranking estimates
+    the full-n one); ``fid_key`` with a warning when no run recorded that KID."""
+    m = KEY_RE["fid"].match(fid_key or "")
+    if m is None or sample_count(m.group(1)) >= MIN_FID_SAMPLES:
+        return fid_key, ""
+    kid = "kid" + fid_key[3:]
+    if any(r.status == "completed" and r.value(kid) is not None for r in runs):
+        return kid, (f"the verdicts are judged on `{kid}`: FID on {sample_count(m.group(1))} samples is "
+                     f"dominated by its bias (fewer than {MIN_FID_SAMPLES}); KID's value does not depend on n. "
+                     f"The tables still show `{fid_key}`.")
+    return fid_key, (f"`{fid_key}` is FID on {sample_count(m.group(1))} samples, where its bias dominates "
+                     f"(fewer than {MIN_FID_SAMPLES}), and the runs recorded no `{kid}` to judge on "
+                     f"(metrics.names with kid); read the verdicts as orderings at this n only.")
+
+
 def is_key_for(fid_key: str | None) -> str | None:
     """The IS key with the same sample tag as ``fid_key`` (``fid10k`` -> ``is10k``)."""
     return None if fid_key is None else "is" + fid_key[3:]

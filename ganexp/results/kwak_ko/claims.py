@@ -41,7 +41,8 @@ PAIRS = (("adain", "baseline"), ("sn_adain", "sn"))
 
 
 def _f(x: float) -> str:
-    return f"{x:.2f}"
+    """Two decimals (FID); four below 1 (KID's values, ~0.01-0.1)."""
+    return f"{x:.2f}" if abs(x) >= 1 else f"{x:.4f}"
 
 
 def _not_testable(f: Finding, reason: str) -> Finding:
@@ -116,8 +117,9 @@ def adain_claim(stats: Stats) -> Finding:
     """Observation 2 (Kwak & Ko, Figure 1): AdaIN starts rougher, ends with better detail."""
     epochs = stats.sample_epochs
     start = epochs[0] if epochs else 0.0
+    M = stats.judge_label
     f = Finding(2, "AdaIN starts rougher and ends with better detail (by FID)", "",
-                f"per pair (AdaIN vs Baseline, SN + AdaIN vs SN): mean FID higher at the first "
+                f"per pair (AdaIN vs Baseline, SN + AdaIN vs SN): mean {M} higher at the first "
                 f"evaluation at or after epoch {fmt_epoch(start)} and lower at the last; "
                 "supported when both hold for every pair")
     pairs = [(a, b) for a, b in PAIRS if stats.of(a) and stats.of(b)]
@@ -125,9 +127,9 @@ def adain_claim(stats: Stats) -> Finding:
         return _not_testable(f, "no pair of AdaIN and non-AdaIN variants with completed runs")
     checks = []
     for a, b in pairs:
-        ea, eb = (early_late(stats.of(v), stats.fid_key, start) for v in (a, b))
+        ea, eb = (early_late(stats.of(v), stats.judge_key, start) for v in (a, b))
         if ea is None or eb is None:
-            return _not_testable(f, f"{LABELS[a]} vs {LABELS[b]}: a run has fewer than 2 FID "
+            return _not_testable(f, f"{LABELS[a]} vs {LABELS[b]}: a run has fewer than 2 {M} "
                                     f"evaluations at or after epoch {fmt_epoch(start)}")
         checks.append((a, b, *_pair_text(a, b, ea, eb)))
     failed = [_failed(a, b, r, g) for a, b, r, g, _ in checks if not (r and g)]
@@ -139,12 +141,13 @@ def adain_claim(stats: Stats) -> Finding:
 
 def combined_claim(stats: Stats) -> Finding:
     """Observation 3 (Kwak & Ko): SN + AdaIN at least as good as either alone (final FID)."""
+    M = stats.judge_label
     f = Finding(3, "SN + AdaIN is at least as good as either alone", "",
-                "final mean FID(SN + AdaIN) <= min(final mean FID(SN), final mean FID(AdaIN))")
-    vals = {v: stats.mean_final(v, stats.fid_key) for v in ("sn_adain", "sn", "adain")}
+                f"final mean {M}(SN + AdaIN) <= min(final mean {M}(SN), final mean {M}(AdaIN))")
+    vals = {v: stats.mean_final(v, stats.judge_key) for v in ("sn_adain", "sn", "adain")}
     gone = [LABELS[v] for v, x in vals.items() if x is None]
     if gone:
-        return _not_testable(f, f"no final FID for {', '.join(gone)}")
+        return _not_testable(f, f"no final {M} for {', '.join(gone)}")
     best = min(vals["sn"], vals["adain"])
     f.verdict = SUPPORTED if vals["sn_adain"] <= best else CONTRADICTED
     f.reason = (f"SN + AdaIN {_f(vals['sn_adain'])} {'<=' if f.verdict == SUPPORTED else '>'} "

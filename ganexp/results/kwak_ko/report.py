@@ -67,7 +67,7 @@ def pipeline_reasons(report: Report) -> list[str]:
 
 def collect_notes(report: Report) -> list[str]:
     """Warnings a reader must see: other norm pairs, duplicates, mixed FID sample settings."""
-    notes = []
+    notes = [report.stats.judged] if report.stats.judged else []
     if report.other:
         notes.append(f"{len(report.other)} run(s) whose norm.g/norm.d is none of the four "
                      "variants, not counted: " + ", ".join(
@@ -165,7 +165,7 @@ def summary(report: Report) -> dict:
     return {"study": "kwak_ko", "sweeps": [str(s) for s in report.sweep_dirs],
             "counts": report.counts, "variants": per_variant,
             "excluded_runs": [str(r.run.path) for r in report.other],
-            "fid_key": report.stats.fid_key, "div_key": report.stats.div_key,
+            "fid_key": report.stats.fid_key, "judged_on": report.stats.judge_key, "div_key": report.stats.div_key,
             "dataset_size": report.stats.dataset_size,
             "pipeline_check": pipeline_reasons(report), "notes": report.notes,
             "files": sorted(report.files)}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .. import cells
 from ..cells import Cell
-from ..keys import choose_fid_key, sample_count
+from ..keys import choose_fid_key, judging_key, sample_count
 from ..tables import Table
 from ..keys import KEY_RE
 from .runs import LABELS, ORDER, StudyRun, fmt_epoch
@@ -58,6 +58,16 @@ class Stats:
     runs: list[StudyRun]
     fid_key: str | None
     div_key: str | None
+    judged_on: str | None = None  # what the FID observations are judged on when not fid_key: at small n, KID
+    judged: str = ""  # the report's note when that is not FID at full scale (keys.judging_key)
+
+    @property
+    def judge_key(self) -> str | None:
+        return self.judged_on or self.fid_key
+
+    @property
+    def judge_label(self) -> str:
+        return "KID" if (self.judge_key or "").startswith("kid") else "FID"
 
     def of(self, variant: str, completed: bool = True) -> list[StudyRun]:
         """Runs of ``variant`` (completed ones only by default), in seed order."""
@@ -151,5 +161,8 @@ def table_fid(stats: Stats) -> Table:
 
 
 def build_stats(runs: list[StudyRun], fid_key: str | None = None) -> Stats:
-    """Stats of ``runs`` with the FID key most runs report (or ``fid_key``)."""
-    return Stats(runs, fid_key or choose_fid_key([r.run for r in runs]), choose_div_key(runs))
+    """Stats of ``runs`` with the FID key most runs report (or ``fid_key``), and the key its observations are
+    judged on (keys.judging_key: KID on the same samples where FID's n is small)."""
+    fid_key = fid_key or choose_fid_key([r.run for r in runs])
+    judge_key, judged = judging_key([r.run for r in runs], fid_key)
+    return Stats(runs, fid_key, choose_div_key(runs), judge_key if judge_key != fid_key else None, judged)

@@ -63,6 +63,11 @@ class Table:
     from_paper: bool = False  # cells hold the published means (one value each), not runs
 
     @property
+    def label(self) -> str:
+        """The metric's name as the findings print it: FID, KID, IS."""
+        return self.metric.upper()
+
+    @property
     def available(self) -> bool:
         """Whether any cell has a value (IS is unavailable without the official weights)."""
         return any(c.n for c in self.cells.values())
@@ -73,8 +78,8 @@ class Table:
 
 
 def build_table(runs: list[Run], metric: str, key: str | None, grid: Grid) -> Table:
-    """Aggregate ``runs`` into a table of ``metric`` ("fid" or "is") read from ``key``."""
-    ref = paper.paper_table(metric)
+    """Aggregate ``runs`` into a table of ``metric`` ("fid", "is", or "kid": no published values) read from ``key``."""
+    ref = paper.paper_table(metric) if metric in ("fid", "is") else {}
     cells = {(d, loss, z): Cell(d, loss, z, n_expected=grid.seeds_per_cell,
                                 paper=ref.get((d, loss, z)))
              for d, loss in grid.rows() for z in grid.z_dims}

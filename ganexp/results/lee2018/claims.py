@@ -47,18 +47,20 @@ def _mean(table: Table, d: str, loss: str, z: int) -> float | None:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.2f}"
+    """Two decimals as the paper's tables; four below 1 (KID's values, ~0.01-0.1)."""
+    return f"{x:.2f}" if abs(x) >= 1 else f"{x:.4f}"
 
 
 def claim1(fid: Table) -> Finding:
     """FID falls steeply up to d = 10 and is flat from 10 to 100 (per data set, loss median)."""
+    M = fid.label  # FID, or KID where the runs judge on KID (keys.judging_key)
     zs = fid.grid.z_dims
     low, high = [z for z in zs if z < 10], [z for z in zs if z > 10]
-    crit = (f"median over losses: FID(10) < {STEEP_RATIO}·FID(d_lo) and "
-            f"|FID(d_hi) − FID(10)|/FID(10) < {FLAT_TOL}")
+    crit = (f"median over losses: {M}(10) < {STEEP_RATIO}·{M}(d_lo) and "
+            f"|{M}(d_hi) − {M}(10)|/{M}(10) < {FLAT_TOL}")
     f = Finding(1, "FID falls steeply up to d=10 and is flat from 10 to 100", "", crit)
     if 10 not in zs or not low or not high:
-        f.verdict, f.reason = NOT_TESTABLE, "needs FID at d=10, at some d<10 and some d>10"
+        f.verdict, f.reason = NOT_TESTABLE, f"needs {M} at d=10, at some d<10 and some d>10"
         return f
     lo, hi, passes = min(low), max(high), []
     for d in fid.grid.datasets:
@@ -69,11 +71,11 @@ def claim1(fid: Table) -> Finding:
         a, b, c = (statistics.median(col) for col in zip(*series))
         steep, flat = b < STEEP_RATIO * a, abs(c - b) < FLAT_TOL * b
         passes.append(steep and flat)
-        f.details.append(f"{paper.dataset_label(d)} ({len(series)} losses): median FID d={lo} "
+        f.details.append(f"{paper.dataset_label(d)} ({len(series)} losses): median {M} d={lo} "
                          f"{_fmt(a)} → d=10 {_fmt(b)} (×{_ratio(b, a):.2f}, steep {_yes(steep)})"
                          f" → d={hi} {_fmt(c)} ({_ratio(c - b, b):+.0%}, flat {_yes(flat)})")
     f.verdict = verdict(passes)
-    f.reason = "" if passes else f"no loss has FID at d={lo}, 10 and {hi} on any data set"
+    f.reason = "" if passes else f"no loss has {M} at d={lo}, 10 and {hi} on any data set"
     return f
 
 
@@ -142,8 +144,9 @@ def _num(x: float | None) -> str:
 
 def claim2(fid: Table) -> Finding:
     """GAN-NS and LSGAN are best (top ranks at d ≥ 10) and most stable (divergence, seed CV)."""
-    crit = (f"both rank in the top {TOP_K} of ≥{MIN_LOSSES} losses by mean FID over d≥{HIGH_D}; "
-            f"stable: diverged fraction ≤ the median other loss's and mean CV of FID across seeds "
+    M = fid.label  # FID, or KID where the runs judge on KID (keys.judging_key)
+    crit = (f"both rank in the top {TOP_K} of ≥{MIN_LOSSES} losses by mean {M} over d≥{HIGH_D}; "
+            f"stable: diverged fraction ≤ the median other loss's and mean CV of {M} across seeds "
             f"(d≥{HIGH_D}) ≤ {1 + CV_TOL:g}× the median other loss's")
     f = Finding(2, "GAN-NS and LSGAN are best and most stable", "", crit)
     passes, subjects = [], ("gan_ns", "lsgan")
@@ -157,12 +160,12 @@ def claim2(fid: Table) -> Finding:
             stability(fid, d, subjects, [loss for loss in means if loss not in subjects])
         passes.append(best and stable is not False)
         ranks = ", ".join(f"{paper.loss_label(loss)} {_fmt(means[loss])}" for loss in order)
-        f.details.append(f"{paper.dataset_label(d)}: best {_yes(best)} (ranking by mean FID "
+        f.details.append(f"{paper.dataset_label(d)}: best {_yes(best)} (ranking by mean {M} "
                          f"d≥{HIGH_D}: {ranks}); stable "
                          f"{'not testable' if stable is None else _yes(stable)} ({text})")
     f.verdict = verdict(passes)
     if not passes:
-        f.reason = f"needs GAN-NS, LSGAN and ≥{MIN_LOSSES} losses with FID at d≥{HIGH_D}"
+        f.reason = f"needs GAN-NS, LSGAN and ≥{MIN_LOSSES} losses with {M} at d≥{HIGH_D}"
     return f
 
 
@@ -175,8 +178,9 @@ def is_gray(dataset: str, channels: dict[str, int]) -> bool | None:
 
 def claim3(fid: Table, channels: dict[str, int] | None = None) -> Finding:
     """WGAN is weak on gray data sets, WGAN-GP on color ones (among the worst ranks at d ≥ 10)."""
+    M = fid.label  # FID, or KID where the runs judge on KID (keys.judging_key)
     crit = (f"gray: WGAN, color: WGAN-GP ranks among the {WORST_K} worst of ≥{MIN_LOSSES} losses "
-            f"by mean FID over d≥{HIGH_D}")
+            f"by mean {M} over d≥{HIGH_D}")
     f = Finding(3, "WGAN is weak on the gray data sets, WGAN-GP on color", "", crit)
     passes = []
     for d in fid.grid.datasets:
@@ -190,18 +194,19 @@ def claim3(fid: Table, channels: dict[str, int] | None = None) -> Finding:
         passes.append(rank > len(order) - WORST_K)
         f.details.append(f"{paper.dataset_label(d)} ({'gray' if gray else 'color'}): "
                          f"{paper.loss_label(subject)} ranks {rank}/{len(order)} "
-                         f"(FID {_fmt(means[subject])}) — weak {_yes(passes[-1])}")
+                         f"({M} {_fmt(means[subject])}) — weak {_yes(passes[-1])}")
     f.verdict = verdict(passes)
     if not passes:
-        f.reason = (f"needs WGAN (gray) or WGAN-GP (color) among ≥{MIN_LOSSES} losses with FID at "
+        f.reason = (f"needs WGAN (gray) or WGAN-GP (color) among ≥{MIN_LOSSES} losses with {M} at "
                     f"d≥{HIGH_D} on a data set of known channel count")
     return f
 
 
 def claim4(fid: Table, inception: Table) -> Finding:
     """IS rates d_lo as good where FID rates it far worse; FID ranks d_lo below every d ≥ 10."""
-    crit = (f"IS-misjudged series: IS(d_lo) ≥ {IS_GOOD}·max IS and FID(d_lo) ≥ {FID_BAD}·min FID; "
-            f"FID must rate d_lo worse than every d≥{HIGH_D} in every series")
+    M = fid.label  # FID, or KID where the runs judge on KID (keys.judging_key)
+    crit = (f"IS-misjudged series: IS(d_lo) ≥ {IS_GOOD}·max IS and {M}(d_lo) ≥ {FID_BAD}·min {M}; "
+            f"{M} must rate d_lo worse than every d≥{HIGH_D} in every series")
     f = Finding(4, "IS misjudges (rates d=1 as good on some data set), FID does not", "", crit)
     if not inception.available:
         f.verdict = NOT_TESTABLE
@@ -220,13 +225,13 @@ def claim4(fid: Table, inception: Table) -> Finding:
         if fids[lo] >= FID_BAD * min(fids.values()) and iss[lo] >= IS_GOOD * max(iss.values()):
             misjudged.append((d, loss))
             f.details.append(f"{paper.dataset_label(d)} {paper.loss_label(loss)}: IS(d={lo}) "
-                             f"{_fmt(iss[lo])} vs best {_fmt(max(iss.values()))}, FID(d={lo}) "
+                             f"{_fmt(iss[lo])} vs best {_fmt(max(iss.values()))}, {M}(d={lo}) "
                              f"{_fmt(fids[lo])} vs best {_fmt(min(fids.values()))}")
     f.details.insert(0, f"{len(misjudged)} of {len(fid_flags)} series IS-misjudged at d={lo}; "
-                        f"FID rates d={lo} worse than every d≥{HIGH_D} in {sum(fid_flags)} of "
+                        f"{M} rates d={lo} worse than every d≥{HIGH_D} in {sum(fid_flags)} of "
                         f"{len(fid_flags)}")
     if not fid_flags:
-        f.verdict, f.reason = NOT_TESTABLE, f"needs FID and IS at d={lo} and another d"
+        f.verdict, f.reason = NOT_TESTABLE, f"needs {M} and IS at d={lo} and another d"
         f.details = []
     elif not misjudged:
         f.verdict = CONTRADICTED
@@ -237,7 +242,7 @@ def claim4(fid: Table, inception: Table) -> Finding:
 
 def all_findings(fid: Table, inception: Table, channels: dict[str, int] | None = None
                  ) -> list[Finding]:
-    """The four claims tested on the given FID and IS tables."""
+    """The four claims tested on the given FID (or, at small n, KID: keys.judging_key) and IS tables."""
     return [claim1(fid), claim2(fid), claim3(fid, channels), claim4(fid, inception)]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..findings import Finding, findings_json
 from . import claims, figures, paper, render
 from ..cells import counts_by_status
-from ..keys import choose_fid_key, is_key_for
+from ..keys import choose_fid_key, is_key_for, judging_key
 from .aggregate import Table, build_table
 from ..tables import write_text
 from .grid import Grid, infer_grid
@@ -41,6 +41,7 @@ class Report:
     paper_findings: list[Finding]
     notes: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    judged_on: str | None = None  # the key the findings read: the FID key, or at small n its KID
 
     @property
     def counts(self) -> dict[str, int]:
@@ -63,10 +64,12 @@ def build_report(sweep_dirs: list[Path], paper_grid: bool = False, seeds: int | 
     fid = build_table(runs, "fid", fid_key, grid)
     inception = build_table(runs, "is", is_key_for(fid_key), grid)
     channels = dataset_channels(runs)
-    found = claims.all_findings(fid, inception, channels)
+    judge_key, judged = judging_key(runs, fid_key)
+    judge = fid if judge_key == fid_key else build_table(runs, "kid", judge_key, grid)
+    found = claims.all_findings(judge, inception, channels)
     ref = claims.all_findings(claims.paper_only(fid), claims.paper_only(inception), channels)
-    report = Report(sweep_dirs, runs, dropped, grid, fid, inception, found, ref)
-    report.notes = collect_notes(report)
+    report = Report(sweep_dirs, runs, dropped, grid, fid, inception, found, ref, judged_on=judge_key)
+    report.notes = ([judged] if judged else []) + collect_notes(report)
     return report
 
 
@@ -178,7 +181,7 @@ def summary(report: Report) -> dict:
     return {"sweeps": [str(s) for s in report.sweep_dirs], "counts": report.counts,
             "grid": {"datasets": g.datasets, "losses": g.losses, "z_dims": g.z_dims,
                      "seeds_per_cell": g.seeds_per_cell, "source": g.source},
-            "fid_key": report.fid.key, "is_key": report.inception.key,
+            "fid_key": report.fid.key, "is_key": report.inception.key, "judged_on": report.judged_on,
             "is_available": report.inception.available, "notes": report.notes,
             "files": sorted(report.files)}
 

@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..findings import CONTRADICTED, NOT_AT_SCALE, NOT_TESTABLE, SUPPORTED, Finding
-from ..keys import KEY_RE, sample_count
+from ..keys import KEY_RE, MIN_FID_SAMPLES, sample_count
 from .reference import published
 from .runs import Model
 from .tables import Stats
 
 MIN_EPOCHS = 10  # the paper trains ~50+ epochs; below this, FID/IS orderings say nothing about its claims
-MIN_FID_SAMPLES = 5000  # FID's bias dominates below a few thousand samples
 NOISE = " (within seed noise)"
 LINEAR_LO, LINEAR_HI = 0.5, 2.0
 SNGAN, NO_SN, PROGAN = Model("sngan"), Model("sngan_without_sn"), Model("progan")
