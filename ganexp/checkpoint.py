@@ -20,10 +20,11 @@ FORMAT = "ganexp-ckpt/2"
 FORMAT_PAIR = "ganexp-ckpt/1"  # G, D, opt_g, opt_d, loss
 
 
-def save(path: Path, module, extra: dict) -> None:
-    """Write ``module.checkpoint_state()`` and ``extra`` atomically (temp file + rename): a kill never
-    leaves a truncated last.ckpt. ``module``: a training system, or one member of a fused array."""
-    write(path, {"format": FORMAT, **module.checkpoint_state(), **extra})
+def save(path: Path, state: dict, extra: dict) -> None:
+    """Write a run's training ``state`` (a system's ``checkpoint_state()``, or a fused array's
+    ``member_checkpoint(i)``: the same format) and its folder's ``extra`` atomically (temp file + rename):
+    a kill never leaves a truncated last.ckpt."""
+    write(path, {"format": FORMAT, **state, **extra})
 
 
 def write(path: Path, state: dict) -> None:

@@ -131,7 +131,7 @@ def effective_model(model: dict, loss: dict) -> dict:
 
 def without_derived(trainer: dict) -> dict:
     """The trainer settings as the user gave them: steps_per_epoch comes from the data, and max_steps
-    from max_epochs when that is set (Run.apply_epochs), so neither is part of what a run is."""
+    from max_epochs when that is set (RunFolder.apply_epochs), so neither is part of what a run is."""
     epochs = trainer.get("max_epochs") is not None
     return {k: v for k, v in trainer.items()
             if k != "steps_per_epoch" and not (k == "max_steps" and epochs) and not (k == "max_epochs" and not epochs)}

@@ -1,8 +1,10 @@
-"""One run: its folder's bookkeeping (``Run``: config, hash, log, samples, evaluation, checkpoints,
-result.json), the hooks a system calls back (``RunHooks``), Lightning's glue, and the lifecycle around a
-run that may train (``left_alone``: skip / keep; ``train``: build, config.yaml, fit with failure
-containment, the summary line). A single run (``ganexp.train``) and a fused array's members
-(``ganexp.fusedarray``) both use it."""
+"""One run folder's bookkeeping and the one lifecycle every run goes through, alone or as a fused array's
+member: ``RunFolder`` (config, hash, log, samples, scores, checkpoints, result.json; no model), ``Training``
+(one system and the folders it trains; what ``RunHooks`` asks after each step), ``Builder`` (how a kind of
+job builds its data and system: ``RunBuild`` for a single run, ganexp/fusedarray.py's for fused members) and
+``train_runs`` (lock, skip / keep / force, build, config.yaml, start or resume, fit under stop signals with
+failure containment, the summary line). ``ganexp.train`` calls it for a single run and, through
+``fusedarray.run_array``, for a fused array's members."""
 from __future__ import annotations
 
 import errno
@@ -14,7 +16,9 @@ import shutil
 import socket
 import time
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Protocol
 
 import lightning as L
 import torch
@@ -23,10 +27,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from . import checkpoint as ckpt
 from .config import building, config_hash, register_resolvers, to_container, without_derived
+from .runlock import RunFolderLock
 from .stopsignals import StopSignals
 from .schema import leaves
 from .data.placement import make_batcher, training_device
 from .systems import Diverged, GANSystem, build_system, chunks, eval_codes, sample_latent
+from .systems.base import non_finite
 from .systems.captured import check_device
 from . import records
 from .errors import FOLDER_FAULTS, USER_ERRORS, CheckpointError
@@ -44,81 +50,13 @@ class FolderFault(Exception):
     written atomically or read back by whole lines, so the same command resumes."""
 
 
-class RunHooks:
-    """Per-step side work of a run: logging, sample grids, evaluation, checkpoints."""
+# --- one run folder ------------------------------------------------------------------------------
 
-    def __init__(self, run: "Run"):
-        self.run, self.t = run, run.cfg.trainer
-        self.last_ckpt_time = time.monotonic()
-        spe, mx = self.t.steps_per_epoch, self.t.max_steps
-        self.grid_epochs = epoch_milestones(self.t.get("sample_at_epochs") or [], spe, mx)
-        late = [e for e in self.t.get("sample_at_epochs") or [] if e not in sum(self.grid_epochs.values(), [])]
-        if late:
-            print(f"[note] {run.name}: trainer.sample_at_epochs {late} lie past the run's end "
-                  f"({mx / spe:.4g} epochs); no grid for them", flush=True)
-        every = run.cfg.metrics.get("every_n_epochs")
-        multiples = [every * k for k in range(1, int(mx / (every * spe)) + 2)] if every else []
-        self.eval_steps = set(self.grid_epochs) | set(epoch_milestones(multiples, spe, mx))
-
-    def after_step(self, m: GANSystem) -> None:
-        step, t = m.step_count, self.t
-        self.run.window_end = time.time()
-        if step % t.log_every_n_steps == 0 or step == t.max_steps:
-            self.run.log_row(step, m.pop_logs())
-        if step % t.sample_every_n_steps == 0 and step != t.max_steps:
-            self.run.save_samples(f"step_{step:06d}", step)
-        for epoch in self.grid_epochs.get(step, ()):
-            self.run.save_samples(f"epoch_{epoch:g}", step)
-        every = self.run.cfg.metrics.every_n_steps
-        due = (every and step % every == 0) or step in self.eval_steps
-        if self.run.evaluator is not None and due and step != t.max_steps:
-            self.run.evaluate(step)
-        due = time.monotonic() - self.last_ckpt_time > 60 * t.ckpt_every_minutes
-        if (step % t.ckpt_every_n_steps == 0 or due) and step != t.max_steps:
-            self.run.save_checkpoint()
-            self.last_ckpt_time = time.monotonic()
-        if step == t.max_steps:
-            self.run.finish_training()
-        if self.run.stop is not None and self.run.stop.pending is not None:
-            self.run.stop_here(step)
-
-
-def epoch_milestones(epochs: list, steps_per_epoch: float, max_steps: int) -> dict[int, list]:
-    """{generator step: epochs that end there}: epoch e ends after ceil(e * steps_per_epoch) steps
-    (rounded to 1e-9 first, so 0.1 * 30 is step 3); epochs past max_steps are left out."""
-    out: dict[int, list] = {}
-    for e in epochs:
-        step = max(1, math.ceil(round(e * steps_per_epoch, 9)))
-        if step <= max_steps:
-            out.setdefault(step, []).append(e)
-    return out
-
-
-class RunActions:
-    """What RunHooks asks of a run at its last step and at a stop signal; shared by a Run and a fused
-    array of runs (ganexp/fusedarray.py), which implement save_samples, evaluate and save_checkpoint."""
-
-    def finish_training(self) -> None:
-        """Final grid, evaluation and checkpoint, run inside the last training step: still on the
-        training device (Lightning moves the module to the CPU when fit() returns)."""
-        step = self.module.step_count
-        self.save_samples("final", step)
-        if self.evaluator is not None:
-            self.evaluate(step)
-        self.save_checkpoint()
-
-    def stop_here(self, step: int) -> None:
-        """A stop signal came during this step: save last.ckpt (finish_training already did at the last
-        step), then let the signal take its course (ganexp/stopsignals.py)."""
-        if step != self.cfg.trainer.max_steps:
-            self.save_checkpoint()
-        print(f"[stopped] {self.name}: {self.stop.pending.name} at step {step}; last.ckpt saved, the run "
-              f"resumes from it", flush=True)
-        self.stop.hand_on()
-
-
-class Run(RunActions):
-    """One training run in its folder."""
+class RunFolder:
+    """What one run records in its folder, whether it trains alone or as a fused array's member: config,
+    hash, metrics.jsonl and W&B (``RunLogger``), sample grids, scores and collapse, last.ckpt, result.json,
+    and the run's step, training time and training windows. It holds no model: ``Training`` hands it what
+    to write (log means, images, scores, the system's checkpoint state) and sets its step after each step."""
 
     def __init__(self, cfg: DictConfig, run_dir: Path, name: str):
         self.cfg, self.dir, self.name = cfg, run_dir, name
@@ -127,46 +65,20 @@ class Run(RunActions):
         self.metrics: dict = {}
         self.metric_info: dict = {}
         self.collapse: dict | None = None  # diversity below metrics.collapse_threshold since {step, epoch}
-        self.evaluator = self.module = self.batcher = None
+        self.div_key: str | None = None  # the evaluator's diversity key; None: the run has no evaluations
+        self.logger: RunLogger | None = None  # open from start() to close_logger()
+        self.step = 0  # generator steps done
+        self.train_s = 0.0  # seconds inside training steps, earlier processes' included
+        self.train_s_before = 0.0  # ... of the processes before this one (from last.ckpt)
         self.elapsed_before = 0.0
         self.train_windows: list[list[float]] = []  # [start, end] unix times of each process that trained
         self.window_start = self.window_end = None  # this process's training window (unix times)
-        self.device: str | None = None  # set while training (Lightning moves the module to the CPU after fit)
+        self.device: str | None = None  # what trains it, named at each checkpoint (fit() ends on the CPU)
         self.saved_step: int | None = None  # the step of the last good last.ckpt (None: none yet)
-        self.stop: StopSignals | None = None  # while trainer.fit runs: SIGTERM / Slurm's warning noted
-        self.t0 = time.monotonic()  # fit() restarts it; set here so that a failure before fit can be timed
+        self.last_progress: float | None = None
+        self.t0 = time.monotonic()  # start() restarts it; set here so that a failure before it can be timed
 
-    # --- lifecycle -------------------------------------------------------------------------
-    def build(self) -> None:
-        """Data, networks, loss and evaluator; anything that fails here is a user error naming its keys."""
-        cfg = self.cfg
-        images = self.load_dataset()
-        L.seed_everything(cfg.seed, workers=True, verbose=False)
-        with building("batches", "batch_size, data.*"):
-            self.batcher, line = make_batcher(images, self.cfg_dict["data"], cfg.batch_size, cfg.seed,
-                                              training_device(cfg.trainer.accelerator), cfg.launch.jobs_per_gpu,
-                                              self.dataset.name)
-        print(line, flush=True)
-        self.build_system(self.batcher, RunHooks(self))
-        self.evaluator = build_evaluator(cfg, self.dataset)
-        with building("trainer", "trainer.*"):
-            self.trainer = make_trainer(cfg.trainer, self.dir)
-        check_device(cfg.trainer)
-
-    def load_dataset(self, dataset=None):
-        """The training images, uint8 (N, C, H, W), from ``dataset`` (shared by a fused array) or a new one."""
-        with building("dataset", "dataset.*"):
-            self.dataset = dataset or instantiate(self.cfg.dataset)
-            images = self.dataset.images("train")
-        self.apply_epochs(images.shape[0])
-        return images
-
-    def build_system(self, batcher, hooks) -> None:
-        """The training system (the global RNG seeded first) and the fixed codes of the sample grids."""
-        with building("system", "system.*, model.*, norm.*, loss.*, z_dim"):
-            self.module = build_system(self.cfg, batcher, hooks)
-        self.eval_z = eval_codes(self.cfg_dict)
-
+    # --- before training ------------------------------------------------------------------------
     def apply_epochs(self, n_images: int) -> None:
         """trainer.steps_per_epoch from the data (an epoch = every real image once through D: N // batch
         real batches, loss.n_critic per generator step; a fraction when they do not divide, e.g. 0.8 for
@@ -180,22 +92,9 @@ class Run(RunActions):
                 t.max_steps = max(1, math.ceil(t.max_epochs * steps))
         self.cfg_dict = to_container(self.cfg)
 
-    def fit(self) -> dict:
-        resume = self.start()
-        self.module.resume_state = resume
-        start = resume["step"] if resume else 0
-        status, extra = "completed", {}
-        try:
-            if start < self.cfg.trainer.max_steps:  # else: killed after the final checkpoint; it holds the final metrics
-                self.window_start = time.time()
-                with StopSignals() as self.stop:
-                    fit_steps(self.trainer, self.module, start, self.cfg.trainer.max_steps)
-        except Diverged as d:
-            status, extra = "diverged", {"diverged_at": d.step, "error": str(d)}
-        finally:  # a failed run's W&B run is closed too
-            self.batcher.close()
-            self.close_logger()
-        return self.result(status, extra)
+    def write_config(self) -> None:
+        with writing(self.dir / "config.yaml"):
+            (self.dir / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg_dict))
 
     def start(self) -> dict | None:
         """Before training: stale temp files gone, the checkpoint's state read (None: from scratch), the
@@ -207,11 +106,6 @@ class Run(RunActions):
                                 truncate_after=resume["step"] if resume else None)
         self.t0 = time.monotonic()
         return resume
-
-    def close_logger(self) -> None:
-        collapse = {"collapse_epoch": self.collapse["epoch"]} if self.collapse else {}
-        step = self.module.step_count if self.module is not None else 0
-        self.logger.finish({**{k: v for k, v in self.metrics.items() if v is not None}, **collapse}, step)
 
     def _resume_state(self) -> dict | None:
         path = self.dir / "last.ckpt"
@@ -230,16 +124,24 @@ class Run(RunActions):
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self.train_windows = [list(w) for w in state.get("train_windows", [])]
         self.device = state.get("device")
-        self.module.train_s = float(state.get("train_s", 0.0))
+        self.train_s = self.train_s_before = float(state.get("train_s", 0.0))
         self.metrics = dict(state.get("metrics", {}))
         self.metric_info = dict(state.get("metric_info", {}))
         self.collapse = state.get("collapse")
-        # Set now, not only by ResumeCallback: after a kill past the final checkpoint no step is left to run.
-        self.module.step_count = self.saved_step = int(state["step"])
+        # Set now, not only once the system restores it: after a kill past the final checkpoint no step is left to run.
+        self.step = self.saved_step = int(state["step"])
         print(f"[resume] {self.name}: from step {state['step']} of {self.cfg.trainer.max_steps}", flush=True)
         return state
 
-    # --- side work ---------------------------------------------------------------------------
+    def close_logger(self) -> None:
+        """The log's summary written and W&B closed; again (a run ended, then the lifecycle's exit) is a no-op."""
+        if self.logger is None:
+            return
+        collapse = {"collapse_epoch": self.collapse["epoch"]} if self.collapse else {}
+        self.logger.finish({**{k: v for k, v in self.metrics.items() if v is not None}, **collapse}, self.step)
+        self.logger = None
+
+    # --- what training hands it -----------------------------------------------------------------
     def log_row(self, step: int, logs: dict) -> None:
         row = {"step": step, "epoch": round(step / self.cfg.trainer.steps_per_epoch, 4),
                "images_seen": step * self.cfg.batch_size * self.cfg.loss.n_critic, "time_s": round(self.elapsed(), 3),
@@ -251,7 +153,7 @@ class Run(RunActions):
     def progress(self, row: dict) -> None:
         """About every PROGRESS_EVERY_S (and at the last step), one line through ``logging`` (so it reaches
         Hydra's train.log and Slurm's logs): step/max, epoch, images/s, the losses, the last FID/KID, ETA."""
-        now, last = time.monotonic(), getattr(self, "last_progress", None)
+        now, last = time.monotonic(), self.last_progress
         max_steps = self.cfg.trainer.max_steps
         if last is not None and now - last < PROGRESS_EVERY_S and row["step"] < max_steps:
             return
@@ -266,31 +168,24 @@ class Run(RunActions):
                  row["epoch"], rate, losses or "no losses yet", f", {scores}" if scores else "",
                  "-" if eta is None else time.strftime("%H:%M:%S", time.gmtime(eta)))
 
-    def save_samples(self, tag: str, step: int, images: torch.Tensor | None = None) -> None:
-        """samples/<tag>.png of the fixed codes (``images``: already generated by a fused array)."""
+    def save_samples(self, tag: str, step: int, images: torch.Tensor) -> None:
+        """samples/<tag>.png of the run's images of the fixed codes."""
         path = self.dir / "samples" / f"{tag}.png"
-        images = self.module.generate(self.eval_z) if images is None else images
         if self.logger.guard("sample grids", step, lambda: save_grid(images, path)):
             self.logger.image("samples", path, step)
 
-    def evaluate(self, step: int) -> None:
-        """FID/IS on codes from a dedicated generator: the same codes at every evaluation, and the
-        training RNG untouched (evaluating more or less often never changes the training run)."""
-        t, device = time.monotonic(), self.module.device
-        gen = self.eval_generator(device)
-        scores = self.evaluator.evaluate(lambda n: self.module.generate(
-            sample_latent(n, self.cfg.z_dim, self.cfg.latent, device, gen)), device)
-        self.record_scores(step, scores, time.monotonic() - t)
-
     def eval_generator(self, device) -> torch.Generator:
+        """The run's evaluation codes come from a generator of their own: the same codes at every evaluation,
+        and the training RNG untouched (evaluating more or less often never changes the training run)."""
         return torch.Generator(device=device).manual_seed(10_000 + self.cfg.seed)
 
-    def record_scores(self, step: int, scores: dict, seconds: float) -> None:
-        """An evaluation's scores into the run's metrics and log; notes a collapse."""
+    def record_scores(self, step: int, scores: dict, seconds: float, info: dict) -> None:
+        """An evaluation's scores (``info``: the evaluator's notes on them) into the run's metrics and log;
+        notes a collapse."""
         self.metrics.update(scores)
-        self.metric_info = dict(self.evaluator.info)
+        self.metric_info = dict(info)
         epoch = round(step / self.cfg.trainer.steps_per_epoch, 4)
-        collapsed = self.note_collapse(scores.get(self.evaluator.div_key), step, epoch)
+        collapsed = self.note_collapse(scores.get(self.div_key), step, epoch)
         self.logger.log({"step": step, "epoch": epoch, "time_s": round(self.elapsed(), 3), **scores,
                          "collapsed": collapsed, "eval_s": round(seconds, 3)})
 
@@ -305,14 +200,18 @@ class Run(RunActions):
             self.collapse = {"step": step, "epoch": epoch}
         return collapsed
 
-    def save_checkpoint(self) -> None:
-        self.device = device_name(self.module.device)
-        ckpt.save(self.dir / "last.ckpt", self.module, {
-            "config": self.cfg_dict, "config_hash": self.hash, "wandb_id": self.logger.wandb_id,
-            "elapsed_s": self.elapsed(), "metrics": self.metrics, "metric_info": self.metric_info,
-            "train_windows": self.windows(), "device": self.device, "collapse": self.collapse})
-        self.saved_step = self.module.step_count
+    def save_checkpoint(self, state: dict, device: str) -> None:
+        """last.ckpt: ``state`` (the system's training state for this run, a separate run's
+        ``checkpoint_state``) with the folder's bookkeeping; ``device``: what trains it."""
+        self.device = device
+        ckpt.save(self.dir / "last.ckpt", state, {
+            "train_s": self.train_s, "config": self.cfg_dict, "config_hash": self.hash,
+            "wandb_id": self.logger.wandb_id, "elapsed_s": self.elapsed(), "metrics": self.metrics,
+            "metric_info": self.metric_info, "train_windows": self.windows(), "device": self.device,
+            "collapse": self.collapse})
+        self.saved_step = self.step
 
+    # --- result.json ----------------------------------------------------------------------------
     def windows(self) -> list[list[float]]:
         """Earlier processes' training windows plus this one's so far (runs that overlap shared a machine)."""
         now = [[round(self.window_start, 3), round(self.window_end, 3)]] if self.window_end is not None else []
@@ -321,34 +220,315 @@ class Run(RunActions):
     def collapse_record(self) -> dict | None:
         """result.json's ``collapse``: the diversity key, the threshold and where the run collapsed for good
         (epoch/step null when it did not); None without evaluations."""
-        if self.evaluator is None:
+        if self.div_key is None:
             return None
         where = self.collapse or {"step": None, "epoch": None}
-        return {"key": self.evaluator.div_key, "threshold": self.cfg.metrics.collapse_threshold, **where}
+        return {"key": self.div_key, "threshold": self.cfg.metrics.collapse_threshold, **where}
 
-    def counts(self) -> dict:
+    def counts(self, summed_keys: tuple[str, ...]) -> dict:
         """result.json's ``counts``: the system's per-interval counts (``summed_keys``, e.g. PS-GAN's branches
         and D steps) totalled over metrics.jsonl; nothing for systems without counts."""
-        keys, path = getattr(self.module, "summed_keys", ()), self.dir / records.METRICS
-        if not keys or not path.exists():
+        path = self.dir / records.METRICS
+        if not summed_keys or not path.exists():
             return {}
         rows = records.read_rows(path)
-        return {"counts": {k: round(sum(r.get(k) or 0 for r in rows)) for k in keys}}
+        return {"counts": {k: round(sum(r.get(k) or 0 for r in rows)) for k in summed_keys}}
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.t0
 
-    def result(self, status: str, extra: dict) -> dict:
+    def result(self, status: str, extra: dict, summed_keys: tuple[str, ...] = ()) -> dict:
+        """result.json, written, and returned as a dict."""
         res = {"status": status, "name": self.name, "config_hash": self.hash, "config": self.cfg_dict,
-               "metrics": self.metrics, "metric_info": self.metric_info,
-               "steps": self.module.step_count if self.module is not None else 0,
-               "wall_s": round(self.elapsed(), 3),
-               "train_s": round(self.module.train_s, 3) if self.module is not None else 0.0,
+               "metrics": self.metrics, "metric_info": self.metric_info, "steps": self.step,
+               "wall_s": round(self.elapsed(), 3), "train_s": round(self.train_s, 3),
                "device": self.device or device_name(None),
                "host": socket.gethostname(), "train_windows": self.windows(), "collapse": self.collapse_record(),
-               **self.counts(), **extra}
+               **self.counts(summed_keys), **extra}
         atomic_write_json(self.dir / "result.json", res)
         return res
+
+
+# --- training: one system and the folders it trains ----------------------------------------------
+
+class Training:
+    """One system in training and the run folders it trains: a single run's system and its folder, or a
+    fused array and its members' folders (ganexp/fusedarray.py's ``FusedTraining``, which says what each
+    member's logs, images, scores and checkpoint state are). It does what ``RunHooks`` asks (log rows,
+    sample grids, evaluation, checkpoints, the last step, a stop signal) for each folder still training
+    (``active``), keeps their step and training time, and ends each folder with its result."""
+
+    def __init__(self, folders: list[RunFolder], system: GANSystem, batcher, evaluator, trainer: L.Trainer,
+                 resume, name: str | None = None):
+        self.folders, self.active = folders, list(folders)
+        self.cfg = folders[0].cfg  # folders differ at most in seed and learning rates: cadences and metrics agree
+        self.name = name or folders[0].name
+        self.system, self.batcher, self.evaluator, self.trainer = system, batcher, evaluator, trainer
+        self.eval_z = eval_codes(folders[0].cfg_dict)  # the fixed codes of every sample grid
+        self.stop: StopSignals | None = None  # while the system trains: SIGTERM / Slurm's warning noted
+        self.results: dict[str, dict] = {}
+        for f in folders:
+            f.div_key = evaluator.div_key if evaluator is not None else None
+        system.resume_state = resume  # ResumeCallback restores it once Lightning has built the optimizers
+        system.hooks = RunHooks(self)
+
+    # --- what the system gives each active folder (a fused array: each member its own part) ------
+    def member_logs(self) -> list[dict]:
+        """Log means since the last row (a plain system raises Diverged on NaN/inf itself)."""
+        return [self.system.pop_logs()]
+
+    def member_images(self, z: torch.Tensor) -> list[torch.Tensor]:
+        return [self.system.generate(z)]
+
+    def member_scores(self) -> list[dict]:
+        """FID/IS on codes from the run's evaluation generator (RunFolder.eval_generator)."""
+        (f,), device = self.active, self.system.device
+        gen = f.eval_generator(device)
+        return [self.evaluator.evaluate(lambda n: self.system.generate(
+            sample_latent(n, f.cfg.z_dim, f.cfg.latent, device, gen)), device)]
+
+    def member_state(self, f: RunFolder) -> dict:
+        return self.system.checkpoint_state()
+
+    # --- what RunHooks asks ---------------------------------------------------------------------
+    def advance(self) -> None:
+        """After each step: each active folder's step, training time and the end of its training window."""
+        now, step, train_s = time.time(), self.system.step_count, self.system.train_s
+        for f in self.active:
+            f.step, f.train_s, f.window_end = step, f.train_s_before + train_s, now
+
+    def log_row(self, step: int) -> None:
+        """Each active folder's row; a folder whose logs are NaN/inf ends as diverged (the others train on)."""
+        for f, logs in zip(list(self.active), self.member_logs(), strict=True):
+            key = non_finite(logs)
+            if key is None:
+                f.log_row(step, logs)
+            else:
+                self.end(f, "diverged", {"diverged_at": step, "error": str(Diverged(step, key))})
+        if not self.active:
+            raise Diverged(step, "every member")  # nothing left to train
+
+    def save_samples(self, tag: str, step: int) -> None:
+        for f, images in zip(list(self.active), self.member_images(self.eval_z), strict=True):
+            f.save_samples(tag, step, images)
+
+    def evaluate(self, step: int) -> None:
+        t = time.monotonic()
+        for f, scores in zip(list(self.active), self.member_scores(), strict=True):
+            f.record_scores(step, scores, time.monotonic() - t, self.evaluator.info)
+
+    def save_checkpoint(self) -> None:
+        device = device_name(self.system.device)
+        for f in self.active:
+            f.save_checkpoint(self.member_state(f), device)
+
+    def finish_training(self) -> None:
+        """Final grid, evaluation and checkpoint, run inside the last training step: still on the
+        training device (Lightning moves the module to the CPU when fit() returns)."""
+        step = self.system.step_count
+        self.save_samples("final", step)
+        if self.evaluator is not None:
+            self.evaluate(step)
+        self.save_checkpoint()
+
+    def stop_here(self, step: int) -> None:
+        """A stop signal came during this step: save last.ckpt (finish_training already did at the last
+        step), then let the signal take its course (ganexp/stopsignals.py)."""
+        if step != self.cfg.trainer.max_steps:
+            self.save_checkpoint()
+        print(f"[stopped] {self.name}: {self.stop.pending.name} at step {step}; last.ckpt saved, the run "
+              f"resumes from it", flush=True)
+        self.stop.hand_on()
+
+    # --- the fit and its end --------------------------------------------------------------------
+    def fit(self, start: int) -> dict[str, dict]:
+        """Train from generator step ``start`` under stop signals, then end each folder still training:
+        completed, diverged (Diverged), or failed with the error (any other exception: contained, the sweep
+        goes on and the folder says what happened). A user error or a refused write goes on up
+        (train_runs says the latter in one sentence); each folder's result by name."""
+        max_steps = self.cfg.trainer.max_steps
+        status, extra = "completed", {}
+        try:
+            try:
+                if start < max_steps:  # else: killed after the final checkpoint; it holds the final metrics
+                    now = time.time()
+                    for f in self.active:
+                        f.window_start = now
+                    with StopSignals() as self.stop:
+                        fit_steps(self.trainer, self.system, start, max_steps)
+            finally:
+                self.batcher.close()
+        except Diverged as d:
+            status, extra = "diverged", {"diverged_at": d.step, "error": str(d)}
+        except USER_ERRORS:
+            raise
+        except Exception as err:
+            if folder_fault(err):
+                raise
+            status, extra = "failed", {"error": f"{type(err).__name__}: {err}"}
+        for f in list(self.active):
+            self.end(f, status, extra)
+        return self.results
+
+    def end(self, f: RunFolder, status: str, extra: dict) -> None:
+        """A folder is done: its log closed, its result.json written, its summary line; the others train on."""
+        f.close_logger()
+        self.results[f.name] = f.result(status, extra, self.system.summed_keys)
+        print(summary_line(self.results[f.name]), flush=True)
+        self.active.remove(f)
+
+
+class RunHooks:
+    """When a training's side work falls due (``StepHooks``, systems/base.py): after each generator step,
+    from the trainer.* and metrics.* cadences, it asks its ``Training`` to log, save grids, evaluate,
+    checkpoint, finish or stop."""
+
+    def __init__(self, training: Training):
+        self.training, self.t = training, training.cfg.trainer
+        self.last_ckpt_time = time.monotonic()
+        spe, mx = self.t.steps_per_epoch, self.t.max_steps
+        self.grid_epochs = epoch_milestones(self.t.get("sample_at_epochs") or [], spe, mx)
+        late = [e for e in self.t.get("sample_at_epochs") or [] if e not in sum(self.grid_epochs.values(), [])]
+        if late:
+            print(f"[note] {training.name}: trainer.sample_at_epochs {late} lie past the run's end "
+                  f"({mx / spe:.4g} epochs); no grid for them", flush=True)
+        every = training.cfg.metrics.get("every_n_epochs")
+        multiples = [every * k for k in range(1, int(mx / (every * spe)) + 2)] if every else []
+        self.eval_steps = set(self.grid_epochs) | set(epoch_milestones(multiples, spe, mx))
+
+    def after_step(self, m: GANSystem) -> None:
+        step, t, tr = m.step_count, self.t, self.training
+        tr.advance()
+        if step % t.log_every_n_steps == 0 or step == t.max_steps:
+            tr.log_row(step)
+        if step % t.sample_every_n_steps == 0 and step != t.max_steps:
+            tr.save_samples(f"step_{step:06d}", step)
+        for epoch in self.grid_epochs.get(step, ()):
+            tr.save_samples(f"epoch_{epoch:g}", step)
+        every = tr.cfg.metrics.every_n_steps
+        due = (every and step % every == 0) or step in self.eval_steps
+        if tr.evaluator is not None and due and step != t.max_steps:
+            tr.evaluate(step)
+        due = time.monotonic() - self.last_ckpt_time > 60 * t.ckpt_every_minutes
+        if (step % t.ckpt_every_n_steps == 0 or due) and step != t.max_steps:
+            tr.save_checkpoint()
+            self.last_ckpt_time = time.monotonic()
+        if step == t.max_steps:
+            tr.finish_training()
+        if tr.stop is not None and tr.stop.pending is not None:
+            tr.stop_here(step)
+
+
+def epoch_milestones(epochs: list, steps_per_epoch: float, max_steps: int) -> dict[int, list]:
+    """{generator step: epochs that end there}: epoch e ends after ceil(e * steps_per_epoch) steps
+    (rounded to 1e-9 first, so 0.1 * 30 is step 3); epochs past max_steps are left out."""
+    out: dict[int, list] = {}
+    for e in epochs:
+        step = max(1, math.ceil(round(e * steps_per_epoch, 9)))
+        if step <= max_steps:
+            out.setdefault(step, []).append(e)
+    return out
+
+
+# --- the lifecycle ---------------------------------------------------------------------------------
+
+class Builder(Protocol):
+    """How a kind of job builds what its folders train: ``build`` once for all of them (data, systems,
+    evaluator), then ``training`` for each group of folders that start at one step."""
+
+    def build(self, folders: list[RunFolder]) -> None: ...
+
+    def training(self, folders: list[RunFolder], resumes: list[dict | None]) -> Training: ...
+
+
+class RunBuild:
+    """A single run: its data placed for training (data/placement.py), its system, evaluator and trainer."""
+
+    def build(self, folders: list[RunFolder]) -> None:
+        """Anything that fails here is a user error naming its keys."""
+        (f,) = folders
+        cfg = f.cfg
+        dataset, images = load_dataset(f)
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        with building("batches", "batch_size, data.*"):
+            self.batcher, line = make_batcher(images, f.cfg_dict["data"], cfg.batch_size, cfg.seed,
+                                              training_device(cfg.trainer.accelerator), cfg.launch.jobs_per_gpu,
+                                              dataset.name)
+        print(line, flush=True)
+        with building("system", SYSTEM_KEYS):
+            self.system = build_system(cfg, self.batcher)
+        self.evaluator = build_evaluator(cfg, dataset)
+        with building("trainer", "trainer.*"):
+            self.trainer = make_trainer(cfg.trainer, f.dir)
+
+    def training(self, folders: list[RunFolder], resumes: list[dict | None]) -> Training:
+        return Training(folders, self.system, self.batcher, self.evaluator, self.trainer, resumes[0])
+
+
+SYSTEM_KEYS = "system.*, model.*, norm.*, loss.*, z_dim"  # what a failure to build a system names
+
+
+def load_dataset(f: RunFolder, dataset=None) -> tuple:
+    """(dataset, its training images, uint8 (N, C, H, W)) from ``dataset`` (shared by a fused array) or a new
+    one; the folder's epochs follow from the images (RunFolder.apply_epochs)."""
+    with building("dataset", "dataset.*"):
+        dataset = dataset or instantiate(f.cfg.dataset)
+        images = dataset.images("train")
+    f.apply_epochs(images.shape[0])
+    return dataset, images
+
+
+def train_runs(folders: list[RunFolder], builder: Builder) -> list[dict]:
+    """The lifecycle of runs, one or a fused array's members: each folder locked (a busy one is left to its
+    holder), a finished one skipped or kept (``left_alone``), the others built and trained
+    (``train_folders``); each run's result, in order (status busy / kept, or the stored result of a
+    skipped run, for those left alone). A refused write, here or while training, ends in one FolderFault
+    sentence for the folder whose file it was."""
+    results: dict[str, dict | None] = {}
+    todo: list[RunFolder] = []
+    try:
+        with ExitStack() as stack:
+            for f in folders:
+                lock = stack.enter_context(RunFolderLock(f.dir))
+                if not lock.held:
+                    print(f"[busy] {f.name}: {lock.holder} is training this run folder; left to it", flush=True)
+                    results[f.name] = {"status": "busy", "name": f.name}
+                    continue
+                results[f.name] = left_alone(f)
+                if results[f.name] is None:
+                    todo.append(f)
+            if todo:
+                results.update(train_folders(todo, builder))
+    except OSError as err:  # a refused write (Training.fit lets it through), a lock file, a build's read
+        if err.errno not in FOLDER_FAULTS:
+            raise
+        where = Path(err.filename or "")
+        f = next((f for f in folders if where.is_relative_to(f.dir)), (todo or folders)[0])
+        raise FolderFault(fault_sentence(f.name, f.dir, err, f.saved_step, f.cfg.trainer.max_steps)) from None
+    return [results[f.name] for f in folders]
+
+
+def train_folders(folders: list[RunFolder], builder: Builder) -> dict[str, dict]:
+    """Build; per folder config.yaml and its start (resumed from its last.ckpt or from scratch); then train,
+    in groups of folders at one step (a fused array's members killed between their checkpoints), in
+    order. Every open log is closed on any exit (a stopped or failed run's W&B files complete)."""
+    try:
+        builder.build(folders)
+        check_device(folders[0].cfg.trainer)
+        resumes = []
+        for f in folders:
+            f.write_config()
+            resumes.append(f.start())
+        steps = [r["step"] if r else 0 for r in resumes]
+        results: dict[str, dict] = {}
+        for step in sorted(set(steps)):
+            group = [i for i, s in enumerate(steps) if s == step]
+            training = builder.training([folders[i] for i in group], [resumes[i] for i in group])
+            results.update(training.fit(step))
+        return results
+    finally:
+        for f in folders:
+            f.close_logger()
 
 
 def build_evaluator(cfg: DictConfig, dataset):
@@ -418,7 +598,7 @@ def make_trainer(t: DictConfig, run_dir: Path) -> L.Trainer:
 FINISHED = ("completed", "diverged")
 
 
-def left_alone(r: Run) -> dict | None:
+def left_alone(r: RunFolder) -> dict | None:
     """The result to report for a run that is not to train (finished with this config: skip; with another
     config and no force=true: kept); None when it trains."""
     prev = read_result(r.dir)
@@ -434,31 +614,6 @@ def left_alone(r: Run) -> dict | None:
         return {**prev, "status": "kept"}
     print(f"[force] {r.name}: retraining a {prev['status']} run with a new config", flush=True)
     return None
-
-
-def train(r: Run, run_dir: Path) -> dict:
-    try:
-        r.build()
-        with writing(run_dir / "config.yaml"):
-            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(r.cfg_dict))
-        try:
-            res = r.fit()
-        except USER_ERRORS:
-            raise
-        except Exception as err:  # contained: the sweep goes on, the folder says what happened
-            if folder_fault(err):
-                raise
-            res = r.result("failed", {"error": f"{type(err).__name__}: {err}"})
-    except OSError as err:
-        if not folder_fault(err):
-            raise
-        raise FolderFault(folder_fault_message(r, err)) from None
-    print(summary_line(res), flush=True)
-    return res
-
-
-def folder_fault_message(r: Run, err: OSError) -> str:
-    return fault_sentence(r.name, r.dir, err, r.saved_step, r.cfg.trainer.max_steps)
 
 
 def fault_sentence(name: str, run_dir: Path, err: OSError, saved_step: int | None = None, max_steps: int = 0) -> str:

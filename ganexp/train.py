@@ -1,6 +1,6 @@
 """Entry point: ``python -m ganexp.train [-m] key=value ...`` (Hydra). Every job is checked before the
-first one trains (ganexp/preflight.py); then per job: lock its folder, skip / keep / resume, build
-(instantiate), fit, evaluate, write result.json."""
+first one trains (ganexp/preflight.py); then per job, one run or a fused array's members, the lifecycle of
+ganexp/run.py: lock each folder, skip / keep / resume, build (instantiate), fit, evaluate, write result.json."""
 from __future__ import annotations
 
 import shutil
@@ -14,30 +14,20 @@ from omegaconf import DictConfig
 
 from . import launch  # noqa: F401  (registers the joblib GPU-slot resolver; quiets a Hydra notice)
 from .config import ConfigError, check_choices, check_output_dir, output_ancestor
-from .errors import FOLDER_FAULTS, USER_ERRORS
+from .errors import USER_ERRORS
 from .preflight import EXIT, check_command, check_job
-from .runlock import RunFolderLock
 
 EXIT_FOLDER_FAULT = 3  # a run stopped because a folder refused a write (full disk, quota, read-only): resumable
 
 
 def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
-    """Train one configured run in ``run_dir`` unless it is finished or another process holds it;
-    returns its result dict (``status`` busy / kept for runs left alone)."""
-    from .run import FolderFault, Run, fault_sentence, left_alone, train  # Lightning: not before the checks
+    """Train one configured run in ``run_dir`` unless it is finished or another process holds it
+    (``run.train_runs``: the lifecycle a fused array's members share); returns its result dict (``status``
+    busy / kept for runs left alone)."""
+    from .run import RunBuild, RunFolder, train_runs  # Lightning: not before the checks
 
     check_job(cfg)
-    try:
-        with RunFolderLock(run_dir) as lock:
-            if not lock.held:
-                print(f"[busy] {name}: {lock.holder} is training this run folder; left to it", flush=True)
-                return {"status": "busy", "name": name}
-            r = Run(cfg, run_dir, name)
-            return left_alone(r) or train(r, run_dir)
-    except OSError as err:  # opening the lock file, the first write (train() says the others)
-        if err.errno not in FOLDER_FAULTS:
-            raise
-        raise FolderFault(fault_sentence(name, run_dir, err)) from None
+    return train_runs([RunFolder(cfg, run_dir, name)], RunBuild())[0]
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")

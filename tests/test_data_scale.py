@@ -212,13 +212,13 @@ def test_epoch_milestones_land_on_the_right_steps():
 
 def test_sample_grids_at_epoch_milestones(tmp_path, monkeypatch):
     from ganexp.config import compose
-    from ganexp.run import Run
+    from ganexp.run import Training
     from ganexp.train import run
 
     saved = []
-    original = Run.save_samples
-    monkeypatch.setattr(Run, "save_samples", lambda self, tag, step: (saved.append((tag, step)),
-                                                                       original(self, tag, step)))
+    original = Training.save_samples
+    monkeypatch.setattr(Training, "save_samples", lambda self, tag, step: (saved.append((tag, step)),
+                                                                            original(self, tag, step)))
     res = run(compose(FAST + ["trainer.max_epochs=0.3", "trainer.sample_at_epochs=[0.1,0.2,0.3]"]), tmp_path, "r")
     assert res["config"]["trainer"]["steps_per_epoch"] == 93 and res["steps"] == 28
     assert saved == [("epoch_0.1", 10), ("epoch_0.2", 19), ("epoch_0.3", 28), ("final", 28)]
@@ -255,11 +255,11 @@ def test_adain_replaces_every_generator_norm_but_the_input_layers():
 
 
 def test_collapse_is_the_first_evaluation_of_the_last_run_below_the_threshold():
-    from ganexp.run import Run
+    from ganexp.run import RunFolder
 
     def collapse_of(divs):
         r = SimpleNamespace(cfg=SimpleNamespace(metrics=SimpleNamespace(collapse_threshold=0.3)), collapse=None)
-        flags = [Run.note_collapse(r, d, step=10 * (i + 1), epoch=i + 1) for i, d in enumerate(divs)]
+        flags = [RunFolder.note_collapse(r, d, step=10 * (i + 1), epoch=i + 1) for i, d in enumerate(divs)]
         return flags, r.collapse
 
     assert collapse_of([0.1, 0.5, 0.2, 0.1]) == ([True, False, True, True], {"step": 30, "epoch": 3})

@@ -68,16 +68,16 @@ def test_final_evaluation_runs_before_lightning_teardown(compose, tmp_path, monk
     happen while it is still on the training device, i.e. while fit is running."""
     from lightning.pytorch.trainer.states import TrainerStatus
 
-    from ganexp.run import Run
+    from ganexp.run import Training
 
     seen = []
-    original = Run.save_samples
+    original = Training.save_samples
 
     def spy(self, tag, step):
-        seen.append((tag, step, self.module.trainer.state.status))
+        seen.append((tag, step, self.system.trainer.state.status))
         return original(self, tag, step)
 
-    monkeypatch.setattr(Run, "save_samples", spy)
+    monkeypatch.setattr(Training, "save_samples", spy)
     run(compose(FAST + ["trainer.max_steps=3"]), tmp_path, "r")
     assert seen == [("final", 3, TrainerStatus.RUNNING)]
 

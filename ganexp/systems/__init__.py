@@ -16,9 +16,9 @@ __all__ = ["GANSystem", "SystemContext", "build_system", "Diverged", "chunks", "
            "sample_latent"]
 
 
-def build_system(cfg, batcher=None, hooks=None) -> GANSystem:
-    """The run's system from its (resolved or composed) config; without batcher/hooks it can only
-    generate (a checkpoint loaded for latent tools or FID)."""
+def build_system(cfg, batcher=None) -> GANSystem:
+    """The run's system from its (resolved or composed) config; without a batcher it can only generate
+    (a checkpoint loaded for latent tools or FID)."""
     from ..config import register_resolvers
 
     register_resolvers()
@@ -29,6 +29,6 @@ def build_system(cfg, batcher=None, hooks=None) -> GANSystem:
     ctx = SystemContext(model=cfg.model, loss=instantiate(cfg.loss),
                         optim=OmegaConf.to_container(cfg.optim, resolve=True), z_dim=cfg.z_dim, latent=cfg.latent,
                         batch_size=cfg.batch_size, resolution=cfg.dataset.resolution,
-                        steps_per_epoch=float(cfg.trainer.get("steps_per_epoch") or 1), batcher=batcher, hooks=hooks,
+                        steps_per_epoch=float(cfg.trainer.get("steps_per_epoch") or 1), batcher=batcher,
                         compile=cfg.trainer.get("compile", "none"))
     return cls(ctx, **params)

@@ -80,8 +80,9 @@ def masked_step(opt: torch.optim.Optimizer, mask: Tensor, step) -> None:
 
 
 class StepHooks(Protocol):
-    """What a system calls back after each generator step: the run around it (``ganexp.run.RunHooks``:
-    logging, sample grids, evaluation, checkpoints, stop signals) implements it."""
+    """What a system calls back after each generator step; the training around it implements it
+    (``ganexp.run.RunHooks``: logging, sample grids, evaluation, checkpoints and stop signals, for each run
+    folder the system trains)."""
 
     def after_step(self, system: "GANSystem") -> None: ...
 
@@ -89,8 +90,8 @@ class StepHooks(Protocol):
 @dataclass
 class SystemContext:
     """What every system gets from the run: the model family, the shared loss, the optimizer
-    settings, the data and the schedule. ``batcher`` and ``hooks`` are None when a system is only
-    loaded to generate images (latent tools, FID of a checkpoint)."""
+    settings, the data and the schedule. ``batcher`` is None when a system is only loaded to generate
+    images (latent tools, FID of a checkpoint)."""
 
     model: DictConfig
     loss: AdversarialLoss
@@ -101,7 +102,6 @@ class SystemContext:
     resolution: int = 28
     steps_per_epoch: float = 1.0  # generator steps per epoch; a fraction on small sets with n_critic > 1
     batcher: TensorBatcher | None = None
-    hooks: StepHooks | None = None
     compile: str = "none"  # trainer.compile (captured.py)
 
 
@@ -116,14 +116,16 @@ class GANSystem(L.LightningModule):
     def __init__(self, ctx: SystemContext):
         super().__init__()
         self.automatic_optimization = False
-        self.ctx, self.loss, self.batcher, self.hooks = ctx, ctx.loss, ctx.batcher, ctx.hooks
+        self.ctx, self.loss, self.batcher = ctx, ctx.loss, ctx.batcher
+        self.hooks: StepHooks | None = None  # set by the training around it (ganexp/run.py); None: no call back
         self.z_dim, self.latent, self.batch_size = ctx.z_dim, ctx.latent, ctx.batch_size
         self.players = nn.ModuleDict()
         self.step_count = 0  # generator steps done
         self._acc: dict[str, Tensor] = {}
         self._acc_n = 0
         self._t_last = time.perf_counter()
-        self.train_s = 0.0  # seconds inside train_step calls (no evaluation, grids or checkpoints)
+        self.train_s = 0.0  # seconds inside train_step calls in this process (no evaluation, grids or
+        # checkpoints); a run's earlier processes' seconds stay with its folder (ganexp/run.py, last.ckpt)
         self.capture = Capture("none")
         self.capture_steps(self.capture)
 
@@ -235,7 +237,6 @@ class GANSystem(L.LightningModule):
             "system": self.state_dict(),
             "optimizers": [opt.state_dict() for opt in self.trainer.optimizers],
             "extra": self.extra_state(),
-            "train_s": self.train_s,
             "batcher": self.batcher.state_dict(),
             "acc": {k: v.detach().cpu() for k, v in self._acc.items()},  # partial log interval
             "acc_n": self._acc_n,
@@ -249,7 +250,6 @@ class GANSystem(L.LightningModule):
         for opt, saved in zip(self.trainer.optimizers, state["optimizers"], strict=True):
             opt.load_state_dict(saved)
         self.load_extra_state(state["extra"])
-        self.train_s = float(state.get("train_s", 0.0))
         self.batcher.load_state_dict(state["batcher"])
         self.step_count = int(state["step"])
         self._acc = {k: v.to(self.device) for k, v in state["acc"].items()}

@@ -81,9 +81,9 @@ class MemberBatcher:
 class FusedGANPair(GANPair):
     """S ``GANPair`` members as one system; ``train_step`` is GANPair's, on member-stacked tensors."""
 
-    def __init__(self, members: list[GANPair], rng_states: list[dict], batcher: MemberBatcher, hooks=None):
+    def __init__(self, members: list[GANPair], rng_states: list[dict], batcher: MemberBatcher):
         ctx = members[0].ctx
-        GANSystem.__init__(self, type(ctx)(**{**vars(ctx), "batcher": batcher, "hooks": hooks}))
+        GANSystem.__init__(self, type(ctx)(**{**vars(ctx), "batcher": batcher}))
         self.s = len(members)
         self.players["G"] = fuse([m.G for m in members])
         self.players["D"] = fuse([m.D for m in members])
@@ -163,7 +163,6 @@ class FusedGANPair(GANPair):
                          "extra": {"loss": stack_states([s["extra"]["loss"] for s in states])},
                          "batcher": [s["batcher"] for s in states],
                          "acc": stack_states([s["acc"] for s in states])}, rng=False)
-        self.train_s = 0.0  # the members' own earlier training times stay with them (fusedarray.Member)
         for g, s in zip(self.generators, states, strict=True):
             g.set_state(s["rng_cpu"] if self.device.type == "cpu" else s["rng_cuda"][self.device.index or 0])
 
