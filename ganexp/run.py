@@ -7,6 +7,7 @@ failure containment, the summary line). ``ganexp.train`` calls it for a single r
 ``fusedarray.run_array``, for a fused array's members."""
 from __future__ import annotations
 
+import copy
 import errno
 import logging
 import math
@@ -83,14 +84,17 @@ class RunFolder:
         """trainer.steps_per_epoch from the data (an epoch = every real image once through D: N // batch
         real batches, loss.n_critic per generator step; a fraction when they do not divide, e.g. 0.8 for
         4 batches and 5 critic steps); trainer.max_epochs, when set, gives max_steps. Both land in the
-        resolved config (config.yaml, result.json); the config hash leaves them out (config.without_derived)."""
-        t = self.cfg.trainer
-        steps = steps_per_epoch(n_images, self.cfg.batch_size, self.cfg.loss.n_critic)
+        resolved config (config.yaml, result.json); the config hash leaves them out (config.without_derived).
+        The config the run was given (and hashed) is left as it was: the run reads a derived, read-only copy."""
+        cfg = copy.deepcopy(self.cfg)
+        t = cfg.trainer
+        steps = steps_per_epoch(n_images, cfg.batch_size, cfg.loss.n_critic)
         with open_dict(t):
             t.steps_per_epoch = steps
             if t.get("max_epochs") is not None:
                 t.max_steps = max(1, math.ceil(t.max_epochs * steps))
-        self.cfg_dict = to_container(self.cfg)
+        OmegaConf.set_readonly(cfg, True)
+        self.cfg, self.cfg_dict = cfg, to_container(cfg)
 
     def write_config(self) -> None:
         with writing(self.dir / "config.yaml"):
@@ -447,8 +451,8 @@ class RunBuild:
     def build(self, folders: list[RunFolder]) -> None:
         """Anything that fails here is a user error naming its keys."""
         (f,) = folders
-        cfg = f.cfg
         dataset, images = load_dataset(f)
+        cfg = f.cfg  # with the epochs derived from the images
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         with building("batches", "batch_size, data.*"):
             self.batcher, line = make_batcher(images, f.cfg_dict["data"], cfg.batch_size, cfg.seed,
