@@ -149,5 +149,3 @@ class Context:
     def real_features(self, extractor: str) -> torch.Tensor:
         """The real feature rows (num_real, D) of `extractor` ("inception" or "vgg16") on the features' device."""
         return self.ev.real_features(extractor, self.gen[POOL3].device)
-
-
