@@ -231,7 +231,7 @@ def test_scancel_then_the_same_command_skips_finished_runs_and_resumes_the_other
     wait_for(lambda: second() is not None and next(sweep.glob("*z_dim=1*/result.json"), None) is not None)
     (array,) = array_jobs(sweep)
     slurm("scancel", array)
-    out, _ = proc.communicate(timeout=300)  # sacct reports the tasks CANCELLED: the command ends
+    out, _ = proc.communicate(timeout=WAIT_S)  # sacct reports the tasks CANCELLED: the command ends
     assert proc.returncode == 1 and "Traceback" not in out, out
     assert f"error: Slurm job {array}_1 ended without a result (CANCELLED" in out, out
     first = run_named(sweep, "z_dim=1")
