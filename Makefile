@@ -40,8 +40,12 @@ docs: setup ## the documentation site (MkDocs, Material theme) into site/, built
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 	@echo site/index.html
 
-test: setup ## the test suite (fast; `make test-slow` for the real-data tests)
-	$(PY) -m pytest -q $(ARGS)
+# pytest-xdist: one worker per core, at most 4 (each holds its own torch); a test file stays on one worker, so its
+# module fixtures (an Inception network, real statistics) are built once.
+TEST_JOBS ?= auto --maxprocesses=4
+
+test: setup ## the test suite, one worker per core (`make test-slow` for the real-data tests)
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile $(ARGS)
 
 test-slow: setup ## real-data tests on ../shared/assets (minutes)
 	$(PY) -m pytest -q -m slow $(ARGS)

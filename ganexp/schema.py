@@ -312,13 +312,15 @@ BY_DEFAULT = {bool: Bool(), int: Check("an integer", _is_int, 1, "abc", required
                                                     required=False)}
 
 
-def constructor_checks(cfg: dict) -> dict[str, Check]:
+def constructor_checks(cfg: dict, paths: list[str] | None = None) -> dict[str, Check]:
     """Checks for the keys of every ``_target_`` class in the config (a system's, a loss's, a dataset's, a net's)
     that SCHEMA does not list: each constructor argument with a default, through the class's bases, is a key
     checked by the default's type (a tuple default takes a list). So a new module's coefficient
     (``+loss.r1_gamma=10``) is checked without a schema entry."""
     out: dict[str, Check] = {}
     for prefix, node in _target_nodes(cfg):
+        if paths is not None and not any(p.startswith(prefix) for p in paths):
+            continue  # importing a class costs up to seconds (a system's imports Lightning)
         if not _importable(node.get("_target_")):
             continue  # the _target_ key's own check says so
         module, _, name = node["_target_"].rpartition(".")
@@ -353,14 +355,22 @@ def _defaults(cls) -> dict[str, type]:
 def check_config(cfg: dict, skip: frozenset[str] = frozenset()) -> None:
     """Raise ConfigError for the first unknown, missing or invalid key of a run config; the values
     of keys in ``skip`` (unresolved interpolations) are not checked."""
-    seen, own = set(), constructor_checks(cfg)
-    for path, value in leaves({k: v for k, v in cfg.items() if k != "hydra"}):
+    body = [(path, value) for path, value in leaves({k: v for k, v in cfg.items() if k != "hydra"})]
+    # Keys SCHEMA lists first: a bad value answers in a second. A _target_ key or a key only a constructor
+    # knows imports its class, and a system's imports Lightning (~10 s), so those come second.
+    unlisted = [(p, v) for p, v in body if spec_for(p) is None]
+    targets = [(p, v) for p, v in body if p.endswith("_target_")]
+    for path, value in body:
+        if path not in skip and spec_for(path) is not None and not path.endswith("_target_"):
+            check_value(path, value)
+    own = constructor_checks(cfg, [p for p, _ in unlisted]) if unlisted else {}
+    for path, value in unlisted + targets:
         spec = spec_for(path) or own.get(path)
         if spec is None:
             raise unknown_key(path)
         if path not in skip:
             check_value(path, value, spec)
-        seen.add(path)
+    seen = {path for path, _ in body}
     for path, spec in SCHEMA.items():
         if spec.required and not path.endswith("*") and path not in seen and _group_present(cfg, path):
             raise ConfigError(f"{path} is missing; set it on the command line, e.g. +{path}={_show(spec.example)}")
