@@ -212,6 +212,44 @@ def test_kid_and_prc_equal_torch_fidelity_on_the_same_images(mnist16, tmp_path):
     assert info["prc"] == {"extractor": "inception", "n": 8, "k": 3}
 
 
+@needs_assets
+def test_prc_on_vgg16_equals_torch_fidelity_with_the_same_weights_file(mnist16, tmp_path):
+    """The VGG16 path end to end. The ImageNet file is not on this machine, so the weights are a seeded random
+    torchvision VGG16 saved as a state dict: torch-fidelity loads such a file the same way as the real one.
+    metrics.vgg16_weights=PATH; the PRC keys carry _vgg16; VGG16 features (fc2_relu, 4096-d) equal
+    torch-fidelity's extractor's; precision and recall equal its prc; real features cached once per extractor.
+    Generated: 4 real digits and 4 noise images, so precision is neither 0 nor 1."""
+    import torchvision
+    from torch_fidelity.feature_extractor_vgg16 import FeatureExtractorVGG16
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        state = torchvision.models.vgg16().state_dict()
+    path = tmp_path / "vgg16-random.pth"
+    torch.save(state, path)
+    del state
+    noise = torch.randint(0, 256, (4, 1, 28, 28), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    real, gen = mnist16[:8], torch.cat([mnist16[:4], noise])
+    cfg = base_cfg(tmp_path, names=["kid", "prc"], vgg16_weights=str(path))
+    ev = Evaluator(cfg, ArrayDataset(real))
+    scores = ev.evaluate(Sampler(gen), "cpu")
+    assert set(scores) == {"kid8", "kid8_std", "precision8_vgg16", "recall8_vgg16", "density8_vgg16",
+                           "coverage8_vgg16"}
+    assert ev.info["metrics"]["prc"] == {"extractor": "vgg16", "n": 8, "k": 3}
+
+    reference = FeatureExtractorVGG16("vgg16", ["fc2_relu"], feature_extractor_weights_path=str(path))
+    theirs = reference(real.expand(-1, 3, -1, -1).contiguous())[0]
+    assert theirs.shape == (8, 4096)
+    torch.testing.assert_close(ev.real_features("vgg16"), theirs, rtol=1e-5, atol=1e-6)
+    ref = tf_metrics(RGBDataset(gen), RGBDataset(real), weights_path=path, prc=True, batch_size=8,
+                     feature_extractor="vgg16")
+    assert scores["precision8_vgg16"] == pytest.approx(ref["precision"], rel=1e-6)
+    assert scores["recall8_vgg16"] == pytest.approx(ref["recall"], rel=1e-6)
+    assert 0 < scores["precision8_vgg16"] < 1
+    files = sorted(p.name for p in (tmp_path / "real_features").glob("*.npz"))
+    assert len(files) == 2 and any("vgg16" in f for f in files) and any("inception" in f for f in files), files
+
+
 def test_prc_without_vgg16_weights_uses_inception_and_vgg16_asked_for_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # no VGG16 file anywhere
     cfg = base_cfg(tmp_path, names=["prc"])
