@@ -153,8 +153,8 @@ def test_stdout_summary_and_report_path_last(written):
         "(paper's numbers: supported)",
         "claim 6: not testable: no IS for SNGAN, PS-GAN (K=2) (paper's numbers: supported)",
         "claim 7: not testable: no IS for PS-GAN (K=1), PS-GAN (K=2), PS-GAN (K=3) (paper's numbers: supported)",
-        f"claim 8: {gate}supported: vs SNGAN: ours −64.5%, the paper's −17.6%; vs ProGAN: ours −50.0%, "
-        "the paper's −5.8% (paper's numbers: supported)",
+        f"claim 8: {gate}supported: vs SNGAN: −64.5% (the paper states −17.6%); vs ProGAN: −50.0% (the paper "
+        "states −5.7%; its Table 2 gives −5.8%) (paper's numbers: supported)",
         "claim 9: supported (within seed noise): PS-GAN (K=1) 102.00 < SNGAN 105.00 (paper's numbers: supported)"]
 
 
@@ -339,8 +339,8 @@ def test_gate_off_at_scale_and_the_new_claims(written):
                                           "contradicted (within seed noise)", claims.NOT_TESTABLE,
                                           claims.NOT_TESTABLE, "supported", "supported (within seed noise)"]
     # FID(PS-GAN K=2) 11, SNGAN 31, ProGAN 22: (11 - 31)/31 = -64.5%, (11 - 22)/22 = -50.0%
-    assert found[7].reason == ("vs SNGAN: ours −64.5%, the paper's −17.6%; vs ProGAN: ours −50.0%, the "
-                               "paper's −5.8%")
+    assert found[7].reason == ("vs SNGAN: −64.5% (the paper states −17.6%); vs ProGAN: −50.0% (the paper states "
+                               "−5.7%; its Table 2 gives −5.8%)")
     assert found[2].details[0] == "slope (t3 − t1)/2 = 33.00 s per extra generator, 32.4% of t1"
 
 

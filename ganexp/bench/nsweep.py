@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the real order and of draw 0's codes")
     p.add_argument("--weights", default=None)
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--data-root", default=None, help="the dataset's folder (default: the run's dataset.root)")
     return p
 
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("ganexp.metrics").setLevel(logging.ERROR)
     ns, device = sorted(int(n) for n in args.ns.split(",")), torch.device(args.device)
     generator, run_cfg = load_generator(args.checkpoint, device)
-    dataset = build_dataset(run_cfg["dataset"]["name"], root=None)
+    dataset = build_dataset(run_cfg["dataset"]["name"], root=args.data_root or run_cfg["dataset"].get("root"))
     cfg = {"num_samples": ns[-1], "batch_size": args.batch_size, "inception_weights": args.weights,
            "cache_dir": args.cache_dir, "names": ["fid", "kid"]}
     ev = Evaluator({k: v for k, v in cfg.items() if v is not None}, dataset)
