@@ -355,22 +355,24 @@ def _defaults(cls) -> dict[str, type]:
 def check_config(cfg: dict, skip: frozenset[str] = frozenset()) -> None:
     """Raise ConfigError for the first unknown, missing or invalid key of a run config; the values
     of keys in ``skip`` (unresolved interpolations) are not checked."""
-    body = [(path, value) for path, value in leaves({k: v for k, v in cfg.items() if k != "hydra"})]
+    body = list(leaves({k: v for k, v in cfg.items() if k != "hydra"}))
+    specs = {path: spec_for(path) for path, _ in body}
     # Keys SCHEMA lists first: a bad value answers in a second. A _target_ key or a key only a constructor
     # knows imports its class, and a system's imports Lightning (~10 s), so those come second.
-    unlisted = [(p, v) for p, v in body if spec_for(p) is None]
-    targets = [(p, v) for p, v in body if p.endswith("_target_")]
+    late = {path for path, spec in specs.items() if spec is None or path.endswith("_target_")}
     for path, value in body:
-        if path not in skip and spec_for(path) is not None and not path.endswith("_target_"):
-            check_value(path, value)
-    own = constructor_checks(cfg, [p for p, _ in unlisted]) if unlisted else {}
-    for path, value in unlisted + targets:
-        spec = spec_for(path) or own.get(path)
-        if spec is None:
-            raise unknown_key(path)
-        if path not in skip:
-            check_value(path, value, spec)
-    seen = {path for path, _ in body}
+        if path not in late and path not in skip:
+            check_value(path, value, specs[path])
+    unlisted = [path for path, _ in body if specs[path] is None]
+    own = constructor_checks(cfg, unlisted) if unlisted else {}
+    for path, value in body:
+        if path in late:
+            spec = specs[path] or own.get(path)
+            if spec is None:
+                raise unknown_key(path)
+            if path not in skip:
+                check_value(path, value, spec)
+    seen = set(specs)
     for path, spec in SCHEMA.items():
         if spec.required and not path.endswith("*") and path not in seen and _group_present(cfg, path):
             raise ConfigError(f"{path} is missing; set it on the command line, e.g. +{path}={_show(spec.example)}")
