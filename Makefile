@@ -9,7 +9,7 @@ QUICK ?=
 ARGS ?=
 RESULTS_ARGS ?= --wandb
 
-.PHONY: help setup demo docs test test-slow test-slurm slurm-cluster bench bench-data reproduce-table31 reproduce-psgan reproduce-norms clean
+.PHONY: help setup demo docs test test-slow test-slurm slurm-cluster bench bench-data gpu-bundle reproduce-table31 reproduce-psgan reproduce-norms clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -99,6 +99,13 @@ bench: setup ## training throughput vs a plain PyTorch loop (python -m ganexp.be
 
 bench-data: setup ## decode-and-cache and streamed vs resident images/s (python -m ganexp.bench data)
 	$(PY) -m ganexp.bench data $(ARGS)
+
+# The GPU check (tests/gpu/check.sh) on a lent GPU machine: no network there and a python3 without hydra-core,
+# omegaconf, antlr4-python3-runtime and torch-fidelity; these wheels travel with the working tree (well under 1 MiB).
+GPU_BUNDLE ?= .gpu-bundle
+
+gpu-bundle: setup ## wheels a bare GPU machine lacks (CPython 3.12) into .gpu-bundle/, for tests/gpu/check.sh there
+	$(PY) tests/gpu/bundle.py build $(GPU_BUNDLE)
 
 clean: ## remove runs, sweeps and caches made in this folder (not ~/.cache/ganexp)
 	rm -rf multirun runs outputs reports .pytest_cache

@@ -153,8 +153,34 @@ def test_frechet_distance_equals_torch_fidelity_formula():
 
 
 def test_frechet_distance_of_singular_stats_against_themselves_is_zero():
-    mu, sigma = feature_stats(torch.rand(16, 512, generator=torch.Generator().manual_seed(4)) * 2)  # rank 15
+    rows = torch.rand(16, 512, generator=torch.Generator().manual_seed(4)) * 2
+    mu, sigma = feature_stats(rows)  # rank 15
     assert abs(frechet_distance(mu, sigma, mu, sigma)) < 1e-9
+    assert abs(frechet_distance(mu, sigma, mu, sigma, rows2=rows)) < 1e-9
+
+
+def test_frechet_distance_from_fewer_rows_than_dimensions_equals_torch_fidelitys():
+    """m < D generated rows: the trace from the (m, m) matrix C S1 C^T / (m-1) equals the (D, D) path's to
+    float64 rounding and torch-fidelity's to 1e-7 (its scipy.linalg.sqrtm of a singular product is the less
+    accurate: 1.6e-8 off here), and sqrt(S1) is never asked for."""
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
+    g = torch.Generator().manual_seed(5)
+    real, gen = torch.rand(300, 64, generator=g), torch.rand(20, 64, generator=g) * 1.3
+    (m1, s1), (m2, s2) = feature_stats(real), feature_stats(gen)
+    ref = fid_statistics_to_metric({"mu": m1.numpy(), "sigma": s1.numpy()}, {"mu": m2.numpy(), "sigma": s2.numpy()},
+                                   False)["frechet_inception_distance"]
+
+    def never():
+        raise AssertionError("sqrt(S1) computed")
+
+    low_rank = frechet_distance(m1, s1, m2, s2, sqrt_sigma1=never, rows2=gen)
+    assert low_rank == pytest.approx(frechet_distance(m1, s1, m2, s2), rel=1e-12)
+    assert low_rank == pytest.approx(ref, rel=1e-7)
+    asked = []
+    full = frechet_distance(m1, s1, *feature_stats(real[:100]), sqrt_sigma1=lambda: asked.append(1) or None,
+                            rows2=real[:100])  # m >= D: the (D, D) path, which asks for sqrt(S1) once
+    assert asked == [1] and full == pytest.approx(frechet_distance(m1, s1, *feature_stats(real[:100])), rel=1e-12)
 
 
 def test_inception_score_closed_form():

@@ -15,6 +15,7 @@ and values are printed too (torch-fidelity computes KID in float32: ~1e-5 relati
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import tempfile
 import time
@@ -27,6 +28,7 @@ import torch
 from ganexp.metrics import Evaluator, config, metric_key, resolve_weights, to_uint8
 from ganexp.metrics.extractor import InceptionFeatures, full_fp32
 from ganexp.metrics.imagesource import load_images
+from ganexp.metrics.weights import expected_keys
 
 
 class RandomDCGAN(torch.nn.Module):
@@ -87,6 +89,24 @@ class RGBDataset(torch.utils.data.Dataset):
         return self.x[i].expand(3, -1, -1)
 
 
+def random_inception_weights(path: Path, seed: int) -> Path:
+    """A seeded random Inception-v3 in torch-fidelity's state-dict layout at ``path``: torchvision's architecture
+    holds the same tensors under the same names; convolutions He-initialised (activations keep their scale through
+    the 94 layers), batch norm at its identity, fc zeroed as in the pool3-only file. Features cost what the real
+    network's cost; their values mean nothing."""
+    import torchvision
+
+    gen = torch.Generator().manual_seed(seed)
+    net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False, num_classes=1008)
+    state = net.state_dict()
+    out = {k: torch.zeros_like(state[k]) if k.startswith("fc.") else state[k].clone() for k in expected_keys()}
+    for k, v in out.items():
+        if k.endswith("conv.weight"):  # (out, in, kh, kw)
+            v.normal_(0.0, (2.0 / v[0].numel()) ** 0.5, generator=gen)
+    torch.save(out, path)
+    return path
+
+
 def _z_sampler(g: torch.nn.Module, device: torch.device, seed: int) -> Callable[[int], torch.Tensor]:
     """sample_fn drawing z exactly as torch-fidelity does (numpy RandomState(seed), 'normal' noise)."""
     from torch_fidelity.noise import random_normal
@@ -123,6 +143,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tf32", action="store_true", help="allow TF32 convolutions in ganexp's extractor")
     p.add_argument("--skip-torch-fidelity", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-weights", action="store_true",
+                   help="seeded random Inception weights (--seed) instead of the real ones: a speed figure needs no "
+                        "trained network, and the 96 MB file cannot travel everywhere; FID values are then meaningless")
+    p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
     return p
 
 
@@ -136,7 +160,7 @@ def _real_images(args, n: int) -> torch.Tensor:
 
 def _bench_ganexp(args, g, ds, weights_path: Path, device, cache_dir: Path, mode: str) -> dict:
     cfg = {"num_samples": args.num_samples, "num_real": len(ds.x), "batch_size": args.batch_size,
-           "inception_weights": str(weights_path), "cache_dir": str(cache_dir), "real_split": "bench",
+           "inception_weights": str(weights_path), "cache_dir": str(cache_dir), "real_split": "train",
            "to_uint8": args.to_uint8, "tf32": args.tf32, "mode": mode}
     ev = Evaluator(cfg, ds)
     # The generator also runs without TF32 (as inside torch-fidelity below), so both score the same images.
@@ -214,6 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table; returns the exit code."""
     args = _parser().parse_args(argv)
     logging.getLogger("ganexp.metrics").setLevel(logging.ERROR)  # no "IS unavailable" lines in the table
+    with tempfile.TemporaryDirectory(prefix="ganexp-bench-weights-") as tmp:
+        if args.random_weights:
+            args.weights = str(random_inception_weights(Path(tmp) / "inception-random.pth", args.seed))
+        return _run(args)
+
+
+def _run(args) -> int:
+    """The benchmark with resolved weights: prints its table (and writes --out)."""
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     num_real = args.num_real or args.num_samples
@@ -236,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                                            device.type)["batch_size"]
     print(f"FID benchmark on {device} ({name}), torch {torch.__version__}: {args.num_samples} generated, {num_real} "
           f"real {tuple(real.shape[1:])} images, batch {args.batch_size} (fast mode: {fast_batch}), weights "
-          f"{weights.kind}, TF32 {'on' if args.tf32 else 'off'} in exact mode and torch-fidelity")
+          f"{'seeded random (speed only: FID values meaningless)' if args.random_weights else weights.kind}, TF32 "
+          f"{'on' if args.tf32 else 'off'} in exact mode and torch-fidelity")
     print(f"{'':<38}{'exact':>12}{'fast':>12}{'torch-fidelity':>16}{'exact/tf':>10}{'fast/tf':>10}")
     print(_row("Inception features [images/s]", rate_exact, rate_fast, rate_tf, ".1f", True))
     print(_row(f"{key}, real stats cached [s]", exact["t_warm"], fast["t_warm"], tf and tf["t_warm"], ".2f", False))
@@ -250,6 +283,14 @@ def main(argv: list[str] | None = None) -> int:
     t_kid_tf = None if args.skip_torch_fidelity else _torch_fidelity_kid_seconds(args, exact["real"])
     print(_row(f"{metric_key('kid', args.num_samples)} alone, on features [s]", exact["t_kid"], fast["t_kid"],
                t_kid_tf, ".3f", False))
+    if args.out:
+        figures = {"features_per_s": (rate_exact, rate_fast, rate_tf),
+                   "fid_cached_s": (exact["t_warm"], fast["t_warm"], tf and tf["t_warm"]),
+                   "fid_with_real_s": (exact["t_cold"], fast["t_cold"], tf and tf["t_cold"]),
+                   "fid": (exact["fid"], fast["fid"], tf and tf["fid"])}
+        args.out.write_text(json.dumps({"device": name, "num_samples": args.num_samples, "random_weights":
+                                        args.random_weights, **{k: dict(zip(("exact", "fast", "torch_fidelity"), v))
+                                                                for k, v in figures.items()}}, indent=1))
     return 0
 
 

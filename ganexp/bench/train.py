@@ -141,6 +141,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--compile", default="auto", help="trainer.compile of the captured row: auto (graphs on CUDA, "
                    "inductor on the CPU) | inductor | graphs | aot_eager | none (no captured row)")
     p.add_argument("--fused-compile", default="none", help="trainer.compile of the fused rows")
+    p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. dataset.root=PATH model.width=32")
     a = p.parse_args(argv)
     device = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else
@@ -180,6 +181,12 @@ def main(argv: list[str]) -> int:
               " ".join(f"{row[f'fused{s}'][0]:10.0f} {row[f'fused{s}'][0] / plain:4.2f}x "
                        f"{row[f'fused{s}'][0] / eager:8.2f}x" for s in sizes), flush=True)
     report(rates, peaks, a.losses.split(","))
+    if a.out:
+        a.out.write_text(json.dumps({
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
+            "batch_size": a.batch_size, "steps": a.steps, "captured": capture, "fused_compile": a.fused_compile,
+            "images_per_s": {name: {m: rates[m][i] for m in modes} for i, name in enumerate(a.losses.split(","))},
+            "peak_gib": peaks}, indent=1))
     return 0
 
 

@@ -180,16 +180,19 @@ class Evaluator:
             feats = vgg.from_uint8(images, device, self.batch_size(device))
         return feats.cpu().numpy()
 
-    def _prepare_real(self, device: torch.device) -> torch.Tensor | None:
+    def _prepare_real(self, device: torch.device) -> Callable[[], torch.Tensor] | None:
         """Load (or compute) every real feature set the metrics read, then the pool3 statistics where a metric
-        reads them (from the pool3 rows when those are at hand); returns √Σ_real on `device` (None when no
-        metric reads the statistics)."""
+        reads them (from the pool3 rows when those are at hand); returns the function that gives √Σ_real on
+        `device`, computed on its first call (None when no metric reads the statistics): a (2048, 2048)
+        eigendecomposition that FID on fewer than 2048 samples never needs."""
         for extractor in self.extractors():
             if self._reads_real_features(extractor):
                 self.real_features(extractor, device)
-        sqrt_real = self._sqrt_real(device) if any("real_stats" in m.needs for m in self.metrics) else None
+        needed = any("real_stats" in m.needs for m in self.metrics)
+        if needed:
+            self.real_stats(device)
         self._split = None  # the cached statistics and features stand for the split from here on
-        return sqrt_real
+        return (lambda: self._sqrt_real(device)) if needed else None
 
     def _split_images(self) -> torch.Tensor:
         """The whole real split, uint8 (N, C, H, W), asked of the dataset once (digest and subset share it)."""
@@ -263,9 +266,9 @@ class Evaluator:
         return inception_score(logits, splits)
 
     def _scores(self, feats: dict[str, torch.Tensor],
-                sqrt_real: torch.Tensor | None) -> tuple[dict[str, float | None], dict[str, Any]]:
+                sqrt_real: Callable[[], torch.Tensor] | None) -> tuple[dict[str, float | None], dict[str, Any]]:
         """Features of one generated set -> ({recorded key: value} of every selected metric, {seconds_<metric>});
-        shared by `evaluate` and `evaluate_members`. `sqrt_real`: √Σ_real on the features' device."""
+        shared by `evaluate` and `evaluate_members`. `sqrt_real()`: √Σ_real on the features' device."""
         ctx, scores, details = Context(self, feats, sqrt_real), {}, {}
         for m in self.metrics:
             t0 = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ganexp.metrics.extractor import POOL3
 from ganexp.metrics.metric import Context, Metric, Output, register_metric
 from ganexp.metrics.stats import frechet_distance
 
@@ -27,7 +28,8 @@ class FID(Metric):
     def compute(self, ctx: Context) -> dict[str, float | None]:
         mu, sigma = ctx.gen_stats()
         real = ctx.real_stats()
-        return {"fid": frechet_distance(real["mu"], real["sigma"], mu, sigma, sqrt_sigma1=ctx.sqrt_real)}
+        return {"fid": frechet_distance(real["mu"], real["sigma"], mu, sigma, sqrt_sigma1=ctx.sqrt_real,
+                                        rows2=ctx.gen[POOL3])}
 
 
 @register_metric

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, Callable, ClassVar, Protocol
 
 import torch
 
@@ -128,8 +128,8 @@ class Context:
     LOGITS: (N, 1008) with the official weights, VGG16_FEATURES: (N, 4096) when a metric reads VGG16}), the
     generated pool3 statistics (computed on first use, shared by FID and div) and the real side."""
 
-    def __init__(self, ev: Scorer, gen: dict[str, torch.Tensor], sqrt_real: torch.Tensor | None):
-        self.ev, self.gen, self.sqrt_real = ev, gen, sqrt_real
+    def __init__(self, ev: Scorer, gen: dict[str, torch.Tensor], sqrt_real: Callable[[], torch.Tensor] | None):
+        self.ev, self.gen, self.sqrt_real = ev, gen, sqrt_real  # sqrt_real(): √Σ_real, computed on first call
         self._gen_stats: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property

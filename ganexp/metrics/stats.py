@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import numpy as np
 import torch
@@ -59,18 +60,32 @@ def _trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor, sqrt_sigma1:
         return float(np.trace(np.real(covmean)))
 
 
+def _trace_sqrt_product_low_rank(sigma1: torch.Tensor, rows2: torch.Tensor, mu2: torch.Tensor) -> float:
+    """tr sqrt(S1 S2) when S2 is the covariance of m < D rows: with C the centred rows (m, D),
+    S2 = C^T C / (m-1), and S1 S2 has the nonzero eigenvalues of the symmetric PSD (m, m) matrix
+    C S1 C^T / (m-1). One (m, m) eigendecomposition instead of two (D, D) ones (sqrt(S1), then the product)."""
+    c = rows2.to(sigma1.device, torch.float64) - mu2  # (m, D)
+    k = (c @ sigma1 @ c.T) / (c.shape[0] - 1)  # (m, m)
+    return float(_clamp_rounding(torch.linalg.eigvalsh((k + k.T) / 2)).sqrt().sum())
+
+
 def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor, sigma2: torch.Tensor,
-                     sqrt_sigma1: torch.Tensor | None = None) -> float:
+                     sqrt_sigma1: Callable[[], torch.Tensor] | torch.Tensor | None = None,
+                     rows2: torch.Tensor | None = None) -> float:
     """||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr sqrt(S1 S2), in float64 on the inputs' device.
 
-    `sqrt_sigma1`: precomputed sqrtm_psd(sigma1) (the real statistics are reused across evaluations).
+    `sqrt_sigma1`: sqrtm_psd(sigma1), or a function giving it (the real statistics' root is computed once and
+    reused across evaluations). `rows2`: the (m, D) rows (mu2, sigma2) were computed from; with m < D the trace
+    comes from an (m, m) problem and sqrt(S1) is never needed.
     """
     dev = _linalg_device(mu1)
     mu1, sigma1, mu2, sigma2 = (t.to(dev, torch.float64) for t in (mu1, sigma1, mu2, sigma2))
-    if sqrt_sigma1 is not None:
-        sqrt_sigma1 = sqrt_sigma1.to(dev, torch.float64)
     diff = mu1 - mu2
-    tr_covmean = _trace_sqrt_product(sigma1, sigma2, sqrt_sigma1)
+    if rows2 is not None and 1 < rows2.shape[0] < rows2.shape[1]:
+        tr_covmean = _trace_sqrt_product_low_rank(sigma1, rows2, mu2)
+    else:
+        root = sqrt_sigma1() if callable(sqrt_sigma1) else sqrt_sigma1
+        tr_covmean = _trace_sqrt_product(sigma1, sigma2, None if root is None else root.to(dev, torch.float64))
     return float(diff @ diff + torch.trace(sigma1) + torch.trace(sigma2)) - 2 * tr_covmean
 
 

@@ -5,8 +5,8 @@ Every grid here runs twice, once as Slurm jobs and once with Hydra's basic launc
 with the same result.json metrics and metrics.jsonl rows (one-thread CPU runs are bit-reproducible).
 
 Slurm makes a requeued job wait two minutes before it may start again (its ``BeginTime``); the
-``cluster`` fixture releases such jobs at once (``scontrol update StartTime=now``), as an admin could, so
-that a test of three requeues takes seconds of waiting instead of six minutes. Nothing else is changed.
+``cluster`` fixture releases such jobs after RELEASE_AFTER_S (``scontrol update StartTime=now``), as an admin
+could, so that a test of three requeues waits seconds instead of six minutes. Nothing else is changed.
 Without a cluster the tests skip with the reason; with GANEXP_SLURM_REQUIRED=1 (CI) they fail instead.
 """
 from __future__ import annotations
@@ -31,11 +31,12 @@ SLURM = ["hydra/launcher=submitit_slurm", "hydra.launcher.gpus_per_node=0", "hyd
          "hydra.launcher.mem_gb=1"]
 TINY = ["dataset=digits", "metrics=none", "logger=none", "trainer.accelerator=cpu", "model.width=8",
         "batch_size=16"]
-# About 270 s of training on one core of this 2-core machine (3000 steps in 67 s): longer than a two-minute
-# Slurm limit with the start-up added.
-STEPS = 12000
+# About 135 s of training on one core of this 2-core machine (3000 steps in 67 s): with the job's start-up,
+# longer than the 90 s into an attempt by which Slurm's warning has come (TIME_LIMIT), so a two-minute limit
+# stops every such run at least once, and short enough that the five tests take about 15 minutes.
+STEPS = 6000
 # How long a test waits for a run's file to appear: several LONG runs one after another (a slower CI machine
-# must not fail a test that only waits for an event)
+# must not fail a test that only waits for an event; the waits end at the event)
 WAIT_S = 900
 LONG = [*TINY, f"trainer.max_steps={STEPS}", "trainer.log_every_n_steps=200", "trainer.ckpt_every_n_steps=500"]
 # Slurm may send the USR2 warning up to 60 s before the time given (its event resolution): with a one-minute
@@ -67,13 +68,25 @@ def cluster_problem() -> str | None:
     return None
 
 
+# How long a requeued job stays held before the fixture releases it. Released at once (0.3 s after the requeue),
+# a job was started before the node had revoked its previous attempt's credential, and the node killed it
+# ("Killing non-startable batch JobId=5: Job credential revoked", the run ended FAILED): Slurm's own two-minute
+# hold exists for that. A few seconds are enough for the node, and leave the test minutes shorter.
+RELEASE_AFTER_S = 10.0
+
+
 def release_requeued(stop: threading.Event) -> None:
-    """Start requeued jobs at once instead of after Slurm's fixed two-minute BeginTime."""
+    """Start requeued jobs RELEASE_AFTER_S after they are first seen held, not after Slurm's two-minute BeginTime."""
+    held_since: dict[str, float] = {}
     while not stop.wait(1.0):
         for line in slurm("squeue", "-h", "-t", "PD", "-o", "%i %r", check=False).splitlines():
             job, _, reason = line.partition(" ")
-            if reason.strip() == "BeginTime":
+            if reason.strip() != "BeginTime":
+                continue
+            since = held_since.setdefault(job, time.monotonic())
+            if time.monotonic() - since >= RELEASE_AFTER_S:
                 slurm("scontrol", "update", f"JobId={job}", "StartTime=now", check=False)
+                del held_since[job]
 
 
 @pytest.fixture(scope="module")
