@@ -9,7 +9,7 @@ QUICK ?=
 ARGS ?=
 RESULTS_ARGS ?= --wandb
 
-.PHONY: help setup demo docs test test-slow test-slurm slurm-cluster bench bench-data gpu-bundle reproduce-table31 reproduce-psgan reproduce-norms clean
+.PHONY: help setup demo docs test test-long test-slow test-slurm slurm-cluster bench bench-data gpu-bundle reproduce-table31 reproduce-psgan reproduce-norms clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -44,8 +44,11 @@ docs: setup ## the documentation site (MkDocs, Material theme) into site/, built
 # module fixtures (an Inception network, real statistics) are built once.
 TEST_JOBS ?= auto --maxprocesses=4
 
-test: setup ## the test suite, one worker per core (`make test-slow` for the real-data tests)
+test: setup ## the test suite, one worker per core (CI adds test-long, docs and test-slurm)
 	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile $(ARGS)
+
+test-long: setup ## the long tier: real trainings in subprocesses, 20 s and more each (~5 min; CI runs it)
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile -m long $(ARGS)
 
 test-slow: setup ## real-data tests on ../shared/assets (minutes)
 	$(PY) -m pytest -q -m slow $(ARGS)

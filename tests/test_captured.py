@@ -60,6 +60,7 @@ def test_every_norm_captures(norm, tmp_path):
     assert_same_run(got[1], ref[1], ROUNDING, same_config=False)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("variant", [["loss=began"], ["loss=hinge", "norm=spectral"]])
 def test_fused_array_captures(variant, tmp_path):
     """A fused array's step captured: each member still equals its separate eager run (BEGAN: per-member

@@ -48,6 +48,7 @@ def children(pid: int, name: str) -> list[int]:
 
 # --- W&B: its service process killed mid-run -------------------------------------------------------
 
+@pytest.mark.long
 def test_wandb_service_killed_mid_run_is_one_warning_and_the_run_completes(tmp_path):
     run_dir = tmp_path / "run"
     cmd = train_cmd(*SHORT, "logger=wandb", "logger.mode=offline", f"hydra.run.dir={run_dir}")
@@ -122,6 +123,7 @@ DISK_FULL = (r"error: (?P<name>\S+): cannot write (?P<path>\S+): the disk holdin
              r"command: it resumes from the last good checkpoint, step (?P<step>\d+) of (?P<max>\d+) \((?P<ckpt>\S+)\)")
 
 
+@pytest.mark.long
 def test_full_disk_ends_the_run_with_one_sentence_and_the_same_command_resumes(small_disk):
     run_dir = small_disk / "run"
     cmd = train_cmd(*SHORT, "logger=none", f"hydra.run.dir={run_dir}")

@@ -4,6 +4,7 @@ import json
 import subprocess
 
 import numpy as np
+import pytest
 
 from conftest import FAST, ROOT, train_cmd
 from ganexp.train import run
@@ -39,6 +40,7 @@ def test_a_job_with_missing_data_does_not_stop_the_others(tmp_path):
     assert json.loads(next(sweep.rglob("result.json")).read_text())["status"] == "completed"
 
 
+@pytest.mark.long
 def test_two_copies_of_one_grid_train_each_run_once(tmp_path):
     sweep = tmp_path / "s"
     cmd = train_cmd("-m", *FAST, "trainer.max_steps=300", "trainer.log_every_n_steps=50", "z_dim=1,2",

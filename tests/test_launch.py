@@ -172,6 +172,7 @@ def overlapping(a: dict, b: dict) -> bool:
     return a["started"] < b["ended"] and b["started"] < a["ended"]
 
 
+@pytest.mark.long
 def test_joblib_sweep_pins_concurrent_jobs_round_robin(tmp_path):
     """4 jobs, fake GPUs "3,5", 2 jobs per GPU: n_jobs=4, and the 4 concurrent jobs see 3, 3, 5, 5."""
     (tmp_path / "launch_probe.py").write_text(PROBE)
@@ -210,6 +211,7 @@ def test_joblib_rejects_bad_jobs_per_gpu_before_any_job(tmp_path):
 
 
 # --- submitit --------------------------------------------------------------------------------------------------
+@pytest.mark.long
 def test_submitit_local_sweep_completes(tmp_path):
     out = sh(train_cmd("-m", "hydra/launcher=submitit_local", "z_dim=1,2", *FAST, "trainer.max_steps=2",
                        f"hydra.sweep.dir={tmp_path}"))

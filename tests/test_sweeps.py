@@ -35,6 +35,7 @@ def test_multirun_writes_named_folders_and_skips_finished(tmp_path):
     assert again.returncode == 0 and again.stdout.count("[skip]") == 4 and "[completed]" not in again.stdout
 
 
+@pytest.mark.long
 def test_sigkill_mid_sweep_then_rerun_matches_uninterrupted(tmp_path):
     """Kill a 3-run sweep while the 2nd run is mid-way; the rerun skips run 1, resumes run 2 from last.ckpt,
     runs run 3, and every final metric equals an uninterrupted sweep's (deterministic CPU runs)."""
@@ -69,6 +70,7 @@ def test_sigkill_mid_sweep_then_rerun_matches_uninterrupted(tmp_path):
         assert losses(killed) == losses(ref)
 
 
+@pytest.mark.long
 def test_sigterm_saves_last_ckpt_at_the_step_and_the_rerun_matches_uninterrupted(tmp_path):
     """SIGTERM (scancel, preemption) mid-run: the step in progress ends, last.ckpt is written there although
     no periodic checkpoint is due (ckpt_every_n_steps=1000), the process exits 143; the same command
@@ -158,6 +160,7 @@ def test_unreadable_checkpoint_is_kept_aside_and_the_run_starts_over(tmp_path):
     assert (run_dir / "last.ckpt.damaged").read_text() == "garbage"
 
 
+@pytest.mark.long
 def test_two_jobs_at_once_share_the_real_statistics_cache(tmp_path):
     """Two joblib workers start together on an empty cache: one computes the real statistics, the
     other waits and loads them; both score, and one statistics file results."""

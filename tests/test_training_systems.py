@@ -376,6 +376,7 @@ def test_a_new_system_is_one_class_and_its_keys(tmp_path):
         check_job(compose(new[:-2] + ["+system.evry=3"]))
 
 
+@pytest.mark.long
 def test_psgan_sigkilled_after_a_switch_resumes_to_the_uninterrupted_run(tmp_path):
     """A real SIGKILL of the process after the first stage switch (at step index 46; killed once the row of
     step 65 is written, so last.ckpt is at 50 or later, in stage 1): the rerun resumes and ends with the

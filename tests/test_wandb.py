@@ -7,6 +7,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from ganexp.config import compose, to_container
 from ganexp.runlog import RunLogger
 from ganexp.train import run
@@ -50,6 +52,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.long
 def test_training_run_reads_back_from_wandb_offline_files(tmp_path):
     """A real command line run, with FID (8 samples) at step 3 and at the end (6); its W&B name is Hydra's
     override dirname (the logger.*, metrics.*-path and hydra.* keys left out)."""

@@ -63,13 +63,13 @@ if [ "$DEVICE" = cuda ]; then
   fi
   TESTS=(-p no:cacheprovider -q -m "slow or not slow" -n 4 tests/test_captured.py tests/test_fused.py
          tests/gpu/test_cuda.py)
-  TRAIN=(--steps 200 --log-every 50 --sizes 4,16)
+  TRAIN=(--losses gan_ns,wgan_gp --steps 200 --log-every 50 --sizes 4,16)
   FID=(--num-samples 10000)
   LIMITS=(150 120 120)  # with the bundle (30 s) and the environment (30 s): 450 s at most
 else
   TESTS=(-p no:cacheprovider -q --collect-only -m "slow or not slow" tests/test_captured.py tests/test_fused.py
          tests/gpu/test_cuda.py)
-  TRAIN=(--steps 4 --log-every 2 --sizes 2 --compile none)
+  TRAIN=(--losses gan_ns --steps 4 --log-every 2 --sizes 2 --compile none)
   FID=(--num-samples 4 --skip-torch-fidelity)
   LIMITS=(120 120 120)
 fi
@@ -79,7 +79,7 @@ step environment 30 "$PY" -c "import torch, hydra, omegaconf, torch_fidelity, ga
 '| torch-fidelity', torch_fidelity.__version__)"
 export GANEXP_TEST_ACCELERATOR=$([ "$DEVICE" = cuda ] && echo gpu || echo cpu)
 step tests "${LIMITS[0]}" "$PY" -m pytest "${TESTS[@]}"
-step bench-train "${LIMITS[1]}" "$PY" -m ganexp.bench train --device "$DEVICE" --losses gan_ns,wgan_gp --batch-size 64 \
+step bench-train "${LIMITS[1]}" "$PY" -m ganexp.bench train --device "$DEVICE" --batch-size 64 \
   "${TRAIN[@]}" --out "$OUTDIR/bench-train.json"
 step bench-fid "${LIMITS[2]}" "$PY" -m ganexp.bench fid --device "$DEVICE" --random-weights "${FID[@]}" \
   --out "$OUTDIR/bench-fid.json"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import threading
@@ -33,12 +34,15 @@ TINY = ["dataset=digits", "metrics=none", "logger=none", "trainer.accelerator=cp
         "batch_size=16"]
 # About 135 s of training on one core of this 2-core machine (3000 steps in 67 s): with the job's start-up,
 # longer than the 90 s into an attempt by which Slurm's warning has come (TIME_LIMIT), so a two-minute limit
-# stops every such run at least once, and short enough that the five tests take about 15 minutes.
+# stops every such run at least once. The cancel and requeue tests need only a run still training when they
+# act: SHORT_STEPS (about 45 s).
 STEPS = 6000
+SHORT_STEPS = 2000
 # How long a test waits for a run's file to appear: several LONG runs one after another (a slower CI machine
 # must not fail a test that only waits for an event; the waits end at the event)
 WAIT_S = 900
 LONG = [*TINY, f"trainer.max_steps={STEPS}", "trainer.log_every_n_steps=200", "trainer.ckpt_every_n_steps=500"]
+SHORT = [*TINY, f"trainer.max_steps={SHORT_STEPS}", "trainer.log_every_n_steps=200", "trainer.ckpt_every_n_steps=500"]
 # Slurm may send the USR2 warning up to 60 s before the time given (its event resolution): with a one-minute
 # limit it could come in the job's first seconds, before submitit has installed its handlers (it does so after
 # loading the job's pickle, ~4 s), and USR2's default action kills the job. A two-minute limit with the
@@ -106,16 +110,26 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """The LONG runs z_dim=1,2 with the basic launcher, started in the background at once."""
-    sweep = tmp_path_factory.mktemp("reference")
-    proc = subprocess.Popen(train_cmd("-m", *LONG, "z_dim=1,2", f"hydra.sweep.dir={sweep}"), cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """The uninterrupted runs with the basic launcher, one after another in the background, started at once:
+    LONG z_dim=1 (the time-limit tests), then SHORT z_dim=1,2 (the cancel and requeue tests).
+    ``reference(short)`` waits for that sweep's folder."""
+    sweeps = {False: tmp_path_factory.mktemp("reference_long"), True: tmp_path_factory.mktemp("reference_short")}
+    commands = [train_cmd("-m", *LONG, "z_dim=1", f"hydra.sweep.dir={sweeps[False]}"),
+                train_cmd("-m", *SHORT, "z_dim=1,2", f"hydra.sweep.dir={sweeps[True]}")]
+    script = " && ".join(" ".join(shlex.quote(a) for a in c) for c in commands)
+    proc = subprocess.Popen(["bash", "-c", script], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    logs: list[str] = []
 
-    def finished() -> Path:
-        if proc.returncode is None:
-            out, _ = proc.communicate(timeout=900)
-            assert proc.returncode == 0, out
-        return sweep
+    def finished(short: bool = False) -> Path:
+        want = sweeps[short]
+        done = lambda: len(results(want)) == (2 if short else 1)  # noqa: E731
+        while not done() and proc.poll() is None:
+            time.sleep(1.0)
+        if not done():
+            logs.append(proc.communicate(timeout=60)[0])
+            raise AssertionError(f"the reference runs failed: {logs[-1][-3000:]}")
+        return want
 
     yield finished
     proc.kill()
@@ -238,7 +252,7 @@ def test_scancel_then_the_same_command_skips_finished_runs_and_resumes_the_other
     """One run at a time (array_parallelism=1): cancel the array while the second run trains, after its
     first checkpoint; the same command again skips the first run and resumes the second."""
     sweep = tmp_path / "cancelled"
-    command = [*SLURM, "hydra.launcher.array_parallelism=1", *LONG, "z_dim=1,2", f"hydra.sweep.dir={sweep}"]
+    command = [*SLURM, "hydra.launcher.array_parallelism=1", *SHORT, "z_dim=1,2", f"hydra.sweep.dir={sweep}"]
     proc = submit(*command)
     second = lambda: next(sweep.glob("*z_dim=2*/last.ckpt"), None)  # noqa: E731
     wait_for(lambda: second() is not None and next(sweep.glob("*z_dim=1*/result.json"), None) is not None)
@@ -258,15 +272,15 @@ def test_scancel_then_the_same_command_skips_finished_runs_and_resumes_the_other
     assert again.returncode == 0, again.stdout + again.stderr
     assert (first / "result.json").stat().st_mtime_ns == finished_at
     log = job_logs(sweep)
-    assert log.count("[skip] ") == 1 and f": from step {step} of {STEPS}" in log
-    assert_same_runs(sweep, reference())
+    assert log.count("[skip] ") == 1 and f": from step {step} of {SHORT_STEPS}" in log
+    assert_same_runs(sweep, reference(short=True))
 
 
 def test_preempted_job_resumes(cluster, reference, tmp_path):
     """``scontrol requeue`` (what preemption in REQUEUE mode does): SIGTERM, last.ckpt at that step, Slurm
     starts the job again and it resumes; the submitting command sees one completed run."""
     sweep = tmp_path / "preempted"
-    proc = submit(*SLURM, *LONG, "z_dim=2", f"hydra.sweep.dir={sweep}")
+    proc = submit(*SLURM, *SHORT, "z_dim=2", f"hydra.sweep.dir={sweep}")
     log = lambda: next(sweep.glob("*z_dim=2*/metrics.jsonl"), None)  # noqa: E731
     wait_for(lambda: log() is not None and len(log().read_text().splitlines()) >= 3)
     (job,) = [p.name for p in (sweep / ".submitit").iterdir() if p.name.isdigit()]  # one run: one plain job
@@ -277,5 +291,5 @@ def test_preempted_job_resumes(cluster, reference, tmp_path):
     stopped = [ln for ln in text.splitlines() if ln.startswith("[stopped]")]
     assert len(stopped) == 1 and ": SIGTERM at step " in stopped[0], text
     step = int(stopped[0].split(" at step ")[1].split(";")[0])
-    assert step >= 600 and f": from step {step} of {STEPS}" in text
-    assert_same_runs(sweep, reference(), [run_named(sweep, "z_dim=2").name])
+    assert step >= 600 and f": from step {step} of {SHORT_STEPS}" in text
+    assert_same_runs(sweep, reference(short=True), [run_named(sweep, "z_dim=2").name])
