@@ -32,11 +32,12 @@ SLURM = ["hydra/launcher=submitit_slurm", "hydra.launcher.gpus_per_node=0", "hyd
          "hydra.launcher.mem_gb=1"]
 TINY = ["dataset=digits", "metrics=none", "logger=none", "trainer.accelerator=cpu", "model.width=8",
         "batch_size=16"]
-# About 135 s of training on one core of this 2-core machine (3000 steps in 67 s): with the job's start-up,
-# longer than the 90 s into an attempt by which Slurm's warning has come (TIME_LIMIT), so a two-minute limit
-# stops every such run at least once. The cancel and requeue tests need only a run still training when they
-# act: SHORT_STEPS (about 45 s).
-STEPS = 6000
+# About 125-155 s of training on one core of this 2-core machine (6000 steps took 62 s alone in a job, 77 s beside
+# one; 3000 took 67 s on a loaded machine): longer than the 90 s into an attempt by which Slurm's warning has come
+# (TIME_LIMIT), so a two-minute limit stops every such run at least once also on an idle machine (at 6000 steps a
+# run finished before its warning). The cancel and requeue tests need only a run still training when they act:
+# SHORT_STEPS (25-70 s).
+STEPS = 12000
 SHORT_STEPS = 2000
 # How long a test waits for a run's file to appear: several LONG runs one after another (a slower CI machine
 # must not fail a test that only waits for an event; the waits end at the event)
