@@ -194,7 +194,8 @@ def run_named(sweep: Path, part: str) -> Path:
 
 
 # --- the tests -------------------------------------------------------------------------------------------
-def test_grid_runs_as_one_job_array_with_the_basic_launchers_results(cluster, tmp_path):
+def test_grid_runs_as_one_job_array_with_the_basic_launchers_results(cluster, reference, tmp_path):
+    # (``reference`` only starts the uninterrupted runs the later tests compare with, during this one)
     grid = [*TINY, "trainer.max_steps=40", "trainer.log_every_n_steps=5", "z_dim=1,2", "seed=0,1"]
     basic = train(*grid, f"hydra.sweep.dir={tmp_path / 'basic'}")
     assert basic.returncode == 0, basic.stderr
