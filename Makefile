@@ -86,7 +86,7 @@ PROGAN_ARGS := system=progan loss=wgan_gp loss.n_critic=1 loss.drift=0.001 norm=
 reproduce-psgan: setup ## Study C: SNGAN, SNGAN without SN, ProGAN, PS-GAN K=1,2,3 (or QUICK=1: MNIST, CPU, ~30 min) then its report
 	$(TRAIN_PSGAN) $(SNGAN_ARGS) $(ARGS)
 	$(TRAIN_PSGAN) $(PROGAN_ARGS) $(STAGES) $(FADE) $(ARGS)
-	$(TRAIN_PSGAN) system=psgan system.num_generators=1,2,3 $(STAGES) $(ARGS)
+	$(TRAIN_PSGAN) system=psgan system.num_generators=1,2,3 $(STAGES) $(FADE) $(ARGS)
 	$(PY) -m ganexp.results multirun/$(PSGAN)
 
 NORMS := norms$(if $(QUICK),_quick)

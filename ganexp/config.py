@@ -72,7 +72,12 @@ ADDED_LATER = {"study": "lee2018", "system": {"_target_": "ganexp.systems.gan.GA
                "system.d_update": "always",  # PS-GAN's D was updated every step before Algorithm 2 gated it
                "model.equalized_lr": False, "model.minibatch_stddev": False, "model.generator.equalized_lr": False,
                "model.discriminator.equalized_lr": False, "model.discriminator.minibatch_stddev": False,
-               "loss.drift": 0.0}
+               "loss.drift": 0.0,
+               "system.judge": "threshold",  # PS-GAN judged each batch by the loss's threshold before the readings
+               "system.fade_epochs": 0.0,  # PS-GAN switched stages without a fade-in before it had one
+               "system.freeze_patience": 0}  # ... and trained on when D stopped learning
+# Values hashed in the spelling runs were made with: `gated` was `paper` when those runs were hashed.
+HASH_SPELLINGS = {"system.d_update": {"gated": "paper"}}
 WHERE_FROM = ("root", "cache_dir", "path", "folder")  # where a set is read from, not what it holds
 FOLDER_SOURCE = ("decode_workers", "download", "tv_class")  # a folder set's pixels are whatever the folder holds
 
@@ -81,6 +86,11 @@ def config_hash(cfg: dict) -> str:
     """Stable hash of what determines a run's result (logger, paths and data placement excluded)."""
     keep = without_added_later({k: v for k, v in cfg.items()
                                 if k not in ("logger", "data_root", "sweep", "launch", "force", "data")})
+    for dotted, spellings in HASH_SPELLINGS.items():
+        group, key = dotted.split(".")
+        value = keep.get(group, {}).get(key) if isinstance(keep.get(group), dict) else None
+        if isinstance(value, str) and value in spellings:
+            keep = {**keep, group: {**keep[group], key: spellings[value]}}
     if keep.get("study", "") is None:  # no study (the grid report) hashes as lee2018, the default of earlier runs
         keep.pop("study")
     if isinstance(keep.get("model"), dict) and "autoencoder" in keep["model"]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 RESULT = "result.json"
 METRICS = "metrics.jsonl"
-ENDED = ("completed", "diverged", "failed")  # the statuses result.json can hold
+ENDED = ("completed", "diverged", "frozen", "failed")  # the statuses result.json can hold
 
 
 def clean(v):

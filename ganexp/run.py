@@ -32,7 +32,7 @@ from .runlock import RunFolderLock
 from .stopsignals import StopSignals
 from .schema import leaves
 from .data.placement import make_batcher, training_device
-from .systems import Diverged, GANSystem, build_system, chunks, eval_codes, sample_latent
+from .systems import Diverged, Frozen, GANSystem, build_system, chunks, eval_codes, sample_latent
 from .systems.base import non_finite
 from .systems.captured import check_device
 from . import records
@@ -311,6 +311,9 @@ class Training:
                 self.end(f, "diverged", {"diverged_at": step, "error": str(Diverged(step, key))})
         if not self.active:
             raise Diverged(step, "every member")  # nothing left to train
+        reason = self.system.frozen(step)  # a host read of the system's own counters, at log steps only
+        if reason is not None:
+            raise Frozen(step, reason)
 
     def save_samples(self, tag: str, step: int) -> None:
         for f, images in zip(list(self.active), self.member_images(self.eval_z), strict=True):
@@ -364,6 +367,8 @@ class Training:
                 self.batcher.close()
         except Diverged as d:
             status, extra = "diverged", {"diverged_at": d.step, "error": str(d)}
+        except Frozen as fz:
+            status, extra = "frozen", {"frozen_at": fz.step, "error": str(fz)}
         except USER_ERRORS:
             raise
         except Exception as err:
@@ -599,7 +604,7 @@ def make_trainer(t: DictConfig, run_dir: Path) -> L.Trainer:
                      default_root_dir=str(run_dir), callbacks=[ResumeCallback()])
 
 
-FINISHED = ("completed", "diverged")
+FINISHED = ("completed", "diverged", "frozen")  # a re-run skips them unless force=true
 
 
 def left_alone(r: RunFolder) -> dict | None:
@@ -653,7 +658,7 @@ def summary_line(res: dict) -> str:
     from .metrics.registry import summary_text  # lazily, as build_evaluator: the metrics package loads torch-fidelity
 
     scores = summary_text(res["metrics"])
-    why = f"  error: {res['error']}" if res["status"] == "failed" else ""
+    why = f"  error: {res['error']}" if res["status"] in ("failed", "frozen") else ""
     return f"[{res['status']}] {res['name']}  steps={res['steps']}  {scores}  {res['wall_s']:.1f}s{why}".replace("  ", " ")
 
 

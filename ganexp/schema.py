@@ -157,7 +157,9 @@ SCHEMA: dict[str, Check] = {
     "system.stage_epochs": Epochs(),
     "system.mix_alpha": Num(0, 1, example=0.1, required=False),
     "system.fade_epochs": Num(0, example=1.0, required=False),
-    "system.d_update": Choice("paper", "always", required=False),
+    "system.d_update": Choice("gated", "always", "paper", required=False),
+    "system.judge": Choice("threshold", "relative", "relative_vote", required=False),
+    "system.freeze_patience": Int(0, required=False),
     # dataset
     "dataset._target_": Target("ganexp.data"),
     "dataset.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),

@@ -75,7 +75,7 @@ def test_grid_over_axes_no_study_uses(tmp_path: Path, capsys):
     sweep = width_lr_grid(tmp_path)
     assert main([str(sweep), "--out", str(tmp_path / "rep"), "--no-latent"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ("runs: 12 completed, 0 diverged, 0 failed, 0 incomplete, 0 duplicate(s); "
+    assert out[0] == ("runs: 12 completed, 0 diverged, 0 frozen, 0 failed, 0 incomplete, 0 duplicate(s); "
                       "4 configuration(s) over model.width, optim.lr_g")
     rows = list(csv.DictReader(io.StringIO((tmp_path / "rep" / "grid_results.csv").read_text())))
     fid = {(r["model.width"], r["optim.lr_g"]): r for r in rows if r["metric"] == "fid32"}
@@ -107,7 +107,7 @@ def test_left_out_runs_are_named_on_the_console(tmp_path: Path, capsys):
            "resumes it)" in out
     original = sweep / "model.width=16,optim.lr_g=0.0001,seed=0"
     assert f"left out: {original}: duplicate of {dup} (same configuration and seed" in out
-    assert "runs: 8 completed, 1 diverged, 1 failed, 1 incomplete, 1 duplicate(s); 6 configuration(s)" in out
+    assert "runs: 8 completed, 1 diverged, 0 frozen, 1 failed, 1 incomplete, 1 duplicate(s); 6 configuration(s)" in out
     rows = list(csv.DictReader(io.StringIO((tmp_path / "rep" / "grid_results.csv").read_text())))
     kept = [r for r in rows if r["metric"] == "fid32" and r["model.width"] == "16" and r["optim.lr_g"] == "0.0001"]
     assert float(kept[0]["mean"]) == pytest.approx((500.0 + 100.1) / 2)  # the newer duplicate is kept
@@ -225,7 +225,7 @@ def test_wandb_push_of_a_grid_reads_back(tmp_path: Path):
         ("16", "0.0001", 100.1, 3), ("16", "0.0002", 100.2, 3), ("32", "0.0001", 110.1, 3), ("32", "0.0002", 110.2, 3)]
     assert "compare_fid32" in row and "compare_div32" in row
     assert {k: v for k, v in wb.summary.items() if k.startswith("runs/")} == {
-        "runs/completed": 12, "runs/diverged": 0, "runs/failed": 0, "runs/incomplete": 0, "runs/total": 12,
+        "runs/completed": 12, "runs/diverged": 0, "runs/frozen": 0, "runs/failed": 0, "runs/incomplete": 0, "runs/total": 12,
         "runs/duplicates": 0}
 
     rows = [{"step": s, "d_loss": 1.0 / s} for s in (10, 20)]
@@ -269,3 +269,29 @@ def test_wandb_target_prefers_config_then_environment(monkeypatch):
     assert wandbenv.target({"mode": None, "project": None}) == {"mode": "online", "project": "mine", "entity": None}
     assert wandbenv.target({"mode": "disabled", "entity": "lab"}) == {"mode": "disabled", "project": "mine",
                                                                     "entity": "lab"}
+
+
+def test_a_frozen_run_is_counted_and_named_with_its_step(tmp_path, capsys):
+    """A frozen run (PS-GAN's D not updated for system.freeze_patience steps) is a finished run every reader
+    knows: records reads its result, the run's status and step are loaded, the report leaves it out of the
+    means with its step and reason, and the counts have a column for it."""
+    from ganexp import records
+    from ganexp.results.runs import load_run
+
+    sweep = tmp_path / "grid"
+    for width in (16, 64):
+        make_run(sweep, {"model.width": width}, 0, 100.0 + width)
+    frozen = make_run(sweep, {"model.width": 16}, 1, None, status="frozen")
+    result = json.loads((frozen / "result.json").read_text())
+    result |= {"frozen_at": 600, "error": "D was not updated for 500 consecutive generator steps (steps 101-600, "
+                                          "branch all_fake): frozen"}
+    (frozen / "result.json").write_text(json.dumps(result))
+    assert records.read_result(frozen)[0]["status"] == "frozen"
+    run = load_run(frozen)
+    assert (run.status, run.frozen_at) == ("frozen", 600)
+    assert main([str(sweep), "--out", str(tmp_path / "rep"), "--no-latent"]) == 0
+    out = capsys.readouterr().out
+    assert f"left out: {frozen}: frozen at step 600: D was not updated for 500 consecutive generator steps" in out
+    assert out.startswith("runs: 2 completed, 0 diverged, 1 frozen, 0 failed, 0 incomplete")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "rep" / "grid_results.csv").read_text())))
+    assert [r["n_frozen"] for r in rows if r["metric"] == "fid32" and r["model.width"] == "16"] == ["1"]

@@ -144,7 +144,7 @@ def test_diverged_failed_missing_cells_are_counted_not_averaged(sweep: Path):
     assert render.cell_text(fid.cell("mnist", "gan_ns", 10), "fid") == "failed (3/3)"
     assert render.cell_text(fid.cell("mnist", "lsgan", 1), "fid") == "110.00 ± 10.00 (3)"
     assert fid.cell("mnist", "lsgan", 1).best_loss is False
-    assert report.counts == {"completed": 14, "diverged": 1, "failed": 3, "incomplete": 0,
+    assert report.counts == {"completed": 14, "diverged": 1, "frozen": 0, "failed": 3, "incomplete": 0,
                              "total": 18, "expected": 18, "missing": 0}
 
 
@@ -228,7 +228,7 @@ def test_figures_are_written_with_expected_size(sweep: Path, tmp_path: Path):
     text = (out / "report.md").read_text()
     for name in ("figure3_1_fid.png", "figure3_3_mnist_samples.png", "table3_1_fid.csv"):
         assert f"]({name})" in text
-    assert "| 15 | 1 | 3 | 0 | 19 | 36 | 17 |" in text
+    assert "| 15 | 1 | 0 | 3 | 0 | 19 | 36 | 17 |" in text
 
 
 def test_sample_figure_uses_completed_first_seed(sweep: Path):
@@ -247,7 +247,7 @@ def test_cli_prints_report_folder_last_and_never_imports_wandb(sweep: Path):
                           text=True, check=True)
     lines = proc.stdout.strip().splitlines()
     assert lines[-1] == str(sweep / "report")
-    assert lines[0] == "runs: 14 completed, 1 diverged, 3 failed, 0 incomplete, 0 missing"
+    assert lines[0] == "runs: 14 completed, 1 diverged, 0 frozen, 3 failed, 0 incomplete, 0 missing"
     assert (sweep / "report" / "report.md").is_file()
 
 
@@ -392,7 +392,7 @@ def test_wandb_push_reads_back_from_wandb_offline_files(sweep: Path, tmp_path: P
     assert [(k, row[k]["_type"], row[k]["sha256"]) for k in figures] == [
         (k, "image-file", hashlib.sha256((out / f"{k}.png").read_bytes()).hexdigest()) for k in figures]
     assert {k: v for k, v in wb.summary.items() if k.startswith("runs/")} == {
-        "runs/completed": 14, "runs/diverged": 1, "runs/failed": 3, "runs/incomplete": 0, "runs/total": 18,
+        "runs/completed": 14, "runs/diverged": 1, "runs/frozen": 0, "runs/failed": 3, "runs/incomplete": 0, "runs/total": 18,
         "runs/expected": 18, "runs/missing": 0}
 
 

@@ -145,7 +145,7 @@ def test_choose_picks_kwak_ko(written):
 def test_stdout_summary_and_report_path_last(written):
     root, lines = written
     assert lines[-1] == str(root / "report")
-    assert lines[0] == "runs: 8 completed, 1 diverged, 0 failed, 0 incomplete"
+    assert lines[0] == "runs: 8 completed, 1 diverged, 0 frozen, 0 failed, 0 incomplete"
     assert lines[1:4] == [
         "finding 1: supported: without SN 2/4 runs collapsed, with SN 0/4 (Baseline seed 0 at "
         "epoch 15, AdaIN seed 1 at epoch 20)",

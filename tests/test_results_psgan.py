@@ -21,6 +21,11 @@ from ganexp.results.psgan2025.curves import epoch_means, loss_curves, mean_fid_c
 from ganexp.results.psgan2025.runs import Model
 
 SPE, EPOCHS, HOST, DEVICE = 10, 3, "hostA", "cpu: Intel Xeon"
+# Claim 8 on NUMBERS: FID(PS-GAN K=2) 11 ± 1.41, SNGAN 31 ± 1.41, ProGAN 22 ± 2.83 (2 seeds each): margins
+# (11 - 31)/31 = -64.5% and (11 - 22)/22 = -50.0%, 95% intervals by the delta method with t(0.975, 1) = 12.71:
+# SNGAN's excludes the stated -17.6% (contradicted), ProGAN's holds -5.7%.
+MARGINS = ("vs SNGAN: −64.5% [−108.0%, −21.0%] (the paper states −17.6%); vs ProGAN: −50.0% [−131.7%, +31.7%] "
+           "(the paper states −5.7%; its Table 2 gives −5.8%)")
 FID_KEY = metric_key("fid", 250)
 # model -> (FID per seed, train_s per seed)
 NUMBERS = {Model("sngan"): ([30, 32], [100, 110]),
@@ -35,10 +40,14 @@ def system_config(model: Model) -> tuple[dict, dict]:
     """(system, norm) config nodes of a model as conf/experiment/psgan.yaml and the Makefile compose it
     (PS-GAN: Algorithm 2 gates D, no norm in D; ``variant`` d_always / d_spectral: the ablations)."""
     stages = {"stage_epochs": [1, 2]}
-    d_update = "always" if "d_always" in model.variant else "paper"
+    d_update = "always" if "d_always" in model.variant else "gated"
+    judge = "relative" if "judge_relative" in model.variant else "relative_vote" if "judge_vote" in model.variant \
+        else "threshold"
+    fade = {} if "no_fade" in model.variant else {"fade_epochs": 0.5}
     system = {"sngan": {"name": "gan"}, "sngan_without_sn": {"name": "gan"},
               "progan": {"name": "progan", **stages},
-              "psgan": {"name": "psgan", "num_generators": model.k, "d_update": d_update, **stages}}[model.name]
+              "psgan": {"name": "psgan", "num_generators": model.k, "d_update": d_update, "judge": judge, **fade,
+                        **stages}}[model.name]
     d = {"sngan": "spectral", "progan": "progan", "psgan": "none"}.get(model.name, "none")
     d = "spectral" if "d_spectral" in model.variant else d
     return system, {"g": "batch", "d": d}
@@ -124,21 +133,28 @@ def test_model_of_config():
     assert model_of({"system": {"name": "gan"}, "norm": {"d": "none"}}).id == "sngan_without_sn"
     assert model_of({"system": {"name": "progan"}, "model": {"equalized_lr": True}}) == Model("progan")
     assert model_of({"system": {"name": "progan"}}).label == "ProGAN (hinge + spectral norm)"
-    paper_rule = {"name": "psgan", "num_generators": 3, "d_update": "paper"}
+    paper_rule = {"name": "psgan", "num_generators": 3, "d_update": "paper", "fade_epochs": 5}  # `paper`: gated
     assert model_of({"system": paper_rule, "norm": {"d": "none"}}).label == "PS-GAN (K=3)"
-    # D updated on every step: the ablation, and every run from before the key; spectral norm in D
+    # every run from before the keys: D updated on every step, switched without a fade-in
     assert model_of({"system": {"name": "psgan", "num_generators": 3}}).label == \
-        "PS-GAN (K=3, D updated every step)"
+        "PS-GAN (K=3, D updated every step, stage switch without fade-in)"
     assert model_of({"system": paper_rule, "norm": {"d": "spectral"}}).id == "psgan_k3_d_spectral"
-    assert model_of({"system": {"name": "psgan", "num_generators": 1}}) == Model("psgan", 1)  # K=1: plain step
+    relative = {**paper_rule, "judge": "relative", "d_update": "always"}
+    assert model_of({"system": relative}).id == "psgan_k3_judge_relative_d_always"
+    assert model_of({"system": {**paper_rule, "judge": "relative_vote"}}).label == \
+        "PS-GAN (K=3, relative judge per image)"
+    k1 = {"name": "psgan", "num_generators": 1, "judge": "relative", "d_update": "always"}  # K=1: the plain step
+    assert model_of({"system": {**k1, "fade_epochs": 5}}) == Model("psgan", 1)
+    assert model_of({"system": k1}) == Model("psgan", 1, "no_fade")
     assert model_of({"system": {"name": "psgan"}}) is None
 
 
 def test_stdout_summary_and_report_path_last(written):
     root, lines = written
     assert lines[-1] == str(root / "report")
-    assert lines[0] == "runs: 12 completed, 1 diverged, 0 failed, 0 incomplete"
-    gate = ("not testable at this scale: 3 epochs trained (the paper: ~50; gate: 10); FID on 250 samples "
+    assert lines[0] == "runs: 12 completed, 1 diverged, 0 frozen, 0 failed, 0 incomplete"
+    gate = ("not testable at this scale: 3 epochs trained by the shortest run (the paper: ~50; gate: 10); FID on "
+            "250 samples "
             "(`fid250`; gate: 5000); our numbers would say ")
     assert lines[1:10] == [
         f"claim 1: {gate}supported: PS-GAN (K=2) 11.00 < ProGAN 22.00 < SNGAN 31.00 "
@@ -153,8 +169,7 @@ def test_stdout_summary_and_report_path_last(written):
         "(paper's numbers: supported)",
         "claim 6: not testable: no IS for SNGAN, PS-GAN (K=2) (paper's numbers: supported)",
         "claim 7: not testable: no IS for PS-GAN (K=1), PS-GAN (K=2), PS-GAN (K=3) (paper's numbers: supported)",
-        f"claim 8: {gate}supported: vs SNGAN: −64.5% (the paper states −17.6%); vs ProGAN: −50.0% (the paper "
-        "states −5.7%; its Table 2 gives −5.8%) (paper's numbers: supported)",
+        f"claim 8: {gate}contradicted: {MARGINS} (paper's numbers: supported)",
         "claim 9: supported (within seed noise): PS-GAN (K=1) 102.00 < SNGAN 105.00 (paper's numbers: supported)"]
 
 
@@ -308,12 +323,12 @@ def test_study_detection_and_mixed_sweep(tmp_path: Path, capsys):
                    "(1 runs); pass one study's sweep folder (or --study NAME).")
     assert main([str(lee.parent), "--out", str(tmp_path / "a")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "runs: 1 completed, 0 diverged, 0 failed, 0 incomplete, 0 missing"
+    assert out[0] == "runs: 1 completed, 0 diverged, 0 frozen, 0 failed, 0 incomplete, 0 missing"
     assert out[-1] == str(tmp_path / "a")
     assert (tmp_path / "a" / "report.md").read_text(encoding="utf-8").startswith("# Study A")
     assert (tmp_path / "a" / "table3_1_fid.csv").is_file()
     assert main([str(root), "--study", "psgan2025", "--out", str(tmp_path / "c")]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == ("runs: 2 completed, 0 diverged, 0 failed, "
+    assert capsys.readouterr().out.splitlines()[0] == ("runs: 2 completed, 0 diverged, 0 frozen, 0 failed, "
                                                        "0 incomplete")
     assert "1 run(s) whose config names no known model" in \
         (tmp_path / "c" / "report.md").read_text(encoding="utf-8")
@@ -332,15 +347,18 @@ def test_gate_off_at_scale_and_the_new_claims(written):
     paper's."""
     root, _ = written
     report = build([root])
-    assert claims.scale_gate(report.stats) == ("3 epochs trained (the paper: ~50; gate: 10); FID on 250 samples "
-                                               "(`fid250`; gate: 5000)")
+    assert claims.scale_gate(report.stats) == ("3 epochs trained by the shortest run (the paper: ~50; gate: 10); "
+                                               "FID on 250 samples (`fid250`; gate: 5000)")
     found = claims.all_claims(claims.ours(report.stats), "")
     assert [f.verdict for f in found] == ["supported", "supported (within seed noise)", "supported", "supported",
                                           "contradicted (within seed noise)", claims.NOT_TESTABLE,
-                                          claims.NOT_TESTABLE, "supported", "supported (within seed noise)"]
-    # FID(PS-GAN K=2) 11, SNGAN 31, ProGAN 22: (11 - 31)/31 = -64.5%, (11 - 22)/22 = -50.0%
-    assert found[7].reason == ("vs SNGAN: −64.5% (the paper states −17.6%); vs ProGAN: −50.0% (the paper states "
-                               "−5.7%; its Table 2 gives −5.8%)")
+                                          claims.NOT_TESTABLE, "contradicted", "supported (within seed noise)"]
+    assert found[7].reason == MARGINS
+    # stages at epochs 1 and 2 of 3: two thirds of the steps below 28 px, the paper's schedule half
+    schedule = ("by construction at this schedule: {} trained 67% of its steps below full resolution (7 and 14 px), "
+                "where a step costs a fraction of a 28 px step (the paper's schedule: 50%); SNGAN trains every step "
+                "at 28 px, so the time order follows from the schedule as much as from the method")
+    assert found[3].details == [schedule.format("ProGAN")] and found[8].details[1:] == [schedule.format("PS-GAN (K=1)")]
     assert found[2].details[0] == "slope (t3 − t1)/2 = 33.00 s per extra generator, 32.4% of t1"
 
 
@@ -365,3 +383,50 @@ def test_algorithm2_table_and_ablations_never_merged(tmp_path: Path):
                            "0.80 ± 0.00 (2)", "0.00 ± 0.00 (2)", "0.00 ± 0.00 (2)"]]
     t2 = read_csv(_csv(report, "table2_fid_is"))
     assert (t2["psgan_k2"]["fid_mean"], t2["psgan_k2_d_always"]["fid_mean"]) == ("10.50", "20.50")
+
+
+def test_the_scale_gate_reads_the_shortest_run(tmp_path: Path):
+    """A grid of one 3-epoch and one 20-epoch run (FID on 5000 samples): the short run keeps the FID claims
+    gated; both at 20 epochs, the gate is off."""
+    from ganexp.results.keys import MIN_FID_SAMPLES
+
+    key = metric_key("fid", MIN_FID_SAMPLES)
+    root = tmp_path / "sweep"
+    for seed, epochs in ((0, 3), (1, 20)):
+        run = make_run(root, Model("psgan", 2), seed, 10.0, 100, 1_000_000.0 + 1000 * seed)
+        result = json.loads((run / "result.json").read_text())
+        result["steps"], result["metrics"][key] = SPE * epochs, 10.0
+        (run / "result.json").write_text(json.dumps(result))
+    assert claims.scale_gate(build([root], _Args(key)).stats) == \
+        "3 epochs trained by the shortest run (the paper: ~50; gate: 10)"
+    short = root / f"{Model('psgan', 2).id},seed=0" / "result.json"
+    result = json.loads(short.read_text())
+    result["steps"] = SPE * 20
+    short.write_text(json.dumps(result))
+    assert claims.scale_gate(build([root], _Args(key)).stats) == ""
+
+
+class _Args:
+    def __init__(self, fid_key: str):
+        self.fid_key = fid_key
+
+
+def test_claims_per_reading_are_a_table(tmp_path: Path):
+    """The default reading and the relative judge with D every step, each with its own PS-GAN numbers: the report's
+    table runs claims 1-9 once per reading (the relative reading's K=2 is the worst FID: claim 1 contradicted)."""
+    root = make_sweep(tmp_path / "sweep")
+    relative = {k: Model("psgan", k, "judge_relative+d_always") for k in (1, 2, 3)}
+    for k, fids in ((2, [40, 42]), (3, [9, 12])):
+        for seed, fid in enumerate(fids):
+            make_run(root, relative[k], seed, fid, 130, 2_000_000.0 + 1000 * seed + 10_000 * k)
+    report = build([root])
+    from ganexp.results.psgan2025.report import readings, readings_section
+
+    assert readings(report) == ["", "judge_relative+d_always"]
+    table = readings_section(report)
+    rows = [ln for ln in table if ln.startswith("| ") and "reading" not in ln]
+    assert rows[0].startswith("| default | not testable at this scale | ")
+    assert rows[1].startswith("| relative judge, D updated every step | not testable at this scale | ")
+    assert "FID: PS-GAN (K=2)" not in "".join(table)  # verdicts only; the reasons stay in the findings
+    found = claims.all_claims(claims.for_reading(claims.ours(report.stats), "judge_relative+d_always"))
+    assert (found[0].verdict, found[0].reason) == ("contradicted", "PS-GAN (K=2) 41.00 > ProGAN 22.00 < SNGAN 31.00")

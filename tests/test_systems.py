@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganexp.systems.multi_generator import BRANCHES, Decision, algorithm2, algorithm2_masks
+from ganexp.systems.multi_generator import BRANCHES, Decision, algorithm2, algorithm2_masks, verdicts
 from ganexp.systems.stepwise import mix_weights
 
 
@@ -26,8 +26,9 @@ def test_algorithm2_always_ablation_updates_d_every_step():
     assert algorithm2(True, [False, False], "always") == Decision(True, (0, 1), "only_real")
     assert algorithm2(False, [False, False], "always") == Decision(True, (0, 1), "all_fake")
     assert algorithm2(True, [False, True], "always") == Decision(True, (0,), "fooled")
-    with pytest.raises(ValueError, match="system.d_update must be one of paper, always"):
+    with pytest.raises(ValueError, match=r"system.d_update must be one of gated, always \(or paper"):
         algorithm2(True, [False, True], "sometimes")
+    assert algorithm2(True, [False, False], "paper") == algorithm2(True, [False, False], "gated")  # the old name
 
 
 def test_algorithm2_for_any_k():
@@ -40,7 +41,7 @@ def test_algorithm2_for_any_k():
         algorithm2(True, [])
 
 
-@pytest.mark.parametrize("d_update", ["paper", "always"])
+@pytest.mark.parametrize("d_update", ["gated", "always"])
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_algorithm2_masks_on_the_device_are_the_table(k, d_update):
     """Every verdict of x and K batches: the device masks say what the host table says."""
@@ -52,6 +53,45 @@ def test_algorithm2_masks_on_the_device_are_the_table(k, d_update):
         assert g_mask.tolist() == [float(i in want.generators) for i in range(k)]
         assert branch.tolist() == [float(b == want.branch) for b in BRANCHES]
     assert algorithm2_masks(torch.zeros(3))[2].tolist() == [0, 0, 1, 0]  # a score of exactly 0 is not "real"
+
+
+RELATIVE = [  # scores [x, G_0, G_1] -> (D's mask, generators' mask, branch) at K = 2, gated / always
+    ([0.3, -0.1, 0.2], (0.0, [1.0, 1.0], "only_real"), (1.0, [1.0, 1.0], "only_real")),
+    ([-0.4, -0.1, -0.2], (1.0, [0.0, 1.0], "fooled"), (1.0, [0.0, 1.0], "fooled")),  # all below 0: G_0 highest
+    ([0.1, 0.2, 0.3], (1.0, [1.0, 0.0], "fooled"), (1.0, [1.0, 0.0], "fooled")),
+    ([0.2, 0.2, -0.3], (0.0, [1.0, 1.0], "only_real"), (1.0, [1.0, 1.0], "only_real")),  # a tie goes to x
+]
+
+
+@pytest.mark.parametrize("scores,gated,always", RELATIVE)
+def test_relative_judge_names_exactly_one_input_real(scores, gated, always):
+    for d_update, (d, g, branch) in (("gated", gated), ("always", always)):
+        d_mask, g_mask, onehot = algorithm2_masks(torch.tensor(scores), d_update, "relative")
+        assert (d_mask.item(), g_mask.tolist(), BRANCHES[int(onehot.argmax())]) == (d, g, branch)
+
+
+def test_relative_judge_never_takes_the_nothing_real_branch():
+    """Every ordering of three scores, signs included: under `relative` one input is real, so the branch is
+    never all_fake (under `threshold` the all-negative scores are)."""
+    for perm in itertools.permutations([-0.5, -0.2, -0.1]):
+        for judge, want in (("relative", 0.0), ("threshold", 1.0)):
+            branch = algorithm2_masks(torch.tensor(perm), "gated", judge)[2]
+            assert branch[BRANCHES.index("all_fake")].item() == want, (perm, judge)
+
+
+def test_relative_vote_counts_images():
+    """Per image the highest of x_i, G_0(z_i), G_1(z_i) is real; the input real for the most images wins (x on a
+    tie): G_1 wins 3 of 5 images although x has the highest batch mean."""
+    per_sample = torch.tensor([[9.0, 9.0, -1.0, -1.0, -1.0],   # x
+                               [0.0, 0.0, 0.0, 0.0, 0.0],      # G_0
+                               [1.0, 1.0, 1.0, 1.0, 1.0]])     # G_1
+    scores = per_sample.mean(1)
+    assert verdicts(scores, "relative").tolist() == [True, False, False]
+    assert verdicts(scores, "relative_vote", per_sample).tolist() == [False, False, True]
+    tie = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])  # x and G_0 one image each
+    assert verdicts(tie.mean(1), "relative_vote", tie).tolist() == [True, False, False]
+    with pytest.raises(ValueError, match="system.judge must be one of threshold, relative, relative_vote"):
+        verdicts(scores, "majority")
 
 
 def test_each_loss_judges_a_batch_real_by_its_own_rule():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from ganexp import checkpoint
@@ -21,9 +22,11 @@ from conftest import FAST, train_until_killed
 BASE = [o for o in FAST if not o.startswith("logger=")] + ["logger=csv", "model=progressive", "z_dim=4",
                                                           "trainer.ckpt_every_n_steps=5"]
 # digits: 1500 training images, batch 16 -> 93 steps per epoch; 0.1 and 0.2 epochs -> steps 9 and 19
-PSGAN = BASE + ["system=psgan", "system.num_generators=2", "system.stage_epochs=[0.1,0.2]", "trainer.max_steps=24"]
+PSGAN = BASE + ["system=psgan", "system.num_generators=2", "system.stage_epochs=[0.1,0.2]", "system.fade_epochs=0.05",
+                 "trainer.max_steps=24"]
 PROGAN = BASE + ["system=progan", "loss=hinge", "norm=spectral", "system.stage_epochs=[0.1,0.2]",
                  "system.fade_epochs=0.05", "trainer.max_steps=24"]
+FROZEN_AT = 20  # the step the frozen-run test stops at (measured; deterministic on the CPU)
 SYSTEMS = {"psgan": PSGAN, "progan": PROGAN, "gan": BASE + ["trainer.max_steps=12"]}
 
 
@@ -74,7 +77,7 @@ def test_psgan_logs_d_updates_per_interval_and_totals_in_the_result(references, 
     counts = json.loads((references["psgan"] / "result.json").read_text())["counts"]
     assert counts["d_updates"] == counts["branch_fooled"] == sum(r["branch_fooled"] for r in rows(references["psgan"]))
     assert sum(counts[f"branch_{b}"] for b in ("fooled", "only_real", "all_fake", "single")) == 24
-    for d_update in ("paper", "always"):  # intervals of 6 steps: counts summed, not averaged
+    for d_update in ("gated", "always"):  # intervals of 6 steps: counts summed, not averaged
         run(compose(PSGAN + ["trainer.log_every_n_steps=6", "trainer.max_steps=12", f"system.d_update={d_update}"]),
             tmp_path / d_update, "r")
         got = rows(tmp_path / d_update)
@@ -97,12 +100,12 @@ class Constant:
         return self
 
 
-def steered_psgan(compose):
+def steered_psgan(compose, *extra: str):
     """PS-GAN, K = 2, one stage, D without normalization whose verdict on a constant image is the image's
     sign (every D weight 0.05, biases 0: positive weights, LeakyReLU and average pooling keep the sign),
     and generators whose images are constant (``aim``: toRGB weight 0, bias atanh(value))."""
     cfg = compose(BASE + ["system=psgan", "system.stages=1", "system.stage_epochs=[]", "norm=baseline",
-                          "loss=gan_ns"])
+                          "loss=gan_ns", *extra])
     system = build_system(cfg, Constant(0.9))
     system._direct = True
     gens, d = system.nets(0)
@@ -154,6 +157,22 @@ def test_algorithm2_steps_only_the_players_its_branch_names(compose):
         assert [not unmoved(b, frozen(net, opt)) for b, (net, opt) in zip(before, players)] == list(moves)
     # Adam's step counts: G1 stepped at steps 1 and 3, G2 at 2 and 3, D at 1 and 2
     assert [{s["step"].item() for s in opt.state_dict()["state"].values()} for _, opt in players] == [{2}] * 3
+
+
+@pytest.mark.parametrize("judge", ["threshold", "relative"])
+def test_under_always_d_steps_on_every_step(compose, judge):
+    """system.d_update=always: the four steps of the test above, D's parameters and Adam state move on each
+    (nothing real included); the generators as Algorithm 2 picks them (all of them when none fooled D).
+    Under `relative` the last step's three equal scores name x real (x wins a tie): only_real, never all_fake."""
+    system, opts, (g1, g2), d = steered_psgan(compose, "system.d_update=always", f"system.judge={judge}")
+    for real, v1, v2 in [(0.9, -0.9, 0.9), (0.9, 0.9, -0.9), (0.9, -0.9, -0.9), (-0.9, -0.9, -0.9)]:
+        system.batcher.value = real
+        aim(g1, v1), aim(g2, v2)
+        before = frozen(d, opts[2])
+        logs = system.train_step(opts)
+        assert logs["d_updates"].item() == 1.0 and not unmoved(before, frozen(d, opts[2]))
+        assert logs["branch_all_fake"].item() == float(judge == "threshold" and real < 0)
+    assert {s["step"].item() for s in opts[2].state_dict()["state"].values()} == {4}
 
 
 def test_progan_grows_and_fades_on_schedule(references):
@@ -263,7 +282,7 @@ def test_checkpoint_round_trips_for_every_system(references, tmp_path, name):
 
 def test_mixture_gives_each_generator_an_equal_share():
     system = build_system(compose(PSGAN + ["system.num_generators=3", "+trainer.steps_per_epoch=93"]))
-    system.step_count = 24  # last trained stage: 2 (28x28)
+    system.step_count = 25  # last trained step 24: stage 2 (28x28), its fade (steps 19-24) over
     z = torch.rand(7, 4) * 2 - 1
     got = system(z)
     gens = system.players["stage2"]["G"].eval()
@@ -309,16 +328,29 @@ def test_runs_of_earlier_versions_keep_their_config_hash(loss):
     assert config_hash(to_container(compose([f"loss={loss}", "data.placement=streamed"]))) == config_hash(new)
 
 
-def test_psgan_runs_from_before_the_gating_keep_their_hash_as_the_always_ablation():
-    """PS-GAN runs hashed before system.d_update existed updated D every step: they are the `always` ablation
-    (and still skipped as such), never runs of Algorithm 2 as printed."""
+def test_psgan_readings_and_the_fade_are_part_of_a_runs_identity():
+    """Runs hashed before system.d_update existed updated D every step, judged each batch by the threshold and
+    switched stages without a fade: they hash as always + threshold + fade_epochs=0. `paper` (the old name) and
+    `gated` are one run; the other readings and the fade are other runs."""
     from ganexp.config import config_hash, to_container
 
-    paper = to_container(compose(["system=psgan"]))
-    old = {**paper, "system": {k: v for k, v in paper["system"].items() if k != "d_update"}}
-    always = to_container(compose(["system=psgan", "system.d_update=always"]))
-    assert paper["system"]["d_update"] == "paper"
-    assert config_hash(old) == config_hash(always) != config_hash(paper)
+    def cfg(*extra):
+        return to_container(compose(["system=psgan", *extra]))
+
+    gated = cfg()
+    assert (gated["system"]["d_update"], gated["system"]["judge"]) == ("gated", "threshold")
+    assert config_hash(cfg("system.d_update=paper")) == config_hash(gated)
+    no_fade = cfg("system.fade_epochs=0")
+    made_before_the_fade = {**no_fade, "system": {**{k: v for k, v in no_fade["system"].items()
+                                                     if k not in ("judge", "fade_epochs")}, "d_update": "paper"}}
+    assert config_hash(made_before_the_fade) == config_hash(no_fade) != config_hash(gated)
+    always = cfg("system.d_update=always", "system.fade_epochs=0")
+    made_before_the_key = {**always, "system": {k: v for k, v in always["system"].items()
+                                                if k not in ("d_update", "judge", "fade_epochs")}}
+    assert config_hash(made_before_the_key) == config_hash(always)
+    hashes = {config_hash(cfg(f"system.judge={j}", f"system.d_update={d}")) for j in ("threshold", "relative",
+              "relative_vote") for d in ("gated", "always")}
+    assert len(hashes) == 6
 
 
 def test_sngan_and_wgan_gp_runs_from_before_karras_pieces_keep_their_hash():
@@ -421,3 +453,77 @@ def _rows_or_none(run_dir: Path) -> list[dict]:
         return [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.endswith("}")]
     except (OSError, ValueError):
         return []
+
+
+class Cycling:
+    """The digits' training images in order, 16 a batch, in [-1, 1]: (16, 1, 28, 28)."""
+
+    def __init__(self, images: torch.Tensor):
+        self.x, self.i = images.float().div(127.5).sub(1), 0
+
+    def next(self) -> torch.Tensor:
+        out = self.x[self.i:self.i + 16]
+        self.i = (self.i + 16) % (len(self.x) - 16)
+        return out
+
+    def to(self, device):
+        return self
+
+
+@pytest.mark.parametrize("fade", [0.25, 0])
+def test_a_stage_switch_keeps_d_discriminating(fade):
+    """PS-GAN K = 1 trains 60 steps at 7x7 on the digits, then switches to 14x14 (Algorithm 1's mix). D's margin
+    (mean output on 64 reals minus on 64 of G's images, the same z) right after the switch, at fade-in alpha 0,
+    keeps at least half its margin before the switch (measured: 0.172 -> 0.148). Without the fade
+    (fade_epochs=0) the new input layer and block are fresh, and the same D scores G's images above the reals
+    (measured: -0.378): the stage starts with a D that has lost what it learned."""
+    from hydra.utils import instantiate
+
+    from ganexp.systems.stepwise import fade_reals
+
+    torch.manual_seed(0)
+    cfg = compose(BASE + ["system=psgan", "system.num_generators=1", "system.stage_epochs=[0.65,0.9]",
+                          f"system.fade_epochs={fade}", "+trainer.steps_per_epoch=93", "model.width=16"])
+    data = Cycling(instantiate(cfg.dataset).images("train"))
+    system = build_system(cfg, data)
+    system._direct = True
+    opts = system.build_optimizers()
+    for _ in range(60):  # steps 0-59: stage 0 (the switch is at the start of step 60)
+        system.train_step(opts)
+        system.step_count += 1
+    z, reals = system.sample_z(64), data.x[:64]
+
+    def margin(stage: int) -> tuple[float, float]:
+        gens, d, alpha = system.faded(stage, system.step_count)
+        real = fade_reals(F.avg_pool2d(reals, 28 // system.resolutions[stage]), alpha)
+        with torch.no_grad():
+            return (d(real).mean() - d(gens[0](z)).mean()).item(), alpha
+
+    before, _ = margin(0)
+    system.switch_to(1)
+    after, alpha = margin(1)
+    assert before == pytest.approx(0.1719, abs=1e-3)
+    if fade:
+        assert alpha == 0.0 and after >= 0.5 * before
+    else:
+        assert alpha == 1.0 and after < 0
+
+
+def test_a_frozen_run_ends_as_such_and_a_rerun_skips_it(tmp_path, capsys):
+    """Algorithm 2 as printed (threshold, gated) on fresh networks: D is judged to need no step while no generator
+    fools it; with system.freeze_patience=3 the run stops at the log step where D has not stepped for 3
+    generator steps: one line, status frozen with its step in result.json; the same command skips it."""
+    from ganexp.train import run
+
+    cfg = PSGAN + ["system.stages=1", "system.stage_epochs=[]", "system.freeze_patience=3", "trainer.max_steps=60",
+                   "trainer.log_every_n_steps=1"]
+    res = run(compose(cfg), tmp_path / "r", "r")
+    out = capsys.readouterr().out
+    assert res["status"] == "frozen" and res["frozen_at"] == FROZEN_AT and res["steps"] == FROZEN_AT
+    line = [ln for ln in out.splitlines() if ln.startswith("[frozen]")]
+    assert len(line) == 1 and f"error: D was not updated for 3 consecutive generator steps (steps " \
+        f"{FROZEN_AT - 2}-{FROZEN_AT}, branch " in line[0]
+    rows_ = rows(tmp_path / "r")
+    assert rows_[-1]["step"] == FROZEN_AT and [r["d_updates"] for r in rows_[-3:]] == [0.0, 0.0, 0.0]
+    again = run(compose(cfg), tmp_path / "r", "r")
+    assert again["status"] == "frozen" and "[skip] r: already frozen" in capsys.readouterr().out

@@ -18,7 +18,7 @@ from typing import Callable
 from .runs import Run
 
 DECIMALS = 2
-STATUSES = ("completed", "diverged", "failed", "incomplete")
+STATUSES = ("completed", "diverged", "frozen", "failed", "incomplete")
 
 
 @dataclass(kw_only=True)
@@ -28,6 +28,7 @@ class Cell:
     values: list[float] = field(default_factory=list)
     seeds: list[int | None] = field(default_factory=list)
     n_diverged: int = 0
+    n_frozen: int = 0
     n_failed: int = 0
     n_incomplete: int = 0
     n_novalue: int = 0
@@ -51,7 +52,7 @@ class Cell:
     @property
     def n_runs(self) -> int:
         """Run folders found for this cell, whatever their status."""
-        return self.n + self.n_novalue + self.n_diverged + self.n_failed + self.n_incomplete
+        return self.n + self.n_novalue + self.n_diverged + self.n_frozen + self.n_failed + self.n_incomplete
 
     @property
     def n_missing(self) -> int:
@@ -102,7 +103,8 @@ def num(x: float | None, signed: bool = False) -> str:
 def cell_text(cell: Cell, metric: str, style: Style = PLAIN) -> str:
     """A cell's value with marks and counts, or the reason there is no value."""
     novalue = "unavailable" if metric == "is" else "no value"
-    extra = [(cell.n_diverged, "diverged"), (cell.n_failed, "failed"), (cell.n_incomplete, "incomplete"),
+    extra = [(cell.n_diverged, "diverged"), (cell.n_frozen, "frozen"), (cell.n_failed, "failed"),
+             (cell.n_incomplete, "incomplete"),
              (cell.n_novalue, novalue), (cell.n_missing, "missing")]
     extra = [(k, label) for k, label in extra if k]
     if cell.n:
@@ -120,6 +122,6 @@ def cell_text(cell: Cell, metric: str, style: Style = PLAIN) -> str:
 
 
 def counts_by_status(runs: list[Run]) -> dict[str, int]:
-    """Number of runs per status (completed, diverged, failed, incomplete)."""
+    """Number of runs per status (completed, diverged, frozen, failed, incomplete)."""
     c = Counter(r.status for r in runs)
     return {s: c.get(s, 0) for s in STATUSES}

@@ -106,6 +106,8 @@ def left_out(kept: list[Run], dropped: list[Run]) -> list[tuple[Run, str]]:
             out.append((run, f"failed: {run.note.splitlines()[0][:200] if run.note else 'no error recorded'}"))
         elif run.status == "diverged":
             out.append((run, f"diverged at step {run.diverged_at}"))
+        elif run.status == "frozen":
+            out.append((run, f"frozen at step {run.frozen_at}: {run.note.splitlines()[0][:200] if run.note else ''}"))
     twin = {(identity(r), r.seed): r for r in kept}
     out += [(r, f"duplicate of {twin[(identity(r), r.seed)].path} (same configuration and seed; the better "
                 f"status, then the newer result.json, is kept)") for r in dropped]
@@ -280,7 +282,7 @@ def runs_section(counts: dict[str, int], left: list[tuple[Run, str]]) -> list[st
 def summary_lines(report: GridReport) -> list[str]:
     """Console lines: counts, every run left out, the best configuration per metric."""
     c = report.counts
-    lines = [f"runs: {c['completed']} completed, {c['diverged']} diverged, {c['failed']} failed, "
+    lines = [f"runs: {c['completed']} completed, {c['diverged']} diverged, {c['frozen']} frozen, {c['failed']} failed, "
              f"{c['incomplete']} incomplete, {c['duplicates']} duplicate(s); "
              f"{len(report.layout.configurations)} configuration(s) over {', '.join(report.layout.columns) or '-'}"]
     lines += [f"left out: {r.path}: {why}" for r, why in report.left_out]

@@ -29,8 +29,8 @@ class StudyReport:
 
 
 def counts_line(counts: dict[str, int]) -> str:
-    """``runs: 8 completed, 1 diverged, 0 failed, 0 incomplete``."""
-    return (f"runs: {counts['completed']} completed, {counts['diverged']} diverged, "
+    """``runs: 8 completed, 1 diverged, 0 frozen, 0 failed, 0 incomplete``."""
+    return (f"runs: {counts['completed']} completed, {counts['diverged']} diverged, {counts['frozen']} frozen, "
             f"{counts['failed']} failed, {counts['incomplete']} incomplete")
 
 
@@ -43,12 +43,13 @@ def tally(values) -> str:
 def runs_section(report: StudyReport) -> list[str]:
     """Counts by status, runs that did not complete, notes."""
     c = report.counts
-    lines = ["## Runs", "", "| completed | diverged | failed | incomplete | total |",
-             "|---|---|---|---|---|",
-             f"| {c['completed']} | {c['diverged']} | {c['failed']} | {c['incomplete']} | "
+    lines = ["## Runs", "", "| completed | diverged | frozen | failed | incomplete | total |",
+             "|---|---|---|---|---|---|",
+             f"| {c['completed']} | {c['diverged']} | {c['frozen']} | {c['failed']} | {c['incomplete']} | "
              f"{c['total']} |", ""]
     for r in [r for r in report.runs if r.run.status != "completed"][:50]:
-        why = f": {r.run.note.splitlines()[0][:160]}" if r.run.note else ""
+        at = f" at step {r.run.frozen_at}" if r.run.status == "frozen" else ""
+        why = at + (f": {r.run.note.splitlines()[0][:160]}" if r.run.note else "")
         lines.append(f"- {r.run.status}: `{r.run.path}`{why}")
     if report.notes:
         lines += ["", "**Notes**", ""] + [f"- {n}" for n in report.notes]

@@ -1,6 +1,6 @@
 """Find and read run folders of one or more sweep folders (read-only).
 
-A run folder holds ``result.json`` once the run ended (status completed / diverged / failed).
+A run folder holds ``result.json`` once the run ended (status completed / diverged / frozen / failed).
 A folder that looks like a run (``metrics.jsonl``, ``.hydra/``, ``samples/``, ``config.yaml``,
 ``last.ckpt``) but has no readable ``result.json`` is counted as *incomplete* (running or killed);
 its cell is recovered from its config when one is there.
@@ -15,12 +15,12 @@ from typing import Callable, Hashable, TypeVar
 
 from .. import records
 
-STATUSES = ("completed", "diverged", "failed", "incomplete")
+STATUSES = ("completed", "diverged", "frozen", "failed", "incomplete")
 RUN_MARKERS = ("result.json", "metrics.jsonl", ".hydra", "samples", "config.yaml", "last.ckpt")
 SKIP_DIRS = frozenset({"wandb", "report", "reports", ".hydra", "samples", "__pycache__"})
 CONFIG_FILES = ("config.yaml", "config.json", ".hydra/config.yaml")  # resolved ones first
 MAX_DEPTH = 4
-STATUS_RANK = {"completed": 0, "diverged": 1, "failed": 2, "incomplete": 3}
+STATUS_RANK = {"completed": 0, "diverged": 1, "frozen": 2, "failed": 3, "incomplete": 4}
 T = TypeVar("T")
 
 
@@ -40,6 +40,7 @@ class Run:
     steps: int | None = None
     wall_s: float | None = None
     diverged_at: int | None = None
+    frozen_at: int | None = None  # the step a frozen run stopped at (D not updated for system.freeze_patience steps)
     note: str = ""
 
     def value(self, key: str) -> float | None:
@@ -140,7 +141,7 @@ def load_run(run_dir: Path) -> Run:
                z_dim=as_int(cfg.get("z_dim")), seed=as_int(cfg.get("seed")), config=cfg,
                metrics=_dict(result.get("metrics")), metric_info=_dict(result.get("metric_info")),
                steps=as_int(result.get("steps")), wall_s=result.get("wall_s"),
-               diverged_at=as_int(result.get("diverged_at")),
+               diverged_at=as_int(result.get("diverged_at")), frozen_at=as_int(result.get("frozen_at")),
                note=note or str(result.get("error") or ""))
 
 

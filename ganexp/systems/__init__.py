@@ -10,9 +10,9 @@ from __future__ import annotations
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from .base import Diverged, GANSystem, SystemContext, chunks, eval_codes, make_optimizer, sample_latent
+from .base import Diverged, Frozen, GANSystem, SystemContext, chunks, eval_codes, make_optimizer, sample_latent
 
-__all__ = ["GANSystem", "SystemContext", "build_system", "Diverged", "chunks", "eval_codes", "make_optimizer",
+__all__ = ["GANSystem", "SystemContext", "build_system", "Diverged", "Frozen", "chunks", "eval_codes", "make_optimizer",
            "sample_latent"]
 
 

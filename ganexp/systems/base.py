@@ -31,6 +31,14 @@ class Diverged(RuntimeError):
         self.step, self.key = step, key
 
 
+class Frozen(RuntimeError):
+    """Training stopped moving (PS-GAN: D not updated for system.freeze_patience steps); the message says why."""
+
+    def __init__(self, step: int, reason: str):
+        super().__init__(reason)
+        self.step = step
+
+
 def sample_latent(n: int, z_dim: int, prior: str, device, generator: torch.Generator | None = None) -> Tensor:
     """z ~ U(-1, 1)^d ('uniform', Study A) or N(0, I) ('normal'); (n, z_dim)."""
     if prior == "uniform":
@@ -150,6 +158,10 @@ class GANSystem(L.LightningModule):
 
     def load_extra_state(self, state: dict) -> None:
         self.loss.load_state_dict(state.get("loss", {}))
+
+    def frozen(self, step: int) -> str | None:
+        """Why training has stopped moving at generator step ``step`` (one sentence), or None; asked at log steps."""
+        return None
 
     # --- the loop ----------------------------------------------------------------------------------
     def configure_optimizers(self):

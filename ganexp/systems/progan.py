@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from .base import SystemContext, to_resolution
 from .gan import GANPair
 from .psgan import milestone_steps, stage_at, stage_resolutions
+from .stepwise import fade_alpha, fade_reals
 
 
 class AtLevel(nn.Module):
@@ -32,14 +33,6 @@ class AtLevel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x, self.depth, self.alpha)
-
-
-def fade_alpha(step: int, milestones: list[int], fade_steps: int) -> float:
-    """Linear fade-in of the newest block: 0 at its growth step, 1 after ``fade_steps`` steps."""
-    grown = [m for m in milestones if step >= m]
-    if not grown or fade_steps <= 0:
-        return 1.0
-    return min(1.0, (step - grown[-1]) / fade_steps)
 
 
 class ProGAN(GANPair):
@@ -82,10 +75,7 @@ class ProGAN(GANPair):
         """Reals at the current resolution, faded like G's output; (B, C, r, r)."""
         real, r = self.batcher.next(), self.resolutions[self.G.depth - 1]
         x = F.avg_pool2d(real, self.ctx.resolution // r) if r < self.ctx.resolution else real
-        if self.G.alpha < 1.0:
-            low = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
-            x = self.G.alpha * x + (1.0 - self.G.alpha) * low
-        return x
+        return fade_reals(x, self.G.alpha)
 
     def sample_images(self, z: Tensor) -> Tensor:
         self.set_level(max(self.step_count - 1, 0))  # the last trained level

@@ -36,8 +36,8 @@ from torch import Tensor, nn
 
 from .base import (GANSystem, SystemContext, build_net, discriminator_config, make_optimizer, masked_step,
                    to_resolution)
-from .multi_generator import BRANCHES, algorithm2_masks, check_d_update
-from .stepwise import mix_weights
+from .multi_generator import BRANCHES, algorithm2_masks, check_d_update, check_judge
+from .stepwise import fade_alpha, fade_reals, mix_weights
 
 
 def stage_resolutions(resolution: int, stages: int) -> list[int]:
@@ -75,6 +75,20 @@ def stage_nets(ctx: SystemContext, resolution: int, stages: int) -> dict:
     return {"resolution": resolution, "max_resolution": ctx.resolution}
 
 
+class Faded:
+    """A stage's progressive network called at a fade-in alpha: ``net(x, None, alpha)``. Not a module, so the
+    stage's parameters stay where the state dict has them; attributes (parameters(), ...) are the network's."""
+
+    def __init__(self, net: nn.Module, alpha: float):
+        self.net, self.alpha = net, alpha
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.net(x, None, self.alpha)
+
+    def __getattr__(self, name: str):
+        return getattr(self.net, name)
+
+
 class PSGAN(GANSystem):
     """players: {"stage<s>": {"G": [G_0 .. G_{K-1}], "D": D}}; optimizers per stage [G_0 .. G_{K-1}, D]."""
 
@@ -82,14 +96,24 @@ class PSGAN(GANSystem):
     eager_reason = "its stages change the networks, and every change would recompile"
 
     def __init__(self, ctx: SystemContext, num_generators: int = 2, stages: int = 3, stage_epochs=(),
-                 mix_alpha: float = 0.1, d_update: str = "paper", **_):
+                 mix_alpha: float = 0.1, d_update: str = "gated", judge: str = "threshold", fade_epochs: float = 0.0,
+                 freeze_patience: int = 0, **_):
         super().__init__(ctx)
         ctx.loss.judge(torch.zeros(1))  # a loss without a real/fake rule fails here, at build time
         self.K, self.mix_alpha, self.d_update = int(num_generators), float(mix_alpha), check_d_update(d_update)
+        self.judge = check_judge(judge)
+        self.freeze_patience = int(freeze_patience)  # 0: never stop
+        self.d_idle: Tensor | None = None  # 0-d, on the device: generator steps since D last stepped
+        self.last_branch: Tensor | None = None  # (len(BRANCHES),) one-hot of the last step
         if self.K < 1:
             raise ValueError(f"system.num_generators must be >= 1, got {num_generators}")
         self.resolutions = stage_resolutions(ctx.resolution, stages)
         self.milestones = milestone_steps(stage_epochs, stages, ctx.steps_per_epoch)
+        self.fade_steps = round(float(fade_epochs) * ctx.steps_per_epoch)
+        lengths = [b - a for a, b in zip(self.milestones, [*self.milestones[1:], 10**12])]
+        if self.milestones and self.fade_steps > min(lengths):
+            raise ValueError(f"system.fade_epochs {fade_epochs} is longer than a stage; a fade must end before "
+                             "the next switch")
         for s, res in enumerate(self.resolutions):
             kw = stage_nets(ctx, res, stages)
             g = nn.ModuleList(build_net(ctx.model.generator, **kw) for _ in range(self.K))
@@ -101,6 +125,15 @@ class PSGAN(GANSystem):
 
     def nets(self, s: int) -> tuple[nn.ModuleList, nn.Module]:
         return self.players[f"stage{s}"]["G"], self.players[f"stage{s}"]["D"]
+
+    def faded(self, s: int, step: int) -> tuple[list, nn.Module | "Faded", float]:
+        """Stage s's generators and D as the losses call them at generator step ``step``: within fade_steps of
+        the switch, at the fade-in alpha (the new block blended with the old path), else the networks."""
+        gens, d = self.nets(s)
+        alpha = fade_alpha(step, self.milestones[:s], self.fade_steps) if s else 1.0
+        if alpha >= 1.0:
+            return list(gens), d, 1.0
+        return [Faded(g, alpha) for g in gens], Faded(d, alpha), alpha
 
     def build_optimizers(self):
         o, opts = self.ctx.optim, []
@@ -120,47 +153,76 @@ class PSGAN(GANSystem):
         print(f"[stage] step {self.step_count}: stage {s} ({self.resolutions[s]}px) takes over, "
               f"Algorithm 1 with alpha {self.mix_alpha}", flush=True)
 
-    def real_batch(self, s: int) -> Tensor:
+    def real_batch(self, s: int, alpha: float = 1.0) -> Tensor:
         real = self.batcher.next()  # (B, C, R, R)
         factor = self.ctx.resolution // self.resolutions[s]
-        return F.avg_pool2d(real, factor) if factor > 1 else real  # (B, C, r, r)
+        return fade_reals(F.avg_pool2d(real, factor) if factor > 1 else real, alpha)  # (B, C, r, r)
 
     def train_step(self, opts) -> dict:
         s = self.stage
         if s and self.step_count == self.milestones[s - 1]:
             self.switch_to(s)
-        gens, d = self.nets(s)
+        gens, d, alpha = self.faded(s, self.step_count)
         first = s * (self.K + 1)
         opt_g, opt_d = opts[first:first + self.K], opts[first + self.K]
         d.requires_grad_(True)
         d_updates = 0.0
         for _ in range(self.loss.n_critic):
-            logs, scores, d_loss = self.critic_forward(gens, d, s)
-            d_mask, g_mask, branch = algorithm2_masks(scores, self.d_update)
+            logs, scores, outputs, d_loss = self.critic_forward(gens, d, s, alpha)
+            d_mask, g_mask, branch = algorithm2_masks(scores, self.d_update, self.judge, outputs)
             self.update(d_loss, opt_d, d_mask)  # D's step from this forward, undone where the branch skips D
             self.loss.after_d_step(d)
             d_updates = d_updates + d_mask
         d.requires_grad_(False)
+        self.d_idle = ((0.0 if self.d_idle is None else self.d_idle) + 1.0) * (d_updates == 0)  # no host read
+        self.last_branch = branch
         logs.update(self.generator_step(gens, d, g_mask, opt_g))
-        logs.update({f"branch_{b}": branch[i] for i, b in enumerate(BRANCHES)}, d_updates=d_updates, stage=float(s))
+        logs.update({f"branch_{b}": branch[i] for i, b in enumerate(BRANCHES)}, d_updates=d_updates, stage=float(s),
+                    fade_alpha=float(alpha))
         return logs
 
-    def critic_forward(self, gens, d, s: int) -> tuple[dict, Tensor, Tensor]:
+    def frozen(self, step: int) -> str | None:
+        """D not updated for freeze_patience consecutive generator steps: nothing can move it again under the
+        gated reading, so the run ends (status ``frozen``) instead of training on as it is."""
+        if self.freeze_patience <= 0 or self.d_idle is None:
+            return None
+        idle = int(self.d_idle.item())
+        if idle < self.freeze_patience:
+            return None
+        branch = BRANCHES[int(self.last_branch.argmax())]
+        return (f"D was not updated for {idle} consecutive generator steps (steps {step - idle + 1}-{step}, "
+                f"branch {branch}): frozen under system.judge={self.judge}, system.d_update={self.d_update}; "
+                f"another reading (system.judge=relative or system.d_update=always) trains D on every step, and "
+                f"system.freeze_patience=0 trains on")
+
+    def extra_state(self) -> dict:
+        idle = {} if self.d_idle is None else {"d_idle": self.d_idle.detach().cpu(),
+                                               "last_branch": self.last_branch.detach().cpu()}
+        return {**super().extra_state(), **idle}
+
+    def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
+        if "d_idle" in state:
+            self.d_idle, self.last_branch = state["d_idle"].to(self.device), state["last_branch"].to(self.device)
+
+    def critic_forward(self, gens, d, s: int, alpha: float = 1.0) -> tuple[dict, Tensor, Tensor, Tensor]:
         """One forward of D on x and on each generator's batch: D's loss (the mean of the loss's D loss over
-        the K (x, fake_k) pairs), its logs (means over k) and the judge scores [x, fake_0 .. fake_{K-1}]
-        ((K+1,), > 0: judged real)."""
-        real = self.real_batch(s)
+        the K (x, fake_k) pairs), its logs (means over k), the judge scores [x, fake_0 .. fake_{K-1}]
+        ((K+1,), > 0: real by the loss's rule) and D's raw outputs on the same inputs ((K+1, B), detached)."""
+        real = self.real_batch(s, alpha)
         with torch.no_grad():
             fakes = [g(self.sample_z(real.shape[0])) for g in gens]
         d_real = d(real)  # (B,)
-        total, logs, fake_scores = 0.0, {}, []
+        total, logs, fake_scores, outputs = 0.0, {}, [], [d_real.detach()]
         for fake in fakes:
             loss, lg = self.loss.discriminator_loss(d, real, fake, d_real)
+            outputs.append(self.loss.last_outputs[1].detach())  # (B,)
             fake_scores.append(self.loss.judge(self.loss.last_outputs[1]))
             total = total + loss / self.K
             for k, v in lg.items():
                 logs[k] = logs.get(k, 0.0) + v.detach() / self.K
-        return logs, torch.stack([self.loss.judge(d_real.detach()), *fake_scores]), total
+        scores = torch.stack([self.loss.judge(d_real.detach()), *fake_scores])  # (K+1,)
+        return logs, scores, torch.stack(outputs), total
 
     def generator_step(self, gens, d, g_mask: Tensor, opt_g) -> dict:
         """Every generator's loss is logged; those with mask 1 step on their mean, the others' steps are
@@ -176,6 +238,7 @@ class PSGAN(GANSystem):
         return logs
 
     def sample_images(self, z: Tensor) -> Tensor:
-        gens, _ = self.nets(stage_at(max(self.step_count - 1, 0), self.milestones))  # the last trained stage
+        last = max(self.step_count - 1, 0)  # the last trained step: its stage, at its fade-in alpha
+        gens, _, _ = self.faded(stage_at(last, self.milestones), last)
         parts = [g(c) for g, c in zip(gens, torch.tensor_split(z, self.K)) if c.shape[0]]
         return to_resolution(torch.cat(parts), self.ctx.resolution)

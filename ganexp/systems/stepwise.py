@@ -8,7 +8,8 @@ model lacks, or whose shapes differ, keep the new model's initialization.
 from __future__ import annotations
 
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 
 @torch.no_grad()
@@ -28,3 +29,20 @@ def mix_weights(old: nn.Module, new: nn.Module, alpha: float = 0.1) -> list[str]
             t.copy_(value)
         mixed.append(name)
     return mixed
+
+
+def fade_alpha(step: int, milestones: list[int], fade_steps: int) -> float:
+    """Linear fade-in of the newest block (Karras et al. 2018): 0 at its milestone, 1 after ``fade_steps``."""
+    grown = [m for m in milestones if step >= m]
+    if not grown or fade_steps <= 0:
+        return 1.0
+    return min(1.0, (step - grown[-1]) / fade_steps)
+
+
+def fade_reals(x: Tensor, alpha: float) -> Tensor:
+    """Reals (B, C, r, r) faded as a faded G's output is: alpha * x + (1 - alpha) * upsample(pool(x)), so that
+    D never tells real from fake by sharpness alone."""
+    if alpha >= 1.0:
+        return x
+    low = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+    return alpha * x + (1.0 - alpha) * low

@@ -24,7 +24,7 @@ def build(sweep_dirs: list[Path], args: argparse.Namespace | None = None) -> Rep
 def summary_lines(report: Report) -> list[str]:
     """Study A's run counts and one line per claim."""
     c = report.counts
-    lines = [f"runs: {c['completed']} completed, {c['diverged']} diverged, {c['failed']} failed, "
+    lines = [f"runs: {c['completed']} completed, {c['diverged']} diverged, {c['frozen']} frozen, {c['failed']} failed, "
              f"{c['incomplete']} incomplete, {c['missing']} missing"]
     return lines + [f"claim {f.claim}: {f.verdict}" + (f": {f.reason}" if f.reason else "")
                     for f in report.findings]

@@ -189,16 +189,17 @@ def summary(report: Report) -> dict:
 def runs_section(report: Report) -> list[str]:
     """Counts by status and the list of runs that did not complete."""
     c = report.counts
-    lines = ["## Runs", "", "| completed | diverged | failed | incomplete | total | expected | "
-             "missing |", "|---|---|---|---|---|---|---|",
-             f"| {c['completed']} | {c['diverged']} | {c['failed']} | {c['incomplete']} | "
+    lines = ["## Runs", "", "| completed | diverged | frozen | failed | incomplete | total | expected | "
+             "missing |", "|---|---|---|---|---|---|---|---|",
+             f"| {c['completed']} | {c['diverged']} | {c['frozen']} | {c['failed']} | {c['incomplete']} | "
              f"{c['total']} | {c['expected'] or 'unknown'} | {c['missing']} |", "",
              f"Grid: {len(report.grid.datasets)} data sets × {len(report.grid.losses)} losses × "
              f"d ∈ {report.grid.z_dims}, {report.grid.seeds_per_cell or 'unknown'} seeds per cell "
              f"(from {report.grid.source}).", ""]
     bad = [r for r in report.runs if r.status != "completed"]
     for r in bad[:50]:
-        at = f" at step {r.diverged_at}" if r.diverged_at is not None else ""
+        at = f" at step {r.diverged_at if r.diverged_at is not None else r.frozen_at}" \
+            if r.diverged_at is not None or r.frozen_at is not None else ""
         why = f": {r.note.splitlines()[0][:160]}" if r.note else ""
         lines.append(f"- {r.status}{at}: `{r.path}`{why}")
     if len(bad) > 50:

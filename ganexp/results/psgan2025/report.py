@@ -58,6 +58,36 @@ def build(sweep_dirs: list[Path], args=None) -> Report:
     return report
 
 
+READING_PARTS = ("judge_relative", "judge_vote", "d_always", "no_fade")  # variants that are readings of the paper
+DEFAULT_READING = ("system.judge=threshold, system.d_update=gated, stage switches faded in "
+                   "(system.fade_epochs > 0)")
+
+
+def readings(report: Report) -> list[str]:
+    """The PS-GAN readings (``Model.variant``) with completed runs, the default ("") first."""
+    found = {m.variant for m in report.by_model() if m.name == "psgan"
+             and all(p in READING_PARTS for p in m.variant.split("+") if p)}
+    return sorted(found, key=lambda v: (v != "", v))
+
+
+def readings_section(report: Report) -> list[str]:
+    """The claims once per reading of Algorithm 2 found: which reading, if any, reproduces the paper."""
+    found = readings(report)
+    if len(found) < 2 and found != [""]:
+        found = [""] + found
+    scale = claims.scale_gate(report.stats)
+    lines = ["## Claims per reading of Algorithm 2", "",
+             f"The findings below read PS-GAN under the default reading ({DEFAULT_READING}). Here every "
+             "reading with runs stands in for it in turn (its PS-GAN models, the same baselines).", "",
+             "| PS-GAN reading | " + " | ".join(f"claim {n}" for n in range(1, 10)) + " |",
+             "|---|" + "---|" * 9]
+    for reading in found:
+        got = claims.all_claims(claims.for_reading(claims.ours(report.stats), reading), scale)
+        label = Model("psgan", 2, reading).label.removeprefix("PS-GAN (K=2").lstrip(", ").rstrip(")") or "default"
+        lines.append(f"| {label} | " + " | ".join(f.verdict for f in got) + " |")
+    return lines + [""]
+
+
 def shared_runs(report: Report) -> list[StudyRun]:
     """Runs that trained on one host at the same time as another run."""
     return [r for r in report.runs if r.shared]
@@ -145,7 +175,7 @@ def report_markdown(report: Report) -> str:
         lines += t.section()
     lines += ["## Figures", "", "Curves and samples of completed runs only.", ""]
     lines += [f"![{n}]({n})\n" for n in sorted(report.files) if n.endswith(".png")]
-    return "\n".join(lines + findings_section(report))
+    return "\n".join(lines + readings_section(report) + findings_section(report))
 
 
 def write_figures(report: Report, out: Path) -> dict[str, Path]:

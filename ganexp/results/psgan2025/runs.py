@@ -3,8 +3,10 @@
 Model of a run (from its resolved config): ``system.name`` gan with ``norm.d`` spectral ->
 SNGAN, gan otherwise -> SNGAN without SN, progan -> ProGAN, psgan -> PS-GAN with K =
 ``system.num_generators``. Runs that differ from the paper's model in what the comparison is about are
-a *variant* of it, never merged with it: PS-GAN with D updated on every step (``system.d_update=always``,
-also every run from before the key) or with a normalized D (``norm.d``), ProGAN without equalized
+a *variant* of it, never merged with it: PS-GAN under another reading of Algorithm 2 than the default
+(threshold judge, gated D, stage switches faded in): ``system.judge=relative`` / ``relative_vote``, D updated
+on every step (``system.d_update=always``, also every run from before the key), a switch without fade-in
+(``system.fade_epochs`` 0 or absent: every run from before the fade), or with a normalized D (``norm.d``), ProGAN without equalized
 learning rate (the hinge + spectral-norm baseline of earlier versions). Seeds are replicates. Two runs *shared a machine* when one of their
 ``train_windows`` (unix start/end of each process that trained them) overlaps one of the other's
 on the same ``host``; their ``train_s`` then measures contention as much as the model.
@@ -23,8 +25,10 @@ LABELS = {"sngan": "SNGAN", "sngan_without_sn": "SNGAN without SN", "progan": "P
           "psgan": "PS-GAN"}
 
 
-VARIANTS = {"d_always": "D updated every step", "d_spectral": "spectral-norm D",
-            "hinge_sn": "hinge + spectral norm"}
+VARIANTS = {"judge_relative": "relative judge", "judge_vote": "relative judge per image",
+            "d_always": "D updated every step", "no_fade": "stage switch without fade-in",
+            "d_spectral": "spectral-norm D", "hinge_sn": "hinge + spectral norm"}
+JUDGE_VARIANTS = {"relative": "judge_relative", "relative_vote": "judge_vote"}
 
 
 class Model(NamedTuple):
@@ -66,7 +70,11 @@ def model_of(cfg: dict) -> Model | None:
     k = as_int(dotted(cfg, "system.num_generators"))
     if system != "psgan" or not k:
         return None
-    variant = ["d_always"] if (dotted(cfg, "system.d_update") or "always") == "always" and k > 1 else []
+    judge = JUDGE_VARIANTS.get(dotted(cfg, "system.judge") or "threshold") if k > 1 else None
+    variant = [judge] if judge else []
+    variant += ["d_always"] if (dotted(cfg, "system.d_update") or "always") == "always" and k > 1 else []
+    stages = as_int(dotted(cfg, "system.stages")) or 3
+    variant += ["no_fade"] if stages > 1 and not dotted(cfg, "system.fade_epochs") else []
     variant += ["d_spectral"] if dotted(cfg, "norm.d") == "spectral" else []
     return Model("psgan", k, "+".join(variant))
 
