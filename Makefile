@@ -72,21 +72,28 @@ reproduce-table31: setup ## Study A grid (or QUICK=1: MNIST, CPU, ~30 min) then 
 	$(PY) -m ganexp.train -m experiment=$(TABLE31) data_root=$(abspath $(DATA_ROOT)) $(ARGS)
 	$(PY) -m ganexp.results multirun/$(TABLE31) $(RESULTS_ARGS)
 
-PSGAN := psgan$(if $(QUICK),_quick)
+MEDIUM ?=
+comma := ,
+PSGAN := psgan$(if $(QUICK),_quick)$(if $(MEDIUM),_medium)
 # The stage schedule goes to the systems that have stages (conf/system/{progan,psgan}.yaml hold the full one).
-QUICK_STAGES := 'system.stage_epochs=[0.13,0.27]'
-STAGES := $(if $(QUICK),$(QUICK_STAGES))
-FADE := $(if $(QUICK),system.fade_epochs=0.05)
-TRAIN_PSGAN := $(PY) -m ganexp.train -m experiment=$(PSGAN) data_root=$(abspath $(DATA_ROOT))
-# Each model as its paper defines it (conf/experiment/psgan.yaml; its defaults are PS-GAN's).
-SNGAN_ARGS := system=gan loss=hinge norm=spectral,baseline
+STAGES := $(if $(QUICK),'system.stage_epochs=[0.13$(comma)0.27]')$(if $(MEDIUM),'system.stage_epochs=[2.5$(comma)5]')
+FADE := $(if $(QUICK),system.fade_epochs=0.05)$(if $(MEDIUM),system.fade_epochs=0.83)
+# MEDIUM: two runs at a time, one thread each (its times are then flagged as measured on a shared machine).
+TWO_AT_A_TIME := $(if $(MEDIUM),hydra/launcher=joblib hydra.launcher.n_jobs=2)
+TRAIN_PSGAN := $(if $(MEDIUM),OMP_NUM_THREADS=1) $(PY) -m ganexp.train -m experiment=$(PSGAN) \
+	data_root=$(abspath $(DATA_ROOT)) $(TWO_AT_A_TIME)
+# Each model as its paper defines it (conf/experiment/psgan.yaml; its defaults are PS-GAN's). MEDIUM: SNGAN with
+# SN only, and PS-GAN K = 2 under every reading of Algorithm 2.
+SNGAN_ARGS := system=gan loss=hinge norm=spectral$(if $(MEDIUM),,$(comma)baseline)
 PROGAN_ARGS := system=progan loss=wgan_gp loss.n_critic=1 loss.drift=0.001 norm=progan optim=progan \
 	model.equalized_lr=true model.minibatch_stddev=true
+PSGAN_ARGS := system=psgan $(if $(MEDIUM),system.num_generators=2 system.judge=threshold$(comma)relative$(comma)relative_vote \
+	system.d_update=gated$(comma)always,system.num_generators=1$(comma)2$(comma)3)
 
-reproduce-psgan: setup ## Study C: SNGAN, SNGAN without SN, ProGAN, PS-GAN K=1,2,3 (or QUICK=1: MNIST, CPU, ~30 min) then its report
+reproduce-psgan: setup ## Study C: SNGAN (+ without SN), ProGAN, PS-GAN (QUICK=1: CPU, ~30 min; MEDIUM=1: 10 epochs, every reading, CPU, hours) then its report
 	$(TRAIN_PSGAN) $(SNGAN_ARGS) $(ARGS)
 	$(TRAIN_PSGAN) $(PROGAN_ARGS) $(STAGES) $(FADE) $(ARGS)
-	$(TRAIN_PSGAN) system=psgan system.num_generators=1,2,3 $(STAGES) $(FADE) $(ARGS)
+	$(TRAIN_PSGAN) $(PSGAN_ARGS) $(STAGES) $(FADE) $(ARGS)
 	$(PY) -m ganexp.results multirun/$(PSGAN)
 
 NORMS := norms$(if $(QUICK),_quick)

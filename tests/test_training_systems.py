@@ -190,13 +190,20 @@ def test_progan_starts_each_growth_with_fresh_optimizer_state(references):
         assert {s["step"].item() for s in opt["state"].values()} == {5.0}
 
 
-def make_args(name: str) -> list[str]:
-    """A Makefile variable's overrides (continued lines joined), as `make reproduce-psgan` passes them."""
+def make_args(*variables: str) -> dict[str, list[str]]:
+    """The overrides `make reproduce-psgan VARIABLES` passes to each of its three training commands (make -n),
+    by system, after experiment= and data_root=."""
+    import shlex
+    import subprocess
+
     from conftest import ROOT
 
-    text = (ROOT / "Makefile").read_text().replace("\\\n\t", " ")
-    line = next(ln for ln in text.splitlines() if ln.startswith(f"{name} :="))
-    return line.split(":=", 1)[1].split()
+    out = subprocess.run(["make", "-n", "-s", "reproduce-psgan", *variables], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    commands = [shlex.split(ln) for ln in out.splitlines() if "ganexp.train" in ln]
+    args = [[a for a in c[c.index("-m", c.index("ganexp.train")) + 1:] if not a.startswith(("experiment=", "data_root="))]
+            for c in commands]
+    return {next(a for a in c if a.startswith("system=")).split("=")[1]: c for c in args}
 
 
 def study_c(*overrides: str) -> list:
@@ -212,10 +219,10 @@ def test_study_c_composes_each_model_as_its_paper_describes_it():
 
     psgan = study_c("system=psgan")
     assert not any(parametrize.is_parametrized(m) for m in psgan)  # no spectral norm in PS-GAN's D (nor G)
-    sngan = [o.replace(",baseline", "") for o in make_args("SNGAN_ARGS")]
+    sngan = [o.replace(",baseline", "") for o in make_args()["gan"]]
     assert any(type(p).__name__ == "_SpectralNorm" for m in study_c(*sngan) for p in
                getattr(getattr(m, "parametrizations", None), "weight", []))
-    progan = make_args("PROGAN_ARGS")
+    progan = make_args()["progan"]
     cfg = compose(["experiment=psgan", *progan])
     assert (cfg.loss.name, cfg.loss.n_critic, cfg.loss.drift, cfg.optim.lr_d, list(cfg.optim.betas)) == \
         ("wgan_gp", 1, 0.001, 1e-3, [0.0, 0.99])
@@ -223,6 +230,22 @@ def test_study_c_composes_each_model_as_its_paper_describes_it():
     assert any(isinstance(m, PixelNorm) for m in mods) and any(getattr(m, "mbstd", False) for m in mods)
     convs = [m for m in mods if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     assert all(isinstance(m.parametrizations.weight[0], EqualizedScale) for m in convs)
+
+
+def test_study_c_medium_profile_is_at_the_scale_gate_with_every_reading():
+    """MEDIUM=1: 10 epochs (the scale gate), FID on 5000 samples, the full schedule scaled (switches at 2.5 and 5
+    of 10 epochs, fades of 0.83: 15, 30 and 5 of 60), SNGAN with SN, ProGAN, PS-GAN K = 2 under the six readings."""
+    from ganexp.results.psgan2025.claims import MIN_EPOCHS
+    from ganexp.results.keys import MIN_FID_SAMPLES
+
+    args = make_args("MEDIUM=1")
+    assert sorted(args) == ["gan", "progan", "psgan"] and "norm=spectral" in args["gan"]
+    assert {"system.num_generators=2", "system.judge=threshold,relative,relative_vote",
+            "system.d_update=gated,always", "system.stage_epochs=[2.5,5]", "system.fade_epochs=0.83"} <= set(args["psgan"])
+    cfg = compose(["experiment=psgan_medium", *[a for a in args["psgan"] if "," not in a.split("=")[1]
+                                                or a.startswith("system.stage")]])
+    assert cfg.trainer.max_epochs == MIN_EPOCHS and cfg.metrics.num_samples == MIN_FID_SAMPLES
+    assert list(cfg.system.stage_epochs) == [2.5, 5.0] and cfg.system.fade_epochs == pytest.approx(10 * 5 / 60, 0.01)
 
 
 def test_study_c_full_profile_covers_the_papers_range_with_stages_inside():
@@ -420,9 +443,10 @@ def test_psgan_sigkilled_after_a_switch_resumes_to_the_uninterrupted_run(tmp_pat
 
     from conftest import ROOT, train_cmd
 
-    args = [o for o in PSGAN[:-2] if not o.startswith(("trainer.ckpt_every", "trainer.log_every"))] + [
-            "system.stage_epochs=[0.5,1]", "trainer.max_steps=100", "trainer.log_every_n_steps=5",
-            "trainer.ckpt_every_n_steps=10"]  # switches at steps 46 (round(46.5)) and 93
+    args = [o for o in PSGAN if not o.startswith(("trainer.", "system.stage_epochs", "system.fade_epochs"))] + [
+            "system.stage_epochs=[0.5,1]", "system.fade_epochs=0.2", "trainer.max_steps=100",
+            "trainer.log_every_n_steps=5", "trainer.ckpt_every_n_steps=10"]  # switches at steps 46 (round(46.5))
+    # and 93, each fading in over 19 steps: the kill lands in stage 1, during or just after its fade
     env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
     ref, killed = tmp_path / "ref", tmp_path / "killed"
     threads = torch.get_num_threads()
@@ -527,3 +551,16 @@ def test_a_frozen_run_ends_as_such_and_a_rerun_skips_it(tmp_path, capsys):
     assert rows_[-1]["step"] == FROZEN_AT and [r["d_updates"] for r in rows_[-3:]] == [0.0, 0.0, 0.0]
     again = run(compose(cfg), tmp_path / "r", "r")
     assert again["status"] == "frozen" and "[skip] r: already frozen" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("system", ["psgan", "progan"])
+def test_a_fade_longer_than_a_stage_is_one_sentence_with_the_value_to_set(system):
+    """Stages switching at steps 9 and 19 of 93 per epoch, the full profile's 5-epoch fade: refused, saying what
+    fits (PS-GAN and ProGAN share the rule)."""
+    cfg = compose(BASE + [f"system={system}", "system.stage_epochs=[0.1,0.2]", "system.fade_epochs=5",
+                          "+trainer.steps_per_epoch=93"] + (["loss=hinge"] if system == "progan" else []))
+    with pytest.raises(ValueError) as err:
+        build_system(cfg)
+    assert str(err.value) == ("system.fade_epochs=5 (465 steps) is longer than the shortest stage (10 steps = 0.108 "
+                              "epochs); a fade must end before the next switch: set system.fade_epochs to at most "
+                              "0.108")

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .base import SystemContext, to_resolution
 from .gan import GANPair
 from .psgan import milestone_steps, stage_at, stage_resolutions
-from .stepwise import fade_alpha, fade_reals
+from .stepwise import fade_alpha, fade_reals, fade_steps
 
 
 class AtLevel(nn.Module):
@@ -49,11 +49,7 @@ class ProGAN(GANPair):
         self.players["G"], self.players["D"] = AtLevel(self.G), AtLevel(self.D)
         self.resolutions = stage_resolutions(ctx.resolution, stages)
         self.milestones = milestone_steps(stage_epochs, stages, ctx.steps_per_epoch)
-        self.fade_steps = round(fade_epochs * ctx.steps_per_epoch)
-        stage_lengths = [b - a for a, b in zip(self.milestones, self.milestones[1:])]
-        if stage_lengths and self.fade_steps > min(stage_lengths):
-            raise ValueError(f"system.fade_epochs {fade_epochs} is longer than a stage; a fade must end before "
-                             "the next growth")
+        self.fade_steps = fade_steps(fade_epochs, self.milestones, ctx.steps_per_epoch)
 
     def set_level(self, step: int) -> tuple[int, float]:
         """Depth (1-based) and alpha for generator step ``step``, set on both players."""

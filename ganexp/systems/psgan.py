@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from .base import (GANSystem, SystemContext, build_net, discriminator_config, make_optimizer, masked_step,
                    to_resolution)
 from .multi_generator import BRANCHES, algorithm2_masks, check_d_update, check_judge
-from .stepwise import fade_alpha, fade_reals, mix_weights
+from .stepwise import fade_alpha, fade_reals, fade_steps, mix_weights
 
 
 def stage_resolutions(resolution: int, stages: int) -> list[int]:
@@ -109,11 +109,7 @@ class PSGAN(GANSystem):
             raise ValueError(f"system.num_generators must be >= 1, got {num_generators}")
         self.resolutions = stage_resolutions(ctx.resolution, stages)
         self.milestones = milestone_steps(stage_epochs, stages, ctx.steps_per_epoch)
-        self.fade_steps = round(float(fade_epochs) * ctx.steps_per_epoch)
-        lengths = [b - a for a, b in zip(self.milestones, [*self.milestones[1:], 10**12])]
-        if self.milestones and self.fade_steps > min(lengths):
-            raise ValueError(f"system.fade_epochs {fade_epochs} is longer than a stage; a fade must end before "
-                             "the next switch")
+        self.fade_steps = fade_steps(fade_epochs, self.milestones, ctx.steps_per_epoch)
         for s, res in enumerate(self.resolutions):
             kw = stage_nets(ctx, res, stages)
             g = nn.ModuleList(build_net(ctx.model.generator, **kw) for _ in range(self.K))

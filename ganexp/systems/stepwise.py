@@ -39,6 +39,18 @@ def fade_alpha(step: int, milestones: list[int], fade_steps: int) -> float:
     return min(1.0, (step - grown[-1]) / fade_steps)
 
 
+def fade_steps(fade_epochs: float, milestones: list[int], steps_per_epoch: float) -> int:
+    """The fade-in's length in generator steps; a fade must end before the next switch (or the run's end is
+    not asked: the last stage may be shorter than its fade)."""
+    steps = round(float(fade_epochs) * steps_per_epoch)
+    shortest = min((b - a for a, b in zip(milestones, milestones[1:])), default=None)
+    if shortest is not None and steps > shortest:
+        raise ValueError(f"system.fade_epochs={fade_epochs:g} ({steps} steps) is longer than the shortest stage "
+                         f"({shortest} steps = {shortest / steps_per_epoch:.3g} epochs); a fade must end before the "
+                         f"next switch: set system.fade_epochs to at most {shortest / steps_per_epoch:.3g}")
+    return steps
+
+
 def fade_reals(x: Tensor, alpha: float) -> Tensor:
     """Reals (B, C, r, r) faded as a faded G's output is: alpha * x + (1 - alpha) * upsample(pool(x)), so that
     D never tells real from fake by sharpness alone."""

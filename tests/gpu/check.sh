@@ -61,13 +61,13 @@ if [ "$DEVICE" = cuda ]; then
       .gpu-bundle/*.whl
     export PYTHONPATH=$TMP/site:$PYTHONPATH
   fi
-  TESTS=(-p no:cacheprovider -q -m "slow or not slow" -n 4 tests/test_captured.py tests/test_fused.py
+  TESTS=(-p no:cacheprovider -q -m "not slurm" -n 8 --dist load tests/test_captured.py tests/test_fused.py
          tests/gpu/test_cuda.py)
   TRAIN=(--losses gan_ns,wgan_gp --steps 200 --log-every 50 --sizes 4,16)
   FID=(--num-samples 10000)
-  LIMITS=(150 120 120)  # with the bundle (30 s) and the environment (30 s): 450 s at most
+  LIMITS=(180 120 100)  # with the bundle (30 s) and the environment (30 s): 460 s at most
 else
-  TESTS=(-p no:cacheprovider -q --collect-only -m "slow or not slow" tests/test_captured.py tests/test_fused.py
+  TESTS=(-p no:cacheprovider -q --collect-only -m "not slurm" tests/test_captured.py tests/test_fused.py
          tests/gpu/test_cuda.py)
   TRAIN=(--losses gan_ns --steps 4 --log-every 2 --sizes 2 --compile none)
   FID=(--num-samples 4 --skip-torch-fidelity)
