@@ -75,7 +75,8 @@ ADDED_LATER = {"study": "lee2018", "system": {"_target_": "ganexp.systems.gan.GA
                "loss.drift": 0.0,
                "system.judge": "threshold",  # PS-GAN judged each batch by the loss's threshold before the readings
                "system.fade_epochs": 0.0,  # PS-GAN switched stages without a fade-in before it had one
-               "system.freeze_patience": 0}  # ... and trained on when D stopped learning
+               "system.freeze_patience": 0,  # ... and trained on when D stopped learning
+               "system.opt_reset": "growth"}  # ProGAN reset Adam at growths only before it also did at fade ends
 # Values hashed in the spelling runs were made with: `gated` was `paper` when those runs were hashed.
 HASH_SPELLINGS = {"system.d_update": {"gated": "paper"}}
 WHERE_FROM = ("root", "cache_dir", "path", "folder")  # where a set is read from, not what it holds

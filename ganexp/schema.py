@@ -160,6 +160,7 @@ SCHEMA: dict[str, Check] = {
     "system.d_update": Choice("gated", "always", "paper", required=False),
     "system.judge": Choice("threshold", "relative", "relative_vote", required=False),
     "system.freeze_patience": Int(0, required=False),
+    "system.opt_reset": Choice("growth", "growth_and_fade_end", required=False),
     # dataset
     "dataset._target_": Target("ganexp.data"),
     "dataset.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),

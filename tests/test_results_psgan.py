@@ -430,3 +430,23 @@ def test_claims_per_reading_are_a_table(tmp_path: Path):
     assert "FID: PS-GAN (K=2)" not in "".join(table)  # verdicts only; the reasons stay in the findings
     found = claims.all_claims(claims.for_reading(claims.ours(report.stats), "judge_relative+d_always"))
     assert (found[0].verdict, found[0].reason) == ("contradicted", "PS-GAN (K=2) 41.00 > ProGAN 22.00 < SNGAN 31.00")
+
+
+def test_runs_made_before_the_readings_still_render(tmp_path: Path):
+    """Run folders as the previous version wrote them (PS-GAN with d_update=paper, no judge, no fade): the report
+    renders, and they are their own model (switched without fade-in), never merged with today's default."""
+    root = make_sweep(tmp_path / "sweep")
+    old = Model("psgan", 2, "no_fade")
+    for seed in (0, 1):
+        run = make_run(root, old, seed, 50.0 + seed, 130, 3_000_000.0 + 1000 * seed)
+        result = json.loads((run / "result.json").read_text())
+        result["config"]["system"] = {"name": "psgan", "num_generators": 2, "d_update": "paper", "stage_epochs": [1, 2]}
+        (run / "result.json").write_text(json.dumps(result))
+    report = build([root])
+    out = tmp_path / "report"
+    from ganexp.results.psgan2025.report import write
+
+    write(report, out)
+    t2 = read_csv(out / "table2_fid_is.csv")
+    assert (t2["psgan_k2"]["fid_mean"], t2["psgan_k2_no_fade"]["fid_mean"]) == ("11.00", "50.50")
+    assert "| stage switch without fade-in | " in (out / "report.md").read_text()

@@ -142,3 +142,15 @@ def test_mix_weights_matching_names_get_09_old_01_new():
     assert int(new.bn.num_batches_tracked) == 7
     with pytest.raises(ValueError):
         mix_weights(old, new, alpha=1.5)
+
+
+def test_relative_judge_at_k1_and_k3_as_documented():
+    """K = 1: the plain step whatever the scores. K = 3: the highest of x, G_0, G_1, G_2 is real; G_1 highest ->
+    "fooled" by G_1: D (gated) and every generator but G_1; x highest -> only_real, all three generators."""
+    for scores in ([0.4, 0.1], [-0.4, 0.1]):
+        d, g, branch = algorithm2_masks(torch.tensor(scores), "gated", "relative")
+        assert (d.item(), g.tolist(), BRANCHES[int(branch.argmax())]) == (1.0, [1.0], "single")
+    d, g, branch = algorithm2_masks(torch.tensor([0.1, 0.2, 0.5, 0.3]), "gated", "relative")
+    assert (d.item(), g.tolist(), BRANCHES[int(branch.argmax())]) == (1.0, [1.0, 0.0, 1.0], "fooled")
+    d, g, branch = algorithm2_masks(torch.tensor([0.6, 0.2, 0.5, 0.3]), "gated", "relative")
+    assert (d.item(), g.tolist(), BRANCHES[int(branch.argmax())]) == (0.0, [1.0, 1.0, 1.0], "only_real")

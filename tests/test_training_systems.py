@@ -564,3 +564,16 @@ def test_a_fade_longer_than_a_stage_is_one_sentence_with_the_value_to_set(system
     assert str(err.value) == ("system.fade_epochs=5 (465 steps) is longer than the shortest stage (10 steps = 0.108 "
                               "epochs); a fade must end before the next switch: set system.fade_epochs to at most "
                               "0.108")
+
+
+@pytest.mark.parametrize("opt_reset,adam_steps", [("growth_and_fade_end", {2.0}), ("growth", {5.0, 7.0})])
+def test_progan_resets_adam_where_karras_code_does(opt_reset, adam_steps, tmp_path):
+    """Karras et al.'s reset_opt_for_new_lod: fresh Adam state when the level of detail's floor or ceiling
+    changes, at the growth (step 9) and at the end of its 5-step fade (step 14): after 16 steps Adam has taken 2
+    steps since (steps 14, 15). Resetting at growths only, 7 (steps 9-15), and 5 for the old toRGB, which
+    gets no gradient once the fade is over (steps 9-13)."""
+    from ganexp.train import run
+
+    run(compose(PROGAN[:-1] + ["trainer.max_steps=16", f"system.opt_reset={opt_reset}"]), tmp_path, "r")
+    for opt in checkpoint.load(tmp_path / "last.ckpt")["optimizers"]:
+        assert {s["step"].item() for s in opt["state"].values()} == adam_steps

@@ -7,8 +7,10 @@ compare). After a growth the new block fades in linearly: alpha goes 0 -> 1 over
 on G's output (alpha * new + (1 - alpha) * upsampled old toRGB) and on D's input (alpha * new block
 + (1 - alpha) * fromRGB of the pooled image); the reals fade alike (alpha * x_r + (1 - alpha) *
 upsample(pool(x_r))), so that D never tells real from fake by sharpness alone. Depth and alpha are
-functions of the generator step, so a resumed run continues exactly. At each growth both optimizers
-start from fresh state (Karras et al.'s code resets Adam's moments for every new level of detail).
+functions of the generator step, so a resumed run continues exactly. Both optimizers start from fresh
+state where Karras et al.'s code resets them (``reset_opt_for_new_lod``: whenever the floor or the ceiling
+of the level of detail changes, i.e. at each growth and at the end of its fade; ``opt_reset:
+growth_and_fade_end``), or at growths only (``growth``, what runs made before the key did).
 Their other pieces (pixel norm in G, minibatch stddev in D, equalized learning rate) are model
 switches (ganexp/nets/progressive.py), set for Study C's ProGAN in conf/experiment/psgan.yaml's notes.
 """
@@ -35,12 +37,16 @@ class AtLevel(nn.Module):
         return self.net(x, self.depth, self.alpha)
 
 
+OPT_RESETS = ("growth", "growth_and_fade_end")
+
+
 class ProGAN(GANPair):
     """players: {"G": AtLevel(ProgressiveGenerator), "D": AtLevel(ProgressiveDiscriminator)}."""
 
     eager_reason = "its networks change depth and fade-in alpha as it grows, and every change would recompile"
 
-    def __init__(self, ctx: SystemContext, stages: int = 3, stage_epochs=(), fade_epochs: float = 1.0, **_):
+    def __init__(self, ctx: SystemContext, stages: int = 3, stage_epochs=(), fade_epochs: float = 1.0,
+                 opt_reset: str = "growth", **_):
         if "max_resolution" not in ctx.model.generator:
             raise ValueError(f"system=progan grows a progressive network; use model=progressive (not {ctx.model.name})")
         if ctx.loss.autoencoder_d:
@@ -50,6 +56,10 @@ class ProGAN(GANPair):
         self.resolutions = stage_resolutions(ctx.resolution, stages)
         self.milestones = milestone_steps(stage_epochs, stages, ctx.steps_per_epoch)
         self.fade_steps = fade_steps(fade_epochs, self.milestones, ctx.steps_per_epoch)
+        if opt_reset not in OPT_RESETS:
+            raise ValueError(f"system.opt_reset must be one of {', '.join(OPT_RESETS)}, got {opt_reset!r}")
+        fade_ends = [m + self.fade_steps for m in self.milestones] if self.fade_steps else []
+        self.resets = set(self.milestones) | (set(fade_ends) if opt_reset == "growth_and_fade_end" else set())
 
     def set_level(self, step: int) -> tuple[int, float]:
         """Depth (1-based) and alpha for generator step ``step``, set on both players."""
@@ -59,7 +69,7 @@ class ProGAN(GANPair):
         return depth, alpha
 
     def train_step(self, opts) -> dict:
-        if self.step_count in self.milestones:  # a growth: fresh optimizer state (Adam's moments and step count)
+        if self.step_count in self.resets:  # fresh optimizer state (Adam's moments and step count)
             for opt in opts:
                 opt.state.clear()
         depth, alpha = self.set_level(self.step_count)

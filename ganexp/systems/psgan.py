@@ -3,9 +3,11 @@
 1. K generators share one discriminator (Algorithm 2, ``multi_generator``). Each step: one forward of D
    on the real batch x and on one fake batch per generator; D's loss is the mean over the K
    (x, fake_k) pairs of the shared loss's D loss; the judge scores of that same forward decide the
-   branch (0/1 masks on the device, no host read); D's step from that forward is kept only in the
-   branches that name D (``system.d_update=paper``, the default) or always (``always``, the ablation);
-   then the chosen generators take one step on their averaged loss, through D after its step. A step
+   branch (0/1 masks on the device, no host read) under the reading ``system.judge`` names; D's step from
+   that forward is kept only in the branches that name D (``system.d_update=gated``) or always
+   (``always``); then the chosen generators take one step on their averaged loss, through D after its
+   step. When D has not stepped for ``freeze_patience`` generator steps the run ends ``frozen`` (checked
+   at log steps, from a step counter kept on the device). A step
    that is not taken leaves the player's parameters and optimizer state bit-identical
    (``base.masked_step``). With ``loss.n_critic`` > 1 each critic forward gates its own D step and
    the last one chooses the generators. Per log interval the branch counts (``branch_*``) and D's
@@ -16,7 +18,9 @@
    smaller one (plus one more block). At the epoch milestones ``stage_epochs`` the next stage takes
    over after Algorithm 1 (``stepwise.mix_weights``, alpha = ``mix_alpha``) mixed the old weights
    into its fresh initialization, generator by generator and for D; the new stage's optimizers
-   have never stepped (the optimizers restart).
+   have never stepped (the optimizers restart). For ``fade_epochs`` after a switch the new block fades
+   in as in ProGAN (Karras et al. 2018): the stage's networks run at alpha 0 -> 1 (``Faded``), the reals
+   fade alike, so D starts as the mixed old D on the pooled image instead of a fresh input path.
 
 All stages are built at the start (a few MB for MNIST), so the state dict has the same keys at every
 step and a checkpoint before or after a switch resumes exactly: the switch happens at the start of
