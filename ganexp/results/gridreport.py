@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import gridfigures, stats
 from .cells import STATUSES, Cell, cell_text, counts_by_status
+from .report import counts_line
 from .keys import higher_is_better, is_metric_key
 from .runs import Run, collect_all, dedupe_by, finite
 from .sweep import Configuration, Layout, identity, layout
@@ -282,8 +283,7 @@ def runs_section(counts: dict[str, int], left: list[tuple[Run, str]]) -> list[st
 def summary_lines(report: GridReport) -> list[str]:
     """Console lines: counts, every run left out, the best configuration per metric."""
     c = report.counts
-    lines = [f"runs: {c['completed']} completed, {c['diverged']} diverged, {c['frozen']} frozen, {c['failed']} failed, "
-             f"{c['incomplete']} incomplete, {c['duplicates']} duplicate(s); "
+    lines = [f"{counts_line(c)}, {c['duplicates']} duplicate(s); "
              f"{len(report.layout.configurations)} configuration(s) over {', '.join(report.layout.columns) or '-'}"]
     lines += [f"left out: {r.path}: {why}" for r, why in report.left_out]
     for comp in report.comparisons:

@@ -115,9 +115,10 @@ def algorithm2_masks(scores: Tensor, d_update: str = "gated", judge: str = "thre
     judged = verdicts(scores, judge, per_sample)  # (K+1,)
     real, fakes = judged[0], judged[1:]
     k, one = fakes.shape[0], torch.ones((), device=scores.device)
-    if k == 1:
-        return one, one.reshape(1), F.one_hot(torch.tensor(BRANCHES.index("single"), device=scores.device),
-                                              len(BRANCHES)).float()
+    if k == 1:  # the branch one-hot from a device-side fill: no host-to-device copy in the step loop
+        single = torch.zeros(len(BRANCHES), device=scores.device)
+        return one, one.reshape(1), single.index_fill(0, torch.full((1,), BRANCHES.index("single"),
+                                                                    device=scores.device), 1.0)
     gated = check_d_update(d_update) == "gated"
     fooled = fakes.any()
     first = F.one_hot(fakes.int().argmax(), k).bool()  # argmax: the first maximum, the first fooling generator
@@ -125,6 +126,6 @@ def algorithm2_masks(scores: Tensor, d_update: str = "gated", judge: str = "thre
     if gated:
         none_fooled_gens = none_fooled_gens & real
     g_mask = torch.where(fooled, ~first, none_fooled_gens)  # (K,)
-    d_mask = fooled | torch.tensor(not gated, device=scores.device)
+    d_mask = fooled if gated else torch.ones_like(fooled)
     branch = torch.stack([fooled, ~fooled & real, ~fooled & ~real, torch.zeros_like(real)])
     return d_mask.float(), g_mask.float(), branch.float()

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from ..studies import Plugin
+from ..report import counts_line
 from .report import Report, build_report, write_report
 
 TITLE = "Study A — loss × latent dimension (Lee & Seok 2018)"
@@ -24,8 +25,7 @@ def build(sweep_dirs: list[Path], args: argparse.Namespace | None = None) -> Rep
 def summary_lines(report: Report) -> list[str]:
     """Study A's run counts and one line per claim."""
     c = report.counts
-    lines = [f"runs: {c['completed']} completed, {c['diverged']} diverged, {c['frozen']} frozen, {c['failed']} failed, "
-             f"{c['incomplete']} incomplete, {c['missing']} missing"]
+    lines = [f"{counts_line(c)}, {c['missing']} missing"]
     return lines + [f"claim {f.claim}: {f.verdict}" + (f": {f.reason}" if f.reason else "")
                     for f in report.findings]
 

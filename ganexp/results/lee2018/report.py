@@ -198,8 +198,8 @@ def runs_section(report: Report) -> list[str]:
              f"(from {report.grid.source}).", ""]
     bad = [r for r in report.runs if r.status != "completed"]
     for r in bad[:50]:
-        at = f" at step {r.diverged_at if r.diverged_at is not None else r.frozen_at}" \
-            if r.diverged_at is not None or r.frozen_at is not None else ""
+        step = r.diverged_at if r.diverged_at is not None else r.frozen_at
+        at = f" at step {step}" if step is not None else ""
         why = f": {r.note.splitlines()[0][:160]}" if r.note else ""
         lines.append(f"- {r.status}{at}: `{r.path}`{why}")
     if len(bad) > 50:
