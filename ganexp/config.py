@@ -92,6 +92,8 @@ def config_hash(cfg: dict) -> str:
         value = keep.get(group, {}).get(key) if isinstance(keep.get(group), dict) else None
         if isinstance(value, str) and value in spellings:
             keep = {**keep, group: {**keep[group], key: spellings[value]}}
+    if not (keep.get("ema") or {}).get("enabled", False):  # no average: its settings change nothing (runs before it)
+        keep.pop("ema", None)
     if keep.get("study", "") is None:  # no study (the grid report) hashes as lee2018, the default of earlier runs
         keep.pop("study")
     if isinstance(keep.get("model"), dict) and "autoencoder" in keep["model"]:

@@ -44,11 +44,12 @@ class FusedTraining(Training):
         images = self.system.generate(z)  # (n, S, C, H, W): the same codes for every member
         return [images[:, self.folders.index(r)] for r in self.active]
 
-    def member_scores(self) -> list[dict]:
-        """All members in one pass through the evaluator's network (``Evaluator.evaluate_members``)."""
-        return self.evaluator.evaluate_members(self.samplers(self.system.device), self.system.device)
+    def member_scores(self, average: bool) -> list[dict]:
+        """All members (their G_ema with ``average``) in one pass through the evaluator's network
+        (``Evaluator.evaluate_members``)."""
+        return self.evaluator.evaluate_members(self.samplers(self.system.device, average), self.system.device)
 
-    def samplers(self, device) -> list:
+    def samplers(self, device, average: bool) -> list:
         """Per active member: n -> its next n images, on the codes its separate run would draw (drawn up
         front in that run's chunks, since a chunk's size can change the numbers on CUDA); every call
         round generates all members at once."""
@@ -63,7 +64,7 @@ class FusedTraining(Training):
                 z = torch.zeros(m, self.system.s, cfg.z_dim, device=device)
                 for j, c in codes.items():
                     z[:, j] = c[pos[0]:pos[0] + m]
-                images = self.system.generate(z)
+                images = self.system.generate(z, average)
                 ready.update({j: images[:, j] for j in codes})
                 pos[0] += m
             return ready.pop(i)

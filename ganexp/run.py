@@ -42,7 +42,7 @@ from .runlog import (RunLogger, atomic_write_json, folder_fault, human_bytes, re
 
 register_resolvers()
 log = logging.getLogger("ganexp.run")
-PROGRESS_EVERY_S = 30.0  # a progress line per run about this often: readable for one run, quiet for 500
+PROGRESS_EVERY_S = 30.0  # a progress line per run about this often (of training time): readable for one run, quiet for 500
 
 
 class FolderFault(Exception):
@@ -76,7 +76,7 @@ class RunFolder:
         self.window_start = self.window_end = None  # this process's training window (unix times)
         self.device: str | None = None  # what trains it, named at each checkpoint (fit() ends on the CPU)
         self.saved_step: int | None = None  # the step of the last good last.ckpt (None: none yet)
-        self.last_progress: float | None = None
+        self.last_progress: tuple[float, int] | None = None  # (monotonic time, step) of the last progress line
         self.t0 = time.monotonic()  # start() restarts it; set here so that a failure before it can be timed
 
     # --- before training ------------------------------------------------------------------------
@@ -152,25 +152,30 @@ class RunFolder:
                **logs}
         self.metrics.update(logs)
         self.logger.log(row)
-        self.progress(row)
 
-    def progress(self, row: dict) -> None:
-        """About every PROGRESS_EVERY_S (and at the last step), one line through ``logging`` (so it reaches
-        Hydra's train.log and Slurm's logs): step/max, epoch, images/s, the losses, the last FID/KID, ETA."""
-        now, last = time.monotonic(), self.last_progress
+    def progress(self, step: int, now: float) -> None:
+        """About every PROGRESS_EVERY_S of training (the first that long after the first step), and at the last
+        step, one line through ``logging`` (so it reaches Hydra's train.log and Slurm's logs): step/max, epoch,
+        images/s since the last line, the last logged losses and FID/KID, ETA. Host values only: it never waits
+        for the device, whatever a step costs and however rarely rows are logged."""
         max_steps = self.cfg.trainer.max_steps
-        if last is not None and now - last < PROGRESS_EVERY_S and row["step"] < max_steps:
+        if self.last_progress is None:
+            self.last_progress = (now, step)
+            if step < max_steps:
+                return
+        (then, then_step) = self.last_progress
+        if now - then < PROGRESS_EVERY_S and step < max_steps:
             return
-        self.last_progress = now
-        rate = row.get("images_per_s") or 0.0
+        self.last_progress = (now, step)
         per_step = self.cfg.batch_size * self.cfg.loss.n_critic
-        eta = (max_steps - row["step"]) * per_step / rate if rate else None
-        losses = " ".join(f"{k} {v:.3f}" for k, v in row.items() if k.endswith("_loss") and isinstance(v, float))
+        rate = (step - then_step) * per_step / (now - then) if now > then and step > then_step else 0.0
+        eta = (max_steps - step) * per_step / rate if rate else None
+        losses = " ".join(f"{k} {v:.3f}" for k, v in self.metrics.items() if k.endswith("_loss") and isinstance(v, float))
         scores = " ".join(f"{k} {v:.4g}" for k, v in self.metrics.items()
                           if k.startswith(("fid", "kid")) and not k.endswith("_std") and isinstance(v, float))
-        log.info("%s: step %d/%d, epoch %.2f, %.0f images/s, %s%s, ETA %s", self.name, row["step"], max_steps,
-                 row["epoch"], rate, losses or "no losses yet", f", {scores}" if scores else "",
-                 "-" if eta is None else time.strftime("%H:%M:%S", time.gmtime(eta)))
+        log.info("%s: step %d/%d, epoch %.2f, %.0f images/s, %s%s, ETA %s", self.name, step, max_steps,
+                 step / self.cfg.trainer.steps_per_epoch, rate, losses or "no losses yet",
+                 f", {scores}" if scores else "", "-" if eta is None else time.strftime("%H:%M:%S", time.gmtime(eta)))
 
     def save_samples(self, tag: str, step: int, images: torch.Tensor) -> None:
         """samples/<tag>.png of the run's images of the fixed codes."""
@@ -272,7 +277,7 @@ class Training:
         self.stop: StopSignals | None = None  # while the system trains: SIGTERM / Slurm's warning noted
         self.results: dict[str, dict] = {}
         for f in folders:
-            f.div_key = evaluator.div_key if evaluator is not None else None
+            f.div_key = scored_div_key(evaluator, system)
         system.resume_state = resume  # ResumeCallback restores it once Lightning has built the optimizers
         system.hooks = RunHooks(self)
 
@@ -284,12 +289,12 @@ class Training:
     def member_images(self, z: torch.Tensor) -> list[torch.Tensor]:
         return [self.system.generate(z)]
 
-    def member_scores(self) -> list[dict]:
-        """FID/IS on codes from the run's evaluation generator (RunFolder.eval_generator)."""
+    def member_scores(self, average: bool) -> list[dict]:
+        """FID/IS of G_ema (``average``) or G on codes from the run's evaluation generator (RunFolder.eval_generator)."""
         (f,), device = self.active, self.system.device
         gen = f.eval_generator(device)
         return [self.evaluator.evaluate(lambda n: self.system.generate(
-            sample_latent(n, f.cfg.z_dim, f.cfg.latent, device, gen)), device)]
+            sample_latent(n, f.cfg.z_dim, f.cfg.latent, device, gen), average), device)]
 
     def member_state(self, f: RunFolder) -> dict:
         return self.system.checkpoint_state()
@@ -320,8 +325,14 @@ class Training:
             f.save_samples(tag, step, images)
 
     def evaluate(self, step: int) -> None:
-        t = time.monotonic()
-        for f, scores in zip(list(self.active), self.member_scores(), strict=True):
+        """Each generator the system scores (G_ema's keys end in _ema), on the same codes, into each folder."""
+        from .metrics.metric import generator_key  # the metrics package is loaded: the evaluator exists
+
+        t, rows = time.monotonic(), [{} for _ in self.active]
+        for generator in self.system.generators_scored():
+            for row, scores in zip(rows, self.member_scores(generator == "ema"), strict=True):
+                row.update({generator_key(k, generator): v for k, v in scores.items()})
+        for f, scores in zip(list(self.active), rows, strict=True):
             f.record_scores(step, scores, time.monotonic() - t, self.evaluator.info)
 
     def save_checkpoint(self) -> None:
@@ -387,6 +398,15 @@ class Training:
         self.active.remove(f)
 
 
+def scored_div_key(evaluator, system: GANSystem) -> str | None:
+    """The diversity key the collapse check reads: the first generator scored (G_ema's where it is on)."""
+    if evaluator is None:
+        return None
+    from .metrics.metric import generator_key  # loaded with the evaluator
+
+    return generator_key(evaluator.div_key, system.generators_scored()[0])
+
+
 class RunHooks:
     """When a training's side work falls due (``StepHooks``, systems/base.py): after each generator step,
     from the trainer.* and metrics.* cadences, it asks its ``Training`` to log, save grids, evaluate,
@@ -410,6 +430,9 @@ class RunHooks:
         tr.advance()
         if step % t.log_every_n_steps == 0 or step == t.max_steps:
             tr.log_row(step)
+        now = time.monotonic()
+        for f in tr.active:
+            f.progress(step, now)
         if step % t.sample_every_n_steps == 0 and step != t.max_steps:
             tr.save_samples(f"step_{step:06d}", step)
         for epoch in self.grid_epochs.get(step, ()):

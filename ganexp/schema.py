@@ -146,6 +146,12 @@ SCHEMA: dict[str, Check] = {
     "launch.array_members": Members(),
     "schedule.*": Int(1),  # experiment files: generator steps per dataset name
     "study": Optional(Choice(*STUDIES)),
+    "ema.enabled": Bool(),
+    "ema.half_life_kimg": Optional(Num(0, open_lo=True, example=10.0)),
+    "ema.beta": Optional(Num(0, 1, example=0.999)),
+    "ema.ramp": Optional(Num(0, open_lo=True, example=0.05)),
+    "ema.start_step": Int(0),
+    "ema.score": Choice("both", "ema"),
     "data.placement": Choice("auto", "resident", "streamed"),
     "data.resident_fraction": Num(0, 1, open_lo=True, example=0.25),
     "data.prefetch": Int(1, 64),
@@ -184,7 +190,10 @@ SCHEMA: dict[str, Check] = {
     "loss.gp_weight": Num(0, example=10.0, required=False),
     "loss.drift": Num(0, example=0.001, required=False),
     "loss.noise_scale": Num(0, open_lo=True, example=0.5, required=False),
-    "loss.gamma": Num(0, 1, open_lo=True, example=0.5, required=False),
+    "loss.gamma": Num(0, open_lo=True, example=0.5, required=False),  # BEGAN's ratio checks its (0, 1] itself
+    "loss.gamma_end": Optional(Num(0, example=0.005)),
+    "loss.gamma_decay_kimg": Num(0, example=0.0, required=False),
+    "loss.reg_every": Int(1, required=False),
     "loss.lambda_k": Num(0, example=0.001, required=False),
     "loss.k0": Num(0, 1, example=0.0, required=False),
     # optimizer

@@ -22,7 +22,7 @@ def test_reference_lists_every_schema_key_and_group_option():
 
     page = configref.render()
     assert all(f"| `{key}` |" in page for key in SCHEMA)
-    assert "| `loss` | `began`, `dragan`, `gan_mm`, `gan_ns`, `hinge`, `lsgan`, `wgan`, `wgan_gp` |" in page
+    assert "| `loss` | `began`, `dragan`, `gan_mm`, `gan_ns`, `hinge`, `lsgan`, `r3gan`, `wgan`, `wgan_gp` |" in page
     assert "| `z_dim` | `100` | an integer >= 1 |" in page
 
 
@@ -48,3 +48,10 @@ def test_every_nav_page_exists():
 
     missing = [p for p in pages(nav) if p != "index.md" and not (ROOT / "docs" / p).is_file()]
     assert missing == []
+
+
+def test_the_loss_table_has_a_row_for_every_loss():
+    """docs/configuration.md's formula table names every conf/loss/ file (a new loss brings its formula)."""
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    losses = sorted(p.stem for p in (ROOT / "conf" / "loss").glob("*.yaml"))
+    assert "r3gan" in losses and [n for n in losses if f"\n| {n} | " not in page] == []

@@ -22,7 +22,7 @@ from conftest import FAST, ROOT, killed_after, train_cmd, wait_for
 ENV = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
 EXACT = [*FAST, "trainer.precision=64-true", "trainer.max_steps=3", "trainer.sample_every_n_steps=2",
          "trainer.ckpt_every_n_steps=2", "z_dim=5"]
-LOSSES = ["gan_mm", "gan_ns", "lsgan", "wgan", "wgan_gp", "dragan", "began", "hinge"]
+LOSSES = ["gan_mm", "gan_ns", "lsgan", "wgan", "wgan_gp", "dragan", "began", "hinge", "r3gan"]
 UNTIMED = ("time_s", "images_per_s", "eval_s")
 
 

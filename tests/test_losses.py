@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from ganexp.losses import began, dragan, gan_mm, gan_ns, gradient_penalty, hinge, lsgan, wgan, wgan_gp
+from ganexp.losses import began, dragan, gan_mm, gan_ns, gradient_penalty, hinge, lsgan, r3gan, wgan, wgan_gp
 
 R = [0.5, 2.0, -1.0]  # D(x), raw logits
 F = [-0.5, 0.25, 3.0]  # D(G(z))
@@ -217,3 +217,55 @@ def test_wgan_gp_drift_adds_eps_times_mean_squared_real_output():
     # D(real) = (2, 6), D(fake) = 0: wasserstein -4; gradient norm sqrt(4) / 2 = 1: penalty 0; drift (4 + 36) / 2
     assert total.item() == pytest.approx(-4.0 + 0.001 * 20.0)
     assert logs["gp"].item() == 0.0 and logs["d_loss"].item() == pytest.approx(-3.98)
+
+
+def test_r3gan_losses_and_penalties_in_closed_form():
+    """A linear D: grad_x D = w for every x, so R1 = R2 = ||w||^2 = 9 exactly; the relativistic terms pair real i
+    with fake i: softplus(-(D(x_i) - D(G(z_i)))) for D, softplus(-(D(G(z_i)) - D(x_i))) for G."""
+    d = Linear([2.0, 2.0, 1.0, 0.0])
+    real, fake = (torch.randn(6, 1, 2, 2, dtype=torch.float64) for _ in range(2))
+    loss_fn = r3gan.R3GAN(gamma=0.3)
+    loss, logs = loss_fn.discriminator_loss(d, real, fake)
+    dr, df = d(real), d(fake)
+    assert logs["r1"].item() == logs["r2"].item() == pytest.approx(9.0, abs=1e-12)
+    assert_close(loss, torch.log1p(torch.exp(-(dr - df))).mean() + 0.3 / 2 * (9.0 + 9.0))
+    g, g_logs = loss_fn.generator_loss(d, fake, real)
+    assert_close(g, torch.log1p(torch.exp(-(df - dr))).mean())
+    loss.backward()  # the penalties reach D's parameters: d(gamma/2 * 2 ||w||^2)/dw = 2 gamma w
+    adv_grad = torch.autograd.grad(torch.log1p(torch.exp(-(d(real) - d(fake)))).mean(), d.w)[0]
+    assert_close(d.w.grad, adv_grad + 2 * 0.3 * d.w.detach())
+    with pytest.raises(ValueError, match="pairs G's fakes with reals"):
+        loss_fn.generator_loss(d, fake)
+
+
+def test_r3gan_penalties_sum_over_pixels_per_sample():
+    """D(x) = sum_i c_i x_i^2 / 2 per sample: grad = c * x, so R1 = mean over samples of sum c^2 x^2."""
+    c = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+
+    class Quadratic(nn.Module):
+        def forward(self, x):
+            return (c * x.flatten(1) ** 2).sum(1) / 2
+
+    x = torch.randn(5, 1, 2, 2, dtype=torch.float64, requires_grad=True)
+    want = (c ** 2 * x.detach().flatten(1) ** 2).sum(1)
+    assert_close(r3gan.squared_gradient_norm(Quadratic()(x), x), want)
+
+
+def test_r3gan_lazy_regularisation_scales_by_its_interval_and_gamma_follows_its_cosine():
+    d = Linear([2.0, 2.0, 1.0, 0.0])
+    real, fake = (torch.randn(4, 1, 2, 2, dtype=torch.float64) for _ in range(2))
+    lazy = r3gan.R3GAN(gamma=0.3, reg_every=4)
+    totals = [lazy.discriminator_loss(d, real, fake) for _ in range(5)]
+    adv = torch.log1p(torch.exp(-(d(real) - d(fake)))).mean()
+    assert [("r1" in logs) for _, logs in totals] == [True, False, False, False, True]
+    assert_close(totals[0][0], adv + 0.3 / 2 * 4 * 18.0)
+    assert_close(totals[1][0], adv)
+    sched = r3gan.R3GAN(gamma=0.05, gamma_end=0.005, gamma_decay_kimg=0.008)  # 8 images: half-way after 4
+    seen = [sched.discriminator_loss(d, real, fake)[1]["gamma"] for _ in range(4)]
+    assert seen == pytest.approx([0.05, 0.005 + 0.045 * 0.5 * (1 + math.cos(math.pi / 2)), 0.005, 0.005])
+    state = sched.state_dict()
+    again = r3gan.R3GAN(gamma=0.05, gamma_end=0.005, gamma_decay_kimg=0.008)
+    again.load_state_dict(state)
+    assert (again.critic_steps, again.images_seen, again.gamma_now()) == (4, 16, 0.005)
+    with pytest.raises(ValueError, match="needs both loss.gamma_end and loss.gamma_decay_kimg"):
+        r3gan.R3GAN(gamma_end=0.005)

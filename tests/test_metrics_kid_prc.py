@@ -120,6 +120,26 @@ def test_describe_key_reads_every_recorded_key():
     assert config.KEY_RE["kid"].match("kid1k").group(1) == "1k" and config.KEY_RE["fid"].match("fid10k")
 
 
+def test_the_scored_generator_is_its_own_part_of_a_key():
+    """<metric><n>[_<extractor>][_ema][_std]: "ema" and "std" are never an extractor's name, so each key parses one
+    way; G's keys are the keys of a run without an average."""
+    from ganexp.metrics.registry import generator_key
+
+    parts = lambda k: (lambda d: (d.metric, d.samples, d.extractor, d.generator, d.is_std, d.std_key))(describe_key(k))  # noqa: E731
+    assert parts("fid10k") == ("fid", 10000, "inception", "G", False, None)
+    assert parts("fid10k_ema") == ("fid", 10000, "inception", "G_ema", False, None)
+    assert parts("kid1k_ema") == ("kid", 1000, "inception", "G_ema", False, "kid1k_ema_std")
+    assert parts("kid1k_ema_std") == ("kid", 1000, "inception", "G_ema", True, None)
+    assert parts("precision250_vgg16_ema") == ("prc", 250, "vgg16", "G_ema", False, None)
+    assert describe_key("fid10k_ema").label == "FID (Heusel et al. 2017) of G_ema"
+    assert [describe_key(k) for k in ("fid10k_ema_std", "precision250_vgg16_ema_std", "fid10k_std_ema")] == [None] * 3
+    assert [generator_key(k, "ema") for k in ("fid10k", "kid1k_std", "precision250_vgg16")] == \
+        ["fid10k_ema", "kid1k_ema_std", "precision250_vgg16_ema"]
+    assert generator_key("fid10k", "") == "fid10k" and not config.KEY_RE["fid"].match("fid10k_ema")
+    with pytest.raises(ValueError, match="unknown generator 'avg'; known: ema"):
+        generator_key("fid10k", "avg")
+
+
 def test_summary_text_shows_headline_values_with_their_std():
     metrics = {"fid32": 123.456, "is32": None, "is32_std": None, "div32": 0.5, "kid32": 0.01234, "kid32_std": 0.002,
                "g_loss": 1.0, "precision32": 0.5, "density32": 0.9}

@@ -1,6 +1,8 @@
 """Every loss trains a few CPU steps with finite losses, a checkpoint, samples and result.json."""
 import json
 import math
+import re
+import time
 
 import pytest
 import torch
@@ -83,24 +85,47 @@ def test_final_evaluation_runs_before_lightning_teardown(compose, tmp_path, monk
 
 
 def test_progress_lines_through_logging(compose, tmp_path, caplog, monkeypatch):
-    """A progress line per log row once PROGRESS_EVERY_S has passed (here: always), and always at the last
-    step; read back from metrics.jsonl's rows, so the line says what the row says."""
+    """A progress line once PROGRESS_EVERY_S has passed since the last (here: after every step but the first, which
+    starts the clock), and always at the last step, with the losses of the last logged row."""
     import logging
 
     import ganexp.run
 
     monkeypatch.setattr(ganexp.run, "PROGRESS_EVERY_S", 0.0)
     caplog.set_level(logging.INFO, logger="ganexp.run")
-    run(compose(FAST + ["trainer.max_steps=2"]), tmp_path, "r")
+    run(compose(FAST + ["trainer.max_steps=3"]), tmp_path, "r")
     lines = [r.getMessage() for r in caplog.records if r.name == "ganexp.run"]
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert len(lines) == 2 == len(rows)
-    for line, row in zip(lines, rows):
-        assert line.startswith(f"r: step {row['step']}/2, epoch {row['epoch']:.2f}, {row['images_per_s']:.0f} "
-                               f"images/s, d_loss {row['d_loss']:.3f} g_loss {row['g_loss']:.3f}, ETA ")
+    assert len(lines) == 2 and len(rows) == 3
+    for line, row in zip(lines, rows[1:]):
+        assert re.fullmatch(rf"r: step {row['step']}/3, epoch {row['epoch']:.2f}, \d+ images/s, d_loss "
+                            rf"{row['d_loss']:.3f} g_loss {row['g_loss']:.3f}, ETA \d\d:\d\d:\d\d", line), line
     assert lines[-1].endswith("ETA 00:00:00")
     monkeypatch.setattr(ganexp.run, "PROGRESS_EVERY_S", 3600.0)  # quiet between: only the last step speaks
     caplog.clear()
     run(compose(FAST + ["trainer.max_steps=3", "force=true"]), tmp_path / "b", "b")
-    assert [r.getMessage().split(",")[0] for r in caplog.records if r.name == "ganexp.run"] == \
-        ["b: step 1/3", "b: step 3/3"]
+    assert [r.getMessage().split(",")[0] for r in caplog.records if r.name == "ganexp.run"] == ["b: step 3/3"]
+
+
+def test_progress_lines_come_by_time_when_steps_are_slow_and_rows_rare(compose, tmp_path, caplog, monkeypatch):
+    """Steps of at least 0.25 s, one log row at the end only, a line due every 0.5 s: lines after steps 3 and 5 at the
+    latest (the clock starts after step 1), before any row was logged, and at the last step."""
+    import logging
+
+    import ganexp.run
+    from ganexp.systems.gan import GANPair
+
+    step = GANPair.train_step
+
+    def slow(self, opts):
+        time.sleep(0.25)
+        return step(self, opts)
+
+    monkeypatch.setattr(GANPair, "train_step", slow)
+    monkeypatch.setattr(ganexp.run, "PROGRESS_EVERY_S", 0.5)
+    caplog.set_level(logging.INFO, logger="ganexp.run")
+    run(compose(FAST + ["trainer.max_steps=7", "trainer.log_every_n_steps=100"]), tmp_path, "r")
+    lines = [r.getMessage() for r in caplog.records if r.name == "ganexp.run"]
+    steps = [int(re.match(r"r: step (\d+)/7", ln).group(1)) for ln in lines]
+    assert steps[-1] == 7 and len(steps) >= 3 and steps == sorted(set(steps))
+    assert all("no losses yet" in ln for ln in lines[:-1]) and "d_loss" in lines[-1]

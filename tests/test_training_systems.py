@@ -28,6 +28,8 @@ PROGAN = BASE + ["system=progan", "loss=hinge", "norm=spectral", "system.stage_e
                  "system.fade_epochs=0.05", "trainer.max_steps=24"]
 FROZEN_AT = 20  # the step the frozen-run test stops at (measured; deterministic on the CPU)
 SYSTEMS = {"psgan": PSGAN, "progan": PROGAN, "gan": BASE + ["trainer.max_steps=12"]}
+EMA = ["ema.enabled=true", "ema.half_life_kimg=0.05"]  # G_ema on (beta 0.8 at batch 16): grids and checkpoints hold it
+SYSTEMS.update({f"{name}_ema": [*overrides, *EMA] for name, overrides in list(SYSTEMS.items())})
 
 
 def rows(run_dir: Path) -> list[dict]:
@@ -230,6 +232,7 @@ def test_study_c_composes_each_model_as_its_paper_describes_it():
     assert any(isinstance(m, PixelNorm) for m in mods) and any(getattr(m, "mbstd", False) for m in mods)
     convs = [m for m in mods if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     assert all(isinstance(m.parametrizations.weight[0], EqualizedScale) for m in convs)
+    assert (cfg.ema.enabled, cfg.ema.beta, cfg.ema.half_life_kimg, cfg.ema.score) == (True, 0.999, None, "ema")  # as Karras et al.
 
 
 def test_study_c_medium_profile_is_at_the_scale_gate_with_every_reading():
@@ -277,6 +280,9 @@ def test_algorithm1_at_a_switch_mixes_the_old_stage_into_the_new_one():
     ("psgan", (19, 21), [15, 20]),   # before the switch at index 19 (redone), then right after it
     ("progan", (11, 22), [10, 20]),  # mid-fade (alpha 0.2 at 10) and after the second growth
     ("gan", (7,), [5]),
+    ("psgan_ema", (19, 21), [15, 20]),  # G_ema across PS-GAN's switch and ProGAN's growths, resumed exactly
+    ("progan_ema", (11, 22), [10, 20]),
+    ("gan_ema", (7,), [5]),
 ])
 def test_kill_and_resume_around_switches_is_bit_identical(references, tmp_path, monkeypatch, capsys, name, kills,
                                                           resumed_from):
@@ -300,7 +306,8 @@ def test_checkpoint_round_trips_for_every_system(references, tmp_path, name):
     with Image.open(tmp_path / "again.png") as a, Image.open(references[name] / "samples" / "final.png") as b:
         assert a.size == b.size == (8 * 30 + 2, 2 * 30 + 2) and a.tobytes() == b.tobytes()
     state = checkpoint.load(references[name] / "last.ckpt")
-    assert len(state["optimizers"]) == {"psgan": 3 * (2 + 1), "progan": 2, "gan": 2}[name]
+    assert len(state["optimizers"]) == {"psgan": 3 * (2 + 1), "progan": 2, "gan": 2}[name.removesuffix("_ema")]
+    assert any(k.startswith("g_ema.") for k in state["system"]) == name.endswith("_ema")
 
 
 def test_mixture_gives_each_generator_an_equal_share():

@@ -38,7 +38,7 @@ from ganexp.config import CONF_DIR, compose
 from ganexp.systems import make_optimizer, sample_latent
 from ganexp.train import run
 
-ALL = ["gan_mm", "gan_ns", "lsgan", "wgan", "wgan_gp", "dragan", "began", "hinge"]
+ALL = ["gan_mm", "gan_ns", "lsgan", "wgan", "wgan_gp", "dragan", "began", "hinge", "r3gan"]
 
 
 def plain_loop(cfg, steps: int, warmup: int, device: torch.device) -> float:
@@ -63,7 +63,8 @@ def plain_loop(cfg, steps: int, warmup: int, device: torch.device) -> float:
             opt_d.step()
             loss.after_d_step(d)
         d.requires_grad_(False)
-        l_g, logs = loss.generator_loss(d, g(sample_latent(b, cfg.z_dim, cfg.latent, device)))
+        l_g, logs = loss.generator_loss(d, g(sample_latent(b, cfg.z_dim, cfg.latent, device)),
+                                        real if loss.needs_real_for_g else None)
         opt_g.zero_grad(set_to_none=True)
         l_g.backward()
         opt_g.step()

@@ -31,6 +31,9 @@ class AdversarialLoss:
     #: whether the critic loss differentiates D's own gradient (a gradient penalty): torch.compile cannot
     #: capture it (ganexp/systems/captured.py)
     double_backward = False
+    #: whether G's loss also reads D on the reals (a relativistic loss, R3GAN): the system passes the critic's last
+    #: real batch to ``generator_loss``
+    needs_real_for_g = False
 
     def __init__(self, n_critic: int = 1, **_ignored):
         self.n_critic = int(n_critic)

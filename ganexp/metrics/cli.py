@@ -137,6 +137,7 @@ def _load_dataset(name: str):
 
 def _fid_checkpoint(args: argparse.Namespace) -> str:
     from ganexp.metrics.evaluator import Evaluator
+    from ganexp.metrics.metric import generator_key
 
     generator, run_cfg, sample_z = _load_run(args.a)
     dataset = _load_dataset(args.b)
@@ -145,6 +146,8 @@ def _fid_checkpoint(args: argparse.Namespace) -> str:
     generator = generator.to(device).eval()
     evaluator = Evaluator(cfg, dataset)
     scores = evaluator.evaluate(lambda n: generator(sample_z(run_cfg, n, device)), device)
+    scored = "ema" if getattr(generator, "g_ema", None) is not None else ""  # a run with an average: G_ema drew them
+    scores = {generator_key(k, scored): v for k, v in scores.items()}
     info = evaluator.info
     shown = "  ".join(f"{k} {'n/a' if v is None else f'{v:.6f}'}" for k, v in scores.items())
     return (f"{shown} ({info['num_samples']} generated, {info['num_real']} real from "

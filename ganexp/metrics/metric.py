@@ -9,8 +9,9 @@ ganexp.metrics.registry holds them all and answers questions about recorded keys
         needs = frozenset({"real_features"})
         def compute(self, ctx): return {"kid": mean, "kid_std": std}
 
-Every output is recorded under ``<prefix><sample tag>[_<extractor>][_std]`` (fid10k, kid1k, kid1k_std,
-precision10k_vgg16): config.metric_key writes the sample tag, registry.describe_key reads any key back.
+Every output is recorded under ``<prefix><sample tag>[_<extractor>][_<generator>][_std]`` (fid10k, kid1k,
+kid1k_std, precision10k_vgg16, fid10k_ema: G_ema's): config.metric_key writes the sample tag, ``generator_key`` the
+generator, registry.describe_key reads any key back.
 """
 
 from __future__ import annotations
@@ -38,7 +39,22 @@ class Scorer(Protocol):
 
 
 PREFIX_RE = re.compile(r"^[a-z]+$")  # letters only: the sample tag that follows starts with a digit
-KEY_PARTS = re.compile(r"^(?P<prefix>[a-z]+)(?P<tag>\d+k?)(?:_(?P<extractor>[a-z][a-z0-9]*?))??(?P<std>_std)?$")
+# <prefix><tag>[_<extractor>][_<generator>][_std]: "ema" and "std" are reserved words, never an extractor's name,
+# so fid10k_ema (G_ema, Inception) and precision250_vgg16_ema_std parse one way only.
+GENERATORS = ("ema",)  # "": the generator G itself (no suffix); "ema": its weight average G_ema
+KEY_PARTS = re.compile(r"^(?P<prefix>[a-z]+)(?P<tag>\d+k?)(?:_(?!(?:ema|std)(?:_|$))(?P<extractor>[a-z][a-z0-9]*))?"
+                       r"(?:_(?P<generator>ema))?(?P<std>_std)?$")
+
+
+def generator_key(key: str, generator: str) -> str:
+    """The key of ``key``'s value scored on ``generator`` ("" for G: unchanged; "ema": fid10k -> fid10k_ema,
+    kid1k_std -> kid1k_ema_std)."""
+    if not generator:
+        return key
+    if generator not in GENERATORS:
+        raise ValueError(f"unknown generator {generator!r}; known: {', '.join(GENERATORS)}")
+    base, std = (key[:-4], "_std") if key.endswith("_std") else (key, "")
+    return f"{base}_{generator}{std}"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ganexp.metrics import fid, isc, kid, prc  # noqa: F401  (each registers its metric)
 from ganexp.metrics.metric import (_BY_PREFIX, KEY_PARTS, REGISTRY, Metric, Output,  # noqa: F401
-                                   register_metric, unregister_metric)
+                                   generator_key, register_metric, unregister_metric)
 
 
 def get_metric(name: str) -> Metric:
@@ -47,6 +47,7 @@ class KeyInfo:
     higher_is_better: bool
     label: str
     extractor: str  # "inception" unless the key names another
+    generator: str  # "G", or "G_ema" (the key ends in _ema[_std]): which network was scored
     is_std: bool  # the key is the std of another key
     std_key: str | None  # the key of this value's std, if the metric records one
 
@@ -57,7 +58,8 @@ def sample_count(tag: str) -> int:
 
 
 def describe_key(key: str) -> KeyInfo | None:
-    """Any key a metric records (fid10k, is10k, is10k_std, div32, kid1k, kid1k_std, precision250_vgg16, ...)
+    """Any key a metric records (fid10k, is10k, is10k_std, div32, kid1k, kid1k_std, precision250_vgg16, fid10k_ema,
+    ...)
     -> KeyInfo; None for keys no registered metric writes (losses, step, ...)."""
     m = KEY_PARTS.match(key)
     if m is None or m["prefix"] not in _BY_PREFIX:
@@ -67,9 +69,11 @@ def describe_key(key: str) -> KeyInfo | None:
     if is_std and not out.std:
         return None
     base = key[: -len("_std")] if is_std else key
+    generator = "G_ema" if m["generator"] else "G"
     return KeyInfo(key=key, metric=metric.name, output=out.prefix, samples=sample_count(m["tag"]),
-                   higher_is_better=out.higher_is_better, label=out.label + (" (std)" if is_std else ""),
-                   extractor=m["extractor"] or "inception", is_std=is_std,
+                   higher_is_better=out.higher_is_better,
+                   label=out.label + (" of G_ema" if m["generator"] else "") + (" (std)" if is_std else ""),
+                   extractor=m["extractor"] or "inception", generator=generator, is_std=is_std,
                    std_key=None if is_std or not out.std else base + "_std")
 
 

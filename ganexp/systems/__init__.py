@@ -10,6 +10,7 @@ from __future__ import annotations
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from .average import settings_from
 from .base import Diverged, Frozen, GANSystem, SystemContext, chunks, eval_codes, make_optimizer, sample_latent
 
 __all__ = ["GANSystem", "SystemContext", "build_system", "Diverged", "Frozen", "chunks", "eval_codes", "make_optimizer",
@@ -30,5 +31,7 @@ def build_system(cfg, batcher=None) -> GANSystem:
                         optim=OmegaConf.to_container(cfg.optim, resolve=True), z_dim=cfg.z_dim, latent=cfg.latent,
                         batch_size=cfg.batch_size, resolution=cfg.dataset.resolution,
                         steps_per_epoch=float(cfg.trainer.get("steps_per_epoch") or 1), batcher=batcher,
-                        compile=cfg.trainer.get("compile", "none"))
-    return cls(ctx, **params)
+                        compile=cfg.trainer.get("compile", "none"), ema=settings_from(cfg))
+    system = cls(ctx, **params)
+    system.attach_average()
+    return system

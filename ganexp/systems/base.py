@@ -10,6 +10,7 @@ happen only at logging steps (PS-GAN's Algorithm 2 decides with 0/1 masks on the
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 
 from ..data import TensorBatcher
 from ..losses import AdversarialLoss
+from .average import AverageSettings, GeneratorAverage
 from .captured import Capture
 
 
@@ -111,6 +113,7 @@ class SystemContext:
     steps_per_epoch: float = 1.0  # generator steps per epoch; a fraction on small sets with n_critic > 1
     batcher: TensorBatcher | None = None
     compile: str = "none"  # trainer.compile (captured.py)
+    ema: AverageSettings = AverageSettings()  # the generator's weight average (average.py)
 
 
 class GANSystem(L.LightningModule):
@@ -136,6 +139,7 @@ class GANSystem(L.LightningModule):
         # checkpoints); a run's earlier processes' seconds stay with its folder (ganexp/run.py, last.ckpt)
         self.capture = Capture("none")
         self.capture_steps(self.capture)
+        self.g_ema: GeneratorAverage | None = None  # attach_average(), once the players exist
 
     # --- what a system defines -------------------------------------------------------------------
     def build_optimizers(self) -> list[torch.optim.Optimizer]:  # pragma: no cover - abstract
@@ -151,6 +155,14 @@ class GANSystem(L.LightningModule):
 
     def capture_steps(self, capture: Capture) -> None:
         """Take the step's pieces from ``capture`` (trainer.compile); systems with ``eager_reason`` have none."""
+
+    def averaged_generators(self) -> list[nn.Module]:
+        """Every generator network G_ema averages, in a fixed order (PS-GAN: each stage's K)."""
+        return [self.players["G"]]
+
+    def trained_generators(self) -> list[int]:
+        """Which of ``averaged_generators`` this step trained (PS-GAN: the current stage's)."""
+        return list(range(len(self.averaged_generators())))
 
     def extra_state(self) -> dict:
         """State beyond the players' and optimizers' (the loss's, a system's own); plain types/tensors."""
@@ -191,6 +203,8 @@ class GANSystem(L.LightningModule):
         for _ in range(int(n_steps)):
             t = time.perf_counter()
             logs = self.train_step(opts)
+            if self.g_ema is not None:
+                self.g_ema.update(self.averaged_generators(), self.trained_generators(), self.step_count)
             self.step_count += 1
             self._accumulate(logs)
             self.train_s += time.perf_counter() - t
@@ -271,13 +285,30 @@ class GANSystem(L.LightningModule):
             if state["rng_cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(state["rng_cuda"])
 
+    # --- the generator's weight average (average.py) ----------------------------------------------
+    def attach_average(self) -> None:
+        """G_ema from the generators as built (ema.enabled); its copies join the state dict. Called once the
+        system's players exist (build_system, the fused array's build)."""
+        if self.ctx.ema.enabled:
+            self.g_ema = GeneratorAverage(self.averaged_generators(), self.ctx.ema, self.batch_size)
+
+    def generators_scored(self) -> list[str]:
+        """What evaluations score, as the suffix of their keys: "" (G) and/or "ema" (G_ema)."""
+        if self.g_ema is None:
+            return [""]
+        return ["ema", ""] if self.ctx.ema.score == "both" else ["ema"]
+
     @torch.no_grad()
-    def generate(self, z: Tensor) -> Tensor:
+    def generate(self, z: Tensor, average: bool | None = None) -> Tensor:
         """Images for codes z (n, z_dim) at the dataset's resolution, in eval mode (running norm
-        statistics), in batches of 256."""
+        statistics), in batches of 256; from G_ema when it is on (``average`` None) or asked (True), else G."""
+        use = self.g_ema is not None if average is None else average
+        if use and self.g_ema is None:
+            raise ValueError("this run keeps no generator average (ema.enabled=false); score G instead")
         was_training = self.players.training
         self.players.eval()
-        out = torch.cat([self.sample_images(c) for c in z.to(self.device, self.dtype).split(256)])
+        with self.g_ema.swapped_into(self.averaged_generators()) if use else nullcontext():
+            out = torch.cat([self.sample_images(c) for c in z.to(self.device, self.dtype).split(256)])
         self.players.train(was_training)
         return out
 

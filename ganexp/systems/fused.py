@@ -88,6 +88,7 @@ class FusedGANPair(GANPair):
         self.players["G"] = fuse([m.G for m in members])
         self.players["D"] = fuse([m.D for m in members])
         self._layout = {k: MemberLayout(self.players[k], self.s) for k in ("G", "D")}  # not submodules
+        self.attach_average()  # G_ema of the fused G: each member's average, elementwise
         self.loss.load_state_dict(stack_states([m.loss.state_dict() for m in members]))
         self.rng_states = rng_states  # per member {"cpu": ByteTensor, "cuda": [ByteTensor, ...]}
         self.generators: list[torch.Generator] = []
@@ -134,10 +135,10 @@ class FusedGANPair(GANPair):
         rate = self._pop_rate()
         return [{**row, "images_per_s": rate} for row in logs]
 
-    def generate(self, z: Tensor) -> Tensor:
+    def generate(self, z: Tensor, average: bool | None = None) -> Tensor:
         """(n, S, C, H, W) for codes (n, z_dim), the same for every member, or per member (n, S, z_dim)."""
         z = z if z.dim() == 3 else z[:, None].expand(-1, self.s, -1)
-        return super().generate(z)
+        return super().generate(z, average)
 
     # --- checkpoints in a separate run's format ----------------------------------------------------
     def member_checkpoint(self, i: int) -> dict:
@@ -150,7 +151,8 @@ class FusedGANPair(GANPair):
         return {**state, "system": member_state(state["system"], i, self.s),
                 "optimizers": [member_optimizer(o, i, self.s, lrs[i])
                                for o, lrs in zip(state["optimizers"], self.member_lrs, strict=True)],
-                "extra": {"loss": {k: v[i].clone() for k, v in state["extra"]["loss"].items()}},
+                "extra": {"loss": {k: v.expand(self.s, *v.shape[1:])[i].clone() if v.dim() == 0 or v.shape[0] != self.s
+                                  else v[i].clone() for k, v in state["extra"]["loss"].items()}},
                 "batcher": state["batcher"][i], "acc": {k: v.expand(self.s)[i].clone() for k, v in state["acc"].items()},
                 "rng_cpu": self.generators[i].get_state() if self.device.type == "cpu" else self.rng_states[i]["cpu"],
                 "rng_cuda": cuda}

@@ -57,6 +57,7 @@ class GANPair(GANSystem):
 
     def critic_step(self, opt_d) -> dict:
         real = self.real_batch()  # (B, C, H, W) in [-1, 1]
+        self.last_real = real  # a relativistic G loss (R3GAN) pairs G's fakes with the critic's last reals
         loss, logs = self._critic_objective(real, self.sample_z(real.shape[0]))
         self.update(loss, opt_d)
         self._after_d_step(self.D)
@@ -72,13 +73,14 @@ class GANPair(GANSystem):
         return self.batcher.next()
 
     def generator_step(self, opt_g) -> dict:
-        loss, logs = self._generator_objective(self.sample_z(self.batch_size))
+        real = self.last_real if self.loss.needs_real_for_g else None
+        loss, logs = self._generator_objective(self.sample_z(self.batch_size), real)
         self.update(loss, opt_g)
         return logs
 
-    def generator_objective(self, z: Tensor) -> tuple[Tensor, dict]:
-        """G's loss on G(z) through D; (loss, logs)."""
-        return self.loss.generator_loss(self.D, self.G(z))
+    def generator_objective(self, z: Tensor, real: Tensor | None = None) -> tuple[Tensor, dict]:
+        """G's loss on G(z) through D (and D(real) for a relativistic loss); (loss, logs)."""
+        return self.loss.generator_loss(self.D, self.G(z), real)
 
     def sample_images(self, z: Tensor) -> Tensor:
         return self.G(z)

@@ -135,6 +135,13 @@ class PSGAN(GANSystem):
             return list(gens), d, 1.0
         return [Faded(g, alpha) for g in gens], Faded(d, alpha), alpha
 
+    def averaged_generators(self) -> list[nn.Module]:
+        """Every stage's K generators, stage by stage: G_ema keeps one average per generator."""
+        return [g for s in range(len(self.resolutions)) for g in self.nets(s)[0]]
+
+    def trained_generators(self) -> list[int]:
+        return list(range(self.stage * self.K, (self.stage + 1) * self.K))
+
     def build_optimizers(self):
         o, opts = self.ctx.optim, []
         capturable = self.device.type == "cuda"  # Adam's step count on the GPU: masked steps read nothing back
@@ -150,6 +157,8 @@ class PSGAN(GANSystem):
         (old_g, old_d), (new_g, new_d) = self.nets(s - 1), self.nets(s)
         for old, new in [*zip(old_g, new_g), (old_d, new_d)]:
             mix_weights(old, new, self.mix_alpha)
+        if self.g_ema is not None:  # the new stage's averages start from its mixed weights, not from fresh ones
+            self.g_ema.restart(self.averaged_generators(), list(range(s * self.K, (s + 1) * self.K)))
         print(f"[stage] step {self.step_count}: stage {s} ({self.resolutions[s]}px) takes over, "
               f"Algorithm 1 with alpha {self.mix_alpha}", flush=True)
 

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...metrics.registry import generator_key
 from ..keys import choose_fid_key, describe_samples, is_key_for
 from ..report import StudyReport, counts_line, runs_section, tally, write_files
 from ..findings import Finding
@@ -133,6 +134,11 @@ def protocol_section(report: Report) -> list[str]:
              f"{_distinct(r.config.get('batch_size') for r in plain)}.",
              f"- FID key `{key}` (final value of each run):"]
     lines += [f"  - {s}" for s in describe_samples(plain, key)] or ["  - no run reported FID"]
+    averaged = sorted({r.config.get("system", {}).get("name", "?") for r in plain
+                       if key and r.value(generator_key(key, "ema")) is not None})
+    if averaged:
+        lines.append(f"- Scored on the generator's weight average G_ema (`{generator_key(key, 'ema')}`, as its paper "
+                     f"evaluates it): system {', '.join(averaged)}; G's own `{key}` stays in its result.json.")
     lines.append(f"- IS `{is_key}`: " + ("reported." if is_ok else "unavailable (no official "
                                          "Inception weights with logits); shown as unavailable."))
     lines += ["- Devices: " + tally(r.device for r in report.runs),

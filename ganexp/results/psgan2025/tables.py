@@ -2,7 +2,8 @@
 
 Ours are mean ± sample std (ddof=1) over seeds of completed runs, ``(n)`` = seeds averaged; a
 cell reads like Study A's (``cells.cell_text``). Time is ``train_s`` (training steps only).
-A ``†`` marks a time whose runs shared a machine with another run (``runs.overlap``).
+A ``†`` marks a time whose runs shared a machine with another run (``runs.overlap``). A run that kept the
+generator's weight average (ema.enabled: ProGAN, as Karras et al. evaluate it) is scored on G_ema (``fid5k_ema``).
 No Δ is printed: the paper's FID has an unpublished sample count and its IS is no Inception IS
 on MNIST can reach (``not comparable: <why>`` instead); its times come from other hardware and
 training length, so only ratios are set side by side.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from .. import cells
 from ..cells import Cell
+from ...metrics.registry import generator_key
 from ..keys import KEY_RE, sample_count
 from ..tables import Table
 from .reference import Published, lee2018_mnist_is_max, paper_is_range, published
@@ -57,10 +59,14 @@ class Stats:
 
 
 def _value(run: StudyRun, metric: str, stats: Stats) -> float | None:
+    """A run's value as its model's paper scores it: G_ema's where the run kept one (ProGAN), else G's."""
     if metric == "time":
         return run.train_s
     key = stats.fid_key if metric == "fid" else stats.is_key
-    return run.run.value(key) if key else None
+    if not key:
+        return None
+    averaged = run.run.value(generator_key(key, "ema"))
+    return averaged if averaged is not None else run.run.value(key)
 
 
 def fill(cell: Cell, run: StudyRun, value: float | None) -> None:
