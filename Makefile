@@ -86,7 +86,7 @@ TRAIN_PSGAN := $(if $(MEDIUM),OMP_NUM_THREADS=1) $(PY) -m ganexp.train -m experi
 # SN only, and PS-GAN K = 2 under every reading of Algorithm 2.
 SNGAN_ARGS := system=gan loss=hinge norm=spectral$(if $(MEDIUM),,$(comma)baseline)
 PROGAN_ARGS := system=progan loss=wgan_gp loss.n_critic=1 loss.drift=0.001 norm=progan optim=progan \
-	model.equalized_lr=true model.minibatch_stddev=true ema.enabled=true ema.beta=0.999 ema.half_life_kimg=null ema.score=ema
+	model.equalized_lr=true model.minibatch_stddev=true ema=progan
 PSGAN_ARGS := system=psgan $(if $(MEDIUM),system.num_generators=2 system.judge=threshold$(comma)relative$(comma)relative_vote \
 	system.d_update=gated$(comma)always,system.num_generators=1$(comma)2$(comma)3)
 
