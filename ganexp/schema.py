@@ -190,9 +190,10 @@ SCHEMA: dict[str, Check] = {
     "loss.gp_weight": Num(0, example=10.0, required=False),
     "loss.drift": Num(0, example=0.001, required=False),
     "loss.noise_scale": Num(0, open_lo=True, example=0.5, required=False),
-    "loss.gamma": Num(0, open_lo=True, example=0.5, required=False),  # BEGAN's ratio checks its (0, 1] itself
-    "loss.gamma_end": Optional(Num(0, example=0.005)),
-    "loss.gamma_decay_kimg": Num(0, example=0.0, required=False),
+    "loss.gamma": Num(0, 1, open_lo=True, example=0.5, required=False),
+    "loss.reg_gamma": Num(0, example=0.05, required=False),
+    "loss.reg_gamma_end": Optional(Num(0, example=0.005)),
+    "loss.reg_gamma_decay_kimg": Num(0, example=0.0, required=False),
     "loss.reg_every": Int(1, required=False),
     "loss.lambda_k": Num(0, example=0.001, required=False),
     "loss.k0": Num(0, 1, example=0.0, required=False),

@@ -224,7 +224,7 @@ def test_r3gan_losses_and_penalties_in_closed_form():
     with fake i: softplus(-(D(x_i) - D(G(z_i)))) for D, softplus(-(D(G(z_i)) - D(x_i))) for G."""
     d = Linear([2.0, 2.0, 1.0, 0.0])
     real, fake = (torch.randn(6, 1, 2, 2, dtype=torch.float64) for _ in range(2))
-    loss_fn = r3gan.R3GAN(gamma=0.3)
+    loss_fn = r3gan.R3GAN(reg_gamma=0.3)
     loss, logs = loss_fn.discriminator_loss(d, real, fake)
     dr, df = d(real), d(fake)
     assert logs["r1"].item() == logs["r2"].item() == pytest.approx(9.0, abs=1e-12)
@@ -254,18 +254,18 @@ def test_r3gan_penalties_sum_over_pixels_per_sample():
 def test_r3gan_lazy_regularisation_scales_by_its_interval_and_gamma_follows_its_cosine():
     d = Linear([2.0, 2.0, 1.0, 0.0])
     real, fake = (torch.randn(4, 1, 2, 2, dtype=torch.float64) for _ in range(2))
-    lazy = r3gan.R3GAN(gamma=0.3, reg_every=4)
+    lazy = r3gan.R3GAN(reg_gamma=0.3, reg_every=4)
     totals = [lazy.discriminator_loss(d, real, fake) for _ in range(5)]
     adv = torch.log1p(torch.exp(-(d(real) - d(fake)))).mean()
     assert [("r1" in logs) for _, logs in totals] == [True, False, False, False, True]
     assert_close(totals[0][0], adv + 0.3 / 2 * 4 * 18.0)
     assert_close(totals[1][0], adv)
-    sched = r3gan.R3GAN(gamma=0.05, gamma_end=0.005, gamma_decay_kimg=0.008)  # 8 images: half-way after 4
+    sched = r3gan.R3GAN(reg_gamma=0.05, reg_gamma_end=0.005, reg_gamma_decay_kimg=0.008)  # 8 images: half-way after 4
     seen = [sched.discriminator_loss(d, real, fake)[1]["gamma"] for _ in range(4)]
     assert seen == pytest.approx([0.05, 0.005 + 0.045 * 0.5 * (1 + math.cos(math.pi / 2)), 0.005, 0.005])
     state = sched.state_dict()
-    again = r3gan.R3GAN(gamma=0.05, gamma_end=0.005, gamma_decay_kimg=0.008)
+    again = r3gan.R3GAN(reg_gamma=0.05, reg_gamma_end=0.005, reg_gamma_decay_kimg=0.008)
     again.load_state_dict(state)
     assert (again.critic_steps, again.images_seen, again.gamma_now()) == (4, 16, 0.005)
-    with pytest.raises(ValueError, match="needs both loss.gamma_end and loss.gamma_decay_kimg"):
-        r3gan.R3GAN(gamma_end=0.005)
+    with pytest.raises(ValueError, match="needs both loss.reg_gamma_end and loss.reg_gamma_decay_kimg"):
+        r3gan.R3GAN(reg_gamma_end=0.005)

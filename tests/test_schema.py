@@ -11,7 +11,7 @@ from ganexp.schema import SCHEMA, leaves
 
 GROUPS = ["dataset", "system", "loss", "model", "norm", "optim", "trainer", "logger", "metrics", "experiment"]
 # compositions that between them hold every key of the schema
-VARIANTS = [[], ["loss=wgan"], ["loss=wgan_gp"], ["loss=dragan"], ["loss=began"], ["dataset=mnist"],
+VARIANTS = [[], ["loss=wgan"], ["loss=wgan_gp"], ["loss=dragan"], ["loss=began"], ["loss=r3gan"], ["dataset=mnist"],
             ["dataset=npz", "dataset.path=x.npz", "dataset.md5=c96efec9553cf11354a7a148e3bb89e4"],
             ["dataset=celeba"], ["experiment=table31", "dataset=mnist"], ["logger=wandb"],
             ["system=psgan", "model=progressive"], ["system=progan", "model=progressive"],

@@ -28,8 +28,6 @@ class BEGAN(AdversarialLoss):
     def __init__(self, n_critic: int = 1, gamma: float = 0.5, lambda_k: float = 0.001, k0: float = 0.0, **kw):
         super().__init__(n_critic=n_critic)
         self.gamma, self.lambda_k = float(gamma), float(lambda_k)
-        if not 0.0 < self.gamma <= 1.0:
-            raise ValueError(f"loss.gamma is BEGAN's diversity ratio gamma = E L(G(z)) / E L(x), in (0, 1]; got {gamma}")
         self.k = torch.tensor(float(k0))  # kept as a tensor: no host sync per step; (S,) in a fused array
 
     def discriminator_loss(self, d: nn.Module, real: Tensor, fake: Tensor):

@@ -7,9 +7,9 @@ regularised by zero-centred gradient penalties on real (R1) and on fake (R2) dat
     R1 = ||grad_x D(x)||^2 on reals, R2 = the same on fakes (summed over C, H, W per sample, averaged over the batch)
 
 Each real x_i is paired with the fake of the same batch index; G's step pairs its fakes with the reals of the
-critic step before it (R3GAN's code uses one real batch per iteration for both). gamma is constant, or decays
-from ``gamma`` to ``gamma_end`` by a half cosine over ``gamma_decay_kimg`` thousand real images (R3GAN anneals
-its hyper-parameters this way; set both to use it). ``reg_every`` > 1 is lazy regularisation (StyleGAN2's, not
+critic step before it (R3GAN's code uses one real batch per iteration for both). gamma (``loss.reg_gamma``; the
+key is not ``loss.gamma``, BEGAN's ratio) is constant, or decays to ``reg_gamma_end`` by a half cosine over
+``reg_gamma_decay_kimg`` thousand real images (set both to use it). ``reg_every`` > 1 is lazy regularisation (StyleGAN2's, not
 R3GAN's: the paper computes R1 and R2 on every step): the penalties on every N-th critic step only, scaled by N.
 Counters are host integers (no device read), in the loss's state so a resume continues them.
 """
@@ -47,15 +47,17 @@ class R3GAN(AdversarialLoss):
     judge_by = None  # relativistic: D scores pairs, never a batch alone as real or fake
     needs_real_for_g = True
 
-    def __init__(self, n_critic: int = 1, gamma: float = 0.05, gamma_end: float | None = None,
-                 gamma_decay_kimg: float = 0.0, reg_every: int = 1, **kw):
+    def __init__(self, n_critic: int = 1, reg_gamma: float = 0.05, reg_gamma_end: float | None = None,
+                 reg_gamma_decay_kimg: float = 0.0, reg_every: int = 1, **kw):
         super().__init__(n_critic=n_critic)
-        self.gamma, self.gamma_end, self.decay_images = float(gamma), gamma_end, float(gamma_decay_kimg) * 1000
+        self.gamma, self.gamma_end = float(reg_gamma), reg_gamma_end
+        self.decay_images = float(reg_gamma_decay_kimg) * 1000
         self.reg_every = int(reg_every)
         if self.reg_every < 1:
             raise ValueError(f"loss.reg_every must be >= 1 (1: R1 and R2 on every critic step), got {reg_every}")
-        if (gamma_end is None) != (self.decay_images <= 0):
-            raise ValueError("a gamma schedule needs both loss.gamma_end and loss.gamma_decay_kimg > 0 (or neither)")
+        if (reg_gamma_end is None) != (self.decay_images <= 0):
+            raise ValueError("a gamma schedule needs both loss.reg_gamma_end and loss.reg_gamma_decay_kimg > 0 "
+                             "(or neither)")
         self.critic_steps, self.images_seen = 0, 0
 
     def gamma_now(self) -> float:
