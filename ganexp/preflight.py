@@ -162,6 +162,7 @@ class GridChecker:
             except (HydraException, OmegaConfBaseException) as err:
                 raise translate(err, job) from None
             self.cache[structure] = {k: v for k, v in OmegaConf.to_container(composed).items() if k != "hydra"}
+        check_folder_name(parsed, self.master)
         cfg = OmegaConf.create(self.cache[structure])
         OmegaConf.set_struct(cfg, True)  # as in Hydra: a value for a key that does not exist is an error
         for o in (o for o in parsed if _plain(o)):
@@ -173,6 +174,25 @@ class GridChecker:
             return check_job(cfg)
         except ConfigError as err:
             raise ConfigError(f"{err} (in the job {','.join(label)})" if label else str(err)) from None
+
+
+NAME_MAX = 255  # bytes in one file or folder name (ext4, XFS, NFS, Lustre alike)
+
+
+def check_folder_name(parsed: list, master: DictConfig) -> None:
+    """A job's run folder is named by its overrides (Hydra's override_dirname: sorted ``key=value`` joined by
+    ``,``, less the excluded keys); a name past NAME_MAX fails at mkdir, after other jobs ran."""
+    conf = OmegaConf.select(master, "hydra.job.config.override_dirname")
+    if conf is None:
+        return
+    exclude = set(conf.exclude_keys or [])
+    items = sorted(f"{o.key_or_group}{conf.kv_sep}{o.get_value_element_as_str()}" for o in parsed
+                   if o.key_or_group not in exclude)
+    name = conf.item_sep.join(items)
+    if len(name.encode()) > NAME_MAX:
+        raise ConfigError(f"the run folder's name, its {len(items)} overrides ({len(name.encode())} bytes), is longer "
+                          f"than the {NAME_MAX} bytes a folder name may have; move the settings every job shares into "
+                          f"an experiment file (conf/experiment/, then experiment=NAME) or a config group option")
 
 
 def summarize(outcomes: list[dict]) -> int:

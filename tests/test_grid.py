@@ -20,6 +20,18 @@ def test_a_bad_value_in_a_later_job_stops_the_grid_before_anything_runs(tmp_path
     assert not sweep.exists() and "[completed]" not in out.stdout
 
 
+def test_a_run_folder_name_past_255_bytes_is_one_sentence_before_anything_runs(tmp_path):
+    """Study C's ProGAN with its ema keys spelled out made a folder name over 255 bytes: mkdir failed with a traceback in the
+    middle of the grid. The name is the job's overrides, so the grid's check measures it first."""
+    sweep = tmp_path / "s"
+    long = ["model.width=8", "ema.enabled=true", "ema.half_life_kimg=0.05",
+            "ema.start_step=0", "ema.score=both", "latent=uniform", "loss.n_critic=1", "optim.lr_d=0.0002"]
+    out = sh(train_cmd("-m", *FAST, *long, "trainer.max_steps=2", "z_dim=1,2", f"hydra.sweep.dir={sweep}"))
+    assert out.returncode == 2 and not sweep.exists()
+    assert out.stderr.strip().startswith("error: the run folder's name, its ") and "is longer than the 255 bytes a " \
+        "folder name may have; move the settings every job shares into an experiment file" in out.stderr
+
+
 def test_a_job_with_missing_data_does_not_stop_the_others(tmp_path):
     good, missing = tmp_path / "good.npz", tmp_path / "missing.npz"
     rng = np.random.default_rng(0)
