@@ -82,8 +82,8 @@ FADE := $(if $(QUICK),system.fade_epochs=0.05)$(if $(MEDIUM),system.fade_epochs=
 TWO_AT_A_TIME := $(if $(MEDIUM),hydra/launcher=joblib hydra.launcher.n_jobs=2)
 TRAIN_PSGAN := $(if $(MEDIUM),OMP_NUM_THREADS=1) $(PY) -m ganexp.train -m experiment=$(PSGAN) \
 	data_root=$(abspath $(DATA_ROOT)) $(TWO_AT_A_TIME)
-# Each model as its paper defines it (conf/experiment/psgan.yaml; its defaults are PS-GAN's; ProGAN scored on G_ema). MEDIUM: SNGAN with
-# SN only, and PS-GAN K = 2 under every reading of Algorithm 2.
+# Each model as its paper defines it (conf/experiment/psgan.yaml; its defaults are PS-GAN's; ProGAN scored on G_ema).
+# MEDIUM: SNGAN with SN only, and PS-GAN K = 2 under every reading of Algorithm 2.
 SNGAN_ARGS := system=gan loss=hinge norm=spectral$(if $(MEDIUM),,$(comma)baseline)
 PROGAN_ARGS := system=progan loss=wgan_gp loss.n_critic=1 loss.drift=0.001 norm=progan optim=progan \
 	model.equalized_lr=true model.minibatch_stddev=true ema=progan

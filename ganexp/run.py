@@ -42,7 +42,7 @@ from .runlog import (RunLogger, atomic_write_json, folder_fault, human_bytes, re
 
 register_resolvers()
 log = logging.getLogger("ganexp.run")
-PROGRESS_EVERY_S = 30.0  # a progress line per run about this often (of training time): readable for one run, quiet for 500
+PROGRESS_EVERY_S = 30.0  # a progress line per run about this often: readable for one run, quiet for 500
 
 
 class FolderFault(Exception):
