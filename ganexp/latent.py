@@ -10,13 +10,12 @@ reproduced here, so you pick the concepts by looking at that grid.
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import torch
 
 from .checkpoint import CheckpointError, load_generator
+from .cliargs import Parser, count, existing, writable_file
 from .systems import eval_codes
 from .runlog import save_grid
 
@@ -63,18 +62,18 @@ def _indices(text: str) -> list[int]:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m ganexp.latent", description=__doc__.splitlines()[0])
+    p = Parser(prog="python -m ganexp.latent", description=__doc__.splitlines()[0])
     p.add_argument("mode", choices=["interpolate", "arithmetic"])
-    p.add_argument("run", help="a run folder or its last.ckpt")
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--pairs", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("run", type=existing, help="a run folder or its last.ckpt")
+    p.add_argument("--steps", type=count(2, 256), default=10, help="images per interpolation row")
+    p.add_argument("--pairs", type=count(1, 256), default=4, help="interpolation rows")
+    p.add_argument("--seed", type=count(0, 2**32 - 1), default=0)
     p.add_argument("--a", default="0")
     p.add_argument("--b", default="1")
     p.add_argument("--c", default="2")
-    p.add_argument("--out", default=None, help="PNG path (default: RUN/latent_<mode>.png)")
+    p.add_argument("--out", type=writable_file(".png"), default=None, help="PNG path (default: RUN/latent_<mode>.png)")
     args = p.parse_args(argv)
-    path = Path(args.run)
+    path = args.run
     ckpt = path / "last.ckpt" if path.is_dir() else path
     try:
         g, cfg = load_generator(ckpt)
@@ -89,7 +88,7 @@ def main(argv: list[str]) -> int:
     except (CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else ckpt.parent / f"latent_{args.mode}.png"
+    out = args.out or ckpt.parent / f"latent_{args.mode}.png"
     save_grid(images, out, nrow=nrow)
     print(out)
     return 0

