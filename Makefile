@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps dinov2==0.0.1.dev2  # Meta's DINOv2 code, the tests' reference (its pins: torch 2.0)
 	$(PY) -m ganexp.metrics setup
 	touch $@
 

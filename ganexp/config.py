@@ -76,15 +76,30 @@ ADDED_LATER = {"study": "lee2018", "system": {"_target_": "ganexp.systems.gan.GA
                "system.judge": "threshold",  # PS-GAN judged each batch by the loss's threshold before the readings
                "system.fade_epochs": 0.0,  # PS-GAN switched stages without a fade-in before it had one
                "system.freeze_patience": 0,  # ... and trained on when D stopped learning
-               "system.opt_reset": "growth"}  # ProGAN reset Adam at growths only before it also did at fade ends
+               "system.opt_reset": "growth",  # ProGAN reset Adam at growths only before it also did at fade ends
+               # metrics.prc_extractor X was this key with prc: [X] (upgrade_metrics); fid and kid read Inception
+               "metrics.extractors": {"fid": ["inception"], "kid": ["inception"], "prc": ["auto"]}}
 # Values hashed in the spelling runs were made with: `gated` was `paper` when those runs were hashed.
 HASH_SPELLINGS = {"system.d_update": {"gated": "paper"}}
 WHERE_FROM = ("root", "cache_dir", "path", "folder")  # where a set is read from, not what it holds
 FOLDER_SOURCE = ("decode_workers", "download", "tv_class")  # a folder set's pixels are whatever the folder holds
 
 
+def upgrade_metrics(node: dict) -> dict:
+    """A ``metrics`` node of an earlier version in today's keys: ``prc_extractor: X`` (before one setting said
+    which extractors each metric reads) is ``extractors: {fid: [inception], kid: [inception], prc: [X]}``; the
+    node itself when it holds no earlier key."""
+    if "prc_extractor" not in node:
+        return node
+    out = {k: v for k, v in node.items() if k != "prc_extractor"}
+    out.setdefault("extractors", {"fid": ["inception"], "kid": ["inception"], "prc": [node["prc_extractor"]]})
+    return out
+
+
 def config_hash(cfg: dict) -> str:
     """Stable hash of what determines a run's result (logger, paths and data placement excluded)."""
+    if isinstance(cfg.get("metrics"), dict):
+        cfg = {**cfg, "metrics": upgrade_metrics(cfg["metrics"])}
     keep = without_added_later({k: v for k, v in cfg.items()
                                 if k not in ("logger", "data_root", "sweep", "launch", "force", "data")})
     for dotted, spellings in HASH_SPELLINGS.items():
@@ -105,7 +120,8 @@ def config_hash(cfg: dict) -> str:
         where = WHERE_FROM + (FOLDER_SOURCE if str(keep["dataset"].get("_target_", "")).endswith("FolderSet") else ())
         keep["dataset"] = {k: v for k, v in keep["dataset"].items() if k not in where}
     if isinstance(keep.get("metrics"), dict):
-        keep["metrics"] = {k: v for k, v in keep["metrics"].items() if k not in ("cache_dir", "inception_weights")}
+        keep["metrics"] = {k: v for k, v in keep["metrics"].items()
+                           if k not in ("cache_dir", "inception_weights", "dinov2_weights")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -109,6 +109,14 @@ def Epochs() -> Check:
                  required=False)
 
 
+def Extractors(*choices: str) -> Check:
+    """metrics.extractors.<metric>: the feature networks it is computed on, each recorded under its own keys."""
+    def ok(v):
+        return isinstance(v, list) and len(v) >= 1 and len(set(v)) == len(v) and all(e in choices for e in v)
+    return Check(f"a list of distinct extractors out of {', '.join(choices)}, e.g. [inception,dinov2]", ok,
+                 [choices[0]], ["inception", "inception"], required=False)
+
+
 def MetricNames() -> Check:
     """metrics.names: the registry (ganexp/metrics/registry.py) is not imported here (it loads torch); the
     Evaluator refuses a name that no metric registered, naming the registered ones."""
@@ -127,7 +135,10 @@ RESOLUTIONS = (28, 32, 64, 128)
 # metrics.* choices (ganexp/metrics reads them from here)
 TO_UINT8_MODES = ("round", "trunc")
 METRIC_MODES = ("exact", "fast")
-PRC_EXTRACTORS = ("auto", "inception", "vgg16")
+# metrics.extractors: the feature networks a metric may read (ganexp/metrics/dinov2.py: dinov2 is ViT-L/14,
+# dinov2s ViT-S/14, dinov2b ViT-B/14); auto (precision/recall only): vgg16 where its weights are present, else inception
+EXTRACTORS = ("inception", "vgg16", "dinov2", "dinov2s", "dinov2b")
+PRC_EXTRACTORS = ("auto", *EXTRACTORS)
 # The results plug-ins, one package per study under ganexp/results (listed, not imported: checking a config
 # imports no report code); study: null is the grid's own report.
 STUDIES = tuple(sorted(p.parent.name for p in (Path(__file__).parent / "results").glob("*/__init__.py")))
@@ -276,8 +287,12 @@ SCHEMA: dict[str, Check] = {
     "metrics.kid_subsets": Int(1, required=False),
     "metrics.kid_subset_size": Int(2, required=False),
     "metrics.prc_neighborhood": Int(1, required=False),
-    "metrics.prc_extractor": Choice(*PRC_EXTRACTORS, required=False),
+    "metrics.extractors.fid": Extractors(*EXTRACTORS),
+    "metrics.extractors.kid": Extractors(*EXTRACTORS),
+    "metrics.extractors.prc": Extractors(*PRC_EXTRACTORS),
+    "metrics.extractors.*": Extractors(*EXTRACTORS),  # a registered metric of the user's (Metric.any_features)
     "metrics.vgg16_weights": Optional(Str()),
+    "metrics.dinov2_weights": Optional(Str()),
 }
 for _k in [k for k in SCHEMA if k.startswith("model.autoencoder.")]:  # a model family may have no autoencoder
     SCHEMA[_k] = replace(SCHEMA[_k], required=False)

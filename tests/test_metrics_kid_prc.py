@@ -273,11 +273,14 @@ def test_prc_on_vgg16_equals_torch_fidelity_with_the_same_weights_file(mnist16, 
 def test_prc_without_vgg16_weights_uses_inception_and_vgg16_asked_for_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # no VGG16 file anywhere
     cfg = base_cfg(tmp_path, names=["prc"])
-    assert Evaluator(cfg, None).keys["prc"]["precision"] == "precision8"  # auto: no VGG16 file -> pool3, no suffix
-    with pytest.raises(weights.WeightsError, match="No VGG16 weights in .* set metrics.vgg16_weights=PATH or "
-                                                   "metrics.prc_extractor=inception"):
-        Evaluator({**cfg, "prc_extractor": "vgg16"}, None)
+    # auto: no VGG16 file -> pool3, no suffix
+    assert Evaluator(cfg, None).keys["prc"] == {"inception": {"precision": "precision8", "recall": "recall8",
+                                                              "density": "density8", "coverage": "coverage8"}}
+    with pytest.raises(weights.WeightsError, match=r"No VGG16 weights in .* set metrics.vgg16_weights=PATH or drop "
+                                                   r"vgg16 from metrics.extractors \(e.g. metrics.extractors.prc="):
+        Evaluator({**cfg, "extractors": {"prc": ["vgg16"]}}, None)
     with pytest.raises(weights.WeightsError, match="VGG16 weights file .*nothing.pth does not exist"):
+        # metrics.prc_extractor: a run's config of an earlier version, read as metrics.extractors.prc=[vgg16]
         Evaluator({**cfg, "prc_extractor": "vgg16", "vgg16_weights": str(tmp_path / "nothing.pth")}, None)
 
 

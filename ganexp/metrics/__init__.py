@@ -7,8 +7,11 @@
     ev.info                                   # sample counts, real split, weights kind/path, per-metric settings
     describe_key("kid10k")                    # metric, sample count, direction, label, std key
 
+FID's Fréchet distance, KID and precision/recall can also be computed on DINOv2 ViT features
+(metrics.extractors; fid10k_dinov2 is FD_DINOv2; ganexp.metrics.dinov2).
+
 Real-data statistics are cached under metrics.cache_dir; weights are resolved as described in
-ganexp.metrics.weights (`python -m ganexp.metrics setup` prepares them offline).
+ganexp.metrics.weights (`python -m ganexp.metrics setup` prepares Inception's offline).
 """
 
 from ganexp.metrics.config import DEFAULTS, metric_key

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ganexp.cachefiles import default_cache_dir
-from ganexp.schema import METRIC_MODES as MODES, PRC_EXTRACTORS, TO_UINT8_MODES, check_value  # noqa: F401
+from ganexp.config import ConfigError, upgrade_metrics
+from ganexp.schema import METRIC_MODES as MODES, EXTRACTORS, TO_UINT8_MODES, check_value  # noqa: F401
 
 # Same values as conf/metrics/fid.yaml, so a partial dict (tests, CLI) behaves like the Hydra config.
 DEFAULTS: dict[str, Any] = {
@@ -32,8 +33,11 @@ DEFAULTS: dict[str, Any] = {
     "kid_subsets": 100,
     "kid_subset_size": 1000,
     "prc_neighborhood": 3,
-    "prc_extractor": "auto",
+    # which feature networks each metric reads (one pass per network): fid10k, fid10k_dinov2, ...; prc's auto is
+    # VGG16 where its weights are present, else Inception
+    "extractors": {"fid": ["inception"], "kid": ["inception"], "prc": ["auto"]},
     "vgg16_weights": None,
+    "dinov2_weights": None,
 }
 
 FAST_CUDA_BATCH = 500  # fast mode's smallest Inception batch on a GPU (the default 100 leaves an H100 idle)
@@ -66,8 +70,14 @@ def as_dict(cfg: Any) -> dict[str, Any]:
 
 
 def resolve(cfg: Any) -> dict[str, Any]:
-    """Merge `cfg` over DEFAULTS and validate; returns a new dict with `cache_dir` as a Path."""
-    out = {**DEFAULTS, **{k: v for k, v in as_dict(cfg).items() if v is not None}}
+    """Merge `cfg` over DEFAULTS and validate; returns a new dict with `cache_dir` as a Path. A node of an earlier
+    version is read in today's keys (metrics.prc_extractor: config.upgrade_metrics); `extractors` merges per
+    metric ({"fid": [...]} keeps the defaults of kid and prc)."""
+    given = upgrade_metrics({k: v for k, v in as_dict(cfg).items() if v is not None})
+    if not isinstance(given.get("extractors", {}), Mapping):
+        raise ConfigError(f"metrics.extractors={given['extractors']!r} is not allowed: metrics.extractors must map "
+                          "metrics to lists of extractors, e.g. {fid: [inception, dinov2]}")
+    out = {**DEFAULTS, **given, "extractors": {**DEFAULTS["extractors"], **dict(given.get("extractors") or {})}}
     _validate(out)
     out["cache_dir"] = Path(out["cache_dir"]).expanduser() if out["cache_dir"] else default_cache_dir()
     if out["num_real"] is None:
@@ -79,6 +89,10 @@ def _validate(c: dict[str, Any]) -> None:
     """Each key by the schema's rule (ganexp/schema.py, the one place a metrics key's rule lives), also for
     a dict given to the library outside a run (the names against the registry: registry.validate_names)."""
     for key, value in c.items():
+        if key == "extractors":  # a node: each metric's list by its own rule
+            for metric, names in value.items():
+                check_value(f"metrics.extractors.{metric}", list(names) if isinstance(names, tuple) else names)
+            continue
         check_value(f"metrics.{key}", str(value) if isinstance(value, PathLike) else value)
 
 

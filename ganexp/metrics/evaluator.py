@@ -1,14 +1,16 @@
 """The object the training loop calls at every checkpoint: the registered metrics (metrics.names) of a sampler.
 
-One pass through the extractors per evaluation; every selected metric (ganexp.metrics.registry) reads the
-features of that pass through a `Context`, and the real side it needs (pool3 statistics, real feature rows),
-cached on disk per data identity and extractor.
+One pass through the extractors per evaluation (Inception always, VGG16 and DINOv2 backbones where
+metrics.extractors names them); every selected metric (ganexp.metrics.registry) reads the features of that pass
+through a `Context`, once per extractor it is computed on, and the real side it needs (pool3 statistics, real
+feature rows), cached on disk per data identity and extractor.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -16,12 +18,15 @@ import torch
 
 from ganexp import cachefiles
 from ganexp.metrics import cache, config
+from ganexp.config import ConfigError
+from ganexp.metrics.dinov2 import VARIANTS, DINOv2Features
 from ganexp.metrics.extractor import (EXTRACTOR_ID, POOL3, VGG16_ID, InceptionFeatures, VGG16Features,
-                                      to_uint8)
+                                      feature_key, to_uint8)
 from ganexp.metrics.metric import Context, Metric
-from ganexp.metrics.registry import get_metric, validate_names
+from ganexp.metrics.registry import REGISTRY, get_metric, validate_names
 from ganexp.metrics.stats import feature_stats, inception_score, sqrtm_psd
-from ganexp.metrics.weights import InceptionWeights, file_sha256, resolve_vgg16, resolve_weights
+from ganexp.metrics.weights import (InceptionWeights, file_sha256, resolve_dinov2, resolve_vgg16,
+                                    resolve_weights)
 
 log = logging.getLogger("ganexp.metrics")
 
@@ -46,10 +51,12 @@ class Evaluator:
         self.is_key = config.metric_key("is", self.cfg["num_samples"])
         self.div_key = config.metric_key("div", self.cfg["num_samples"])
         self.metrics: list[Metric] = [get_metric(name) for name in self.cfg["names"]]
-        self._vgg16_path = None  # VGG16 weights file, where PRC reads VGG16 features
-        self.cfg["prc_extractor_resolved"] = self._prc_extractor()
-        self.keys = {m.name: m.keys(self.cfg) for m in self.metrics}  # {metric: {output prefix: recorded key}}
+        self._weights_paths: dict[str, Path] = {}  # weights file of every extractor but Inception that is read
+        self.cfg["extractors_resolved"] = self._resolve_extractors()
+        # {metric: {extractor: {output prefix: recorded key}}}
+        self.keys = {m.name: m.keys(self.cfg) for m in self.metrics}
         self._real_features: dict[str, torch.Tensor] = {}  # extractor -> (num_real, D) float32
+        self._real_of: dict[str, dict] = {}  # extractor but Inception -> mu, sigma of its real rows; sqrt per device
         self._weights: InceptionWeights | None = None
         self._features: InceptionFeatures | None = None
         self._real: dict | None = None  # mu, sigma (float64 tensors), n, path; sqrt_sigma per device
@@ -67,37 +74,63 @@ class Evaluator:
                                             bool(self.cfg["allow_download"]))
         return self._weights
 
-    def _prc_extractor(self) -> str:
-        """metrics.prc_extractor resolved: auto is vgg16 where its weights are present (explicit path or cache,
-        no download), inception otherwise; vgg16 may download them (metrics.allow_download)."""
-        choice = self.cfg["prc_extractor"]
-        if choice == "inception" or "prc" not in self.cfg["names"]:
-            return "inception"
-        path = resolve_vgg16(self.cfg["vgg16_weights"], self.cfg["cache_dir"], bool(self.cfg["allow_download"]),
-                             required=choice == "vgg16")
-        self._vgg16_path = path
-        return "inception" if path is None else "vgg16"
+    def _resolve_extractors(self) -> dict[str, tuple[str, ...]]:
+        """metrics.extractors of the selected metrics, resolved: prc's auto is vgg16 where its weights are present
+        (explicit path or cache, no download), inception otherwise; every other extractor's weights are found now
+        (a download where allowed), so a missing file is one sentence before any image is read."""
+        chosen = self.cfg["extractors"]
+        takes = [name for name, m in sorted(REGISTRY.items()) if m.any_features]
+        wrong = [k for k in chosen if k not in takes]
+        if wrong:
+            raise ConfigError(f"metrics.extractors.{wrong[0]} is not allowed: only metrics defined on any features "
+                              f"take extractors ({', '.join(takes)}); remove the entry")
+        resolved = {}
+        for name in (m.name for m in self.metrics if m.any_features):
+            picked = [self._resolve_extractor(e) for e in chosen.get(name, ["inception"])]
+            resolved[name] = tuple(dict.fromkeys(picked))  # auto may repeat inception or vgg16
+        return resolved
+
+    def _resolve_extractor(self, extractor: str) -> str:
+        """An extractor of metrics.extractors with its weights file found (auto: vgg16 or inception)."""
+        cfg = self.cfg
+        if extractor in ("auto", "vgg16"):  # auto: the schema allows it in metrics.extractors.prc only
+            path = resolve_vgg16(cfg["vgg16_weights"], cfg["cache_dir"], bool(cfg["allow_download"]),
+                                 required=extractor == "vgg16")
+            if path is None:
+                return "inception"
+            self._weights_paths["vgg16"] = path
+            return "vgg16"
+        if extractor in VARIANTS and extractor not in self._weights_paths:
+            v = VARIANTS[extractor]
+            self._weights_paths[extractor] = resolve_dinov2(v.file_name, v.url, v.label, cfg["dinov2_weights"],
+                                                            cfg["cache_dir"], bool(cfg["allow_download"]))
+        return extractor
 
     def extractors(self) -> list[str]:
         """The feature sets the selected metrics read ("inception" always: every evaluation computes pool3)."""
-        return sorted({"inception", *(m.extractor(self.cfg) for m in self.metrics)})
+        return sorted({"inception", *(e for m in self.metrics for e in m.extractors(self.cfg))})
 
     @property
     def features(self) -> InceptionFeatures:
-        """The feature extractor wrapper, created once per Evaluator (with VGG16 as an extra where read)."""
+        """The feature extractor wrapper, created once per Evaluator, with every other extractor the metrics read
+        as an extra (fed the same batches: one pass per extractor)."""
         if self._features is None:
             how = config.extractor_settings(self.cfg, "cpu")
             self._features = InceptionFeatures(self.weights, tf32=how["tf32"], channels_last=how["channels_last"])
-            if "vgg16" in self.extractors():
-                self._features.extra = [VGG16Features(str(self._vgg16_path), tf32=how["tf32"])]
+            self._features.extra = [self._extra(e, how["tf32"]) for e in self.extractors() if e != "inception"]
         return self._features
+
+    def _extra(self, extractor: str, tf32: bool):
+        if extractor == "vgg16":
+            return VGG16Features(str(self._weights_paths["vgg16"]), tf32=tf32)
+        return DINOv2Features(VARIANTS[extractor], self._weights_paths[extractor], tf32=tf32)
 
     @property
     def info(self) -> dict[str, Any]:
         """What the scores depend on: sample counts, real split and its content digest, weights kind/path/sha,
-        statistics file."""
+        statistics file; with extractors other than Inception, "extractors": their definitions and weights."""
         w = self.weights
-        return {
+        info = {
             "num_samples": self.cfg["num_samples"],
             "num_real": self._real["n"] if self._real else self.cfg["num_real"],
             "real_split": self.cfg["real_split"],
@@ -114,6 +147,21 @@ class Evaluator:
             "real_features_paths": {e: str(self._features_path(e)) for e in self.extractors()
                                     if self._reads_real_features(e)},
         }
+        others = [e for e in self.extractors() if e != "inception"]
+        if others:  # absent from an Inception-only run's metric_info, which stays as it was
+            info["extractors"] = {e: self._extractor_info(e) for e in others}
+        return info
+
+    def _extractor_info(self, extractor: str) -> dict[str, Any]:
+        """What the values of an extractor other than Inception depend on: its features' definition and its
+        weights file (with DINOv2, how images reach it)."""
+        path = self._weights_paths[extractor]
+        out = {"id": self._extractor_id(extractor), "weights_path": str(path), "weights_sha256": file_sha256(path)}
+        if extractor in VARIANTS:
+            out.update(model=f"timm {VARIANTS[extractor].timm}, Meta's weights, CLS token after the final norm",
+                       input="224x224: torch-fidelity's TF1-compatible bilinear resize (align_corners=False, "
+                             "no antialiasing), ImageNet mean/std")
+        return out
 
     @property
     def content_sha256(self) -> str:
@@ -142,19 +190,29 @@ class Evaluator:
     def _stats_path(self):
         return cache.stats_path(self.cfg["cache_dir"], self._stats_key())
 
+    def _extractor_id(self, extractor: str) -> str:
+        """The features' definition of an extractor other than Inception, + "/tf32" as `extractor_id`."""
+        tf32 = "/tf32" if config.extractor_settings(self.cfg, "cpu")["tf32"] else ""
+        return (VGG16_ID if extractor == "vgg16" else VARIANTS[extractor].extractor_id) + tf32
+
     def _features_key(self, extractor: str) -> dict:
         """Data identity (as the statistics' key) and the extractor with its weights' sha256."""
         if extractor == "inception":
             return {**self._stats_key(), "kind": "features"}
-        tf32 = "/tf32" if config.extractor_settings(self.cfg, "cpu")["tf32"] else ""
-        return {**self._stats_key(), "kind": "features", "extractor": VGG16_ID + tf32,
-                "weights_sha256": file_sha256(self._vgg16_path)}
+        return {**self._stats_key(), "kind": "features", "extractor": self._extractor_id(extractor),
+                "weights_sha256": file_sha256(self._weights_paths[extractor])}
 
     def _features_path(self, extractor: str):
         return cache.features_path(self.cfg["cache_dir"], self._features_key(extractor))
 
     def _reads_real_features(self, extractor: str) -> bool:
-        return any("real_features" in m.needs and m.extractor(self.cfg) == extractor for m in self.metrics)
+        """Whether a metric reads the real rows of `extractor`: KID and PRC do, and FID on any extractor but
+        Inception (its real statistics come from those rows; Inception's from the cached pool3 statistics)."""
+        return any(extractor in m.extractors(self.cfg) and ("real_features" in m.needs or (
+            "real_stats" in m.needs and extractor != "inception")) for m in self.metrics)
+
+    def _reads_pool3_stats(self) -> bool:
+        return any("real_stats" in m.needs and "inception" in m.extractors(self.cfg) for m in self.metrics)
 
     def real_features(self, extractor: str, device: torch.device | str = "cpu") -> torch.Tensor:
         """The real feature rows (num_real, D) float32 of `extractor` on `device`: from the disk cache or
@@ -176,23 +234,20 @@ class Evaluator:
         if extractor == "inception":
             feats = self.features.from_uint8(images, device, self.batch_size(device))[POOL3]
         else:
-            vgg = self.features.extra[0]
-            feats = vgg.from_uint8(images, device, self.batch_size(device))
+            extra = next(e for e in self.features.extra if e.name == feature_key(extractor))
+            feats = extra.from_uint8(images, device, self.batch_size(device))
         return feats.cpu().numpy()
 
-    def _prepare_real(self, device: torch.device) -> Callable[[], torch.Tensor] | None:
+    def _prepare_real(self, device: torch.device) -> None:
         """Load (or compute) every real feature set the metrics read, then the pool3 statistics where a metric
-        reads them (from the pool3 rows when those are at hand); returns the function that gives √Σ_real on
-        `device`, computed on its first call (None when no metric reads the statistics): a (2048, 2048)
-        eigendecomposition that FID on fewer than 2048 samples never needs."""
+        reads them (from the pool3 rows when those are at hand). √Σ_real is computed when a metric first asks
+        (`sqrt_real`): a (D, D) eigendecomposition that FID on fewer than D samples never needs."""
         for extractor in self.extractors():
             if self._reads_real_features(extractor):
                 self.real_features(extractor, device)
-        needed = any("real_stats" in m.needs for m in self.metrics)
-        if needed:
+        if self._reads_pool3_stats():
             self.real_stats(device)
         self._split = None  # the cached statistics and features stand for the split from here on
-        return (lambda: self._sqrt_real(device)) if needed else None
 
     def _split_images(self) -> torch.Tensor:
         """The whole real split, uint8 (N, C, H, W), asked of the dataset once (digest and subset share it)."""
@@ -237,8 +292,23 @@ class Evaluator:
             r["mu"], r["sigma"] = r["mu"].to(device), r["sigma"].to(device)
         return r
 
-    def _sqrt_real(self, device: torch.device) -> torch.Tensor:
-        r = self.real_stats(device)
+    def real_stats_of(self, extractor: str, device: torch.device) -> dict:
+        """{'mu', 'sigma' (float64 on device), 'n'} of the real features of `extractor`: Inception's from the cached
+        pool3 statistics (`real_stats`), another extractor's from its cached real rows (computed once)."""
+        if extractor == "inception":
+            return self.real_stats(device)
+        if extractor not in self._real_of:
+            rows = self.real_features(extractor, device)
+            mu, sigma = feature_stats(rows)
+            self._real_of[extractor] = {"mu": mu, "sigma": sigma, "n": rows.shape[0], "sqrt": {}}
+        r = self._real_of[extractor]
+        if r["mu"].device != device:
+            r["mu"], r["sigma"] = r["mu"].to(device), r["sigma"].to(device)
+        return r
+
+    def sqrt_real(self, extractor: str, device: torch.device) -> torch.Tensor:
+        """√Σ_real of `extractor` on `device`, computed on first use and kept."""
+        r = self.real_stats_of(extractor, device)
         if str(device) not in r["sqrt"]:
             r["sqrt"][str(device)] = sqrtm_psd(r["sigma"])
         return r["sqrt"][str(device)]
@@ -265,21 +335,23 @@ class Evaluator:
             return None, None
         return inception_score(logits, splits)
 
-    def _scores(self, feats: dict[str, torch.Tensor],
-                sqrt_real: Callable[[], torch.Tensor] | None) -> tuple[dict[str, float | None], dict[str, Any]]:
-        """Features of one generated set -> ({recorded key: value} of every selected metric, {seconds_<metric>});
-        shared by `evaluate` and `evaluate_members`. `sqrt_real()`: √Σ_real on the features' device."""
-        ctx, scores, details = Context(self, feats, sqrt_real), {}, {}
+    def _scores(self, feats: dict[str, torch.Tensor]) -> tuple[dict[str, float | None], dict[str, Any]]:
+        """Features of one generated set -> ({recorded key: value} of every selected metric on each of its
+        extractors, {seconds_<metric>[_<extractor>]}); shared by `evaluate` and `evaluate_members`."""
+        ctx, scores, details = Context(self, feats), {}, {}
         for m in self.metrics:
-            t0 = time.perf_counter()
-            values = m.compute(ctx)
-            scores.update({self.keys[m.name][k]: v for k, v in values.items()})
-            details[f"seconds_{m.name}"] = time.perf_counter() - t0
+            for extractor, keys in self.keys[m.name].items():
+                t0 = time.perf_counter()
+                values = m.compute(ctx.on(extractor))
+                scores.update({keys[k]: v for k, v in values.items()})
+                suffix = "" if extractor == "inception" else f"_{extractor}"
+                details[f"seconds_{m.name}{suffix}"] = time.perf_counter() - t0
         return scores, details
 
     def _non_finite_scores(self) -> dict[str, float | None]:
         """The scores of a generator that produced NaN or inf: NaN (IS None without logits)."""
-        return {self.keys[m.name][k]: v for m in self.metrics for k, v in m.non_finite(self).items()}
+        return {keys[k]: v for m in self.metrics for keys in self.keys[m.name].values()
+                for k, v in m.non_finite(self).items()}
 
     def evaluate(self, sample_fn: Callable[[int], torch.Tensor], device: torch.device | str) -> dict[str, float | None]:
         """Score `sample_fn` (n -> float (n, C, H, W) in [-1, 1] on `device`) with metrics.num_samples samples.
@@ -290,7 +362,7 @@ class Evaluator:
         """
         device = torch.device(device)
         t0 = time.perf_counter()
-        sqrt_real = self._prepare_real(device)
+        self._prepare_real(device)
         t_real = time.perf_counter()
         self._device_type = device.type
         feats = self.features.from_sampler(sample_fn, self.cfg["num_samples"], device, self.batch_size(device),
@@ -299,7 +371,7 @@ class Evaluator:
             self.last_details = {"non_finite": True}
             return self._non_finite_scores()
         t_feat = time.perf_counter()
-        scores, details = self._scores(feats, sqrt_real)
+        scores, details = self._scores(feats)
         t_end = time.perf_counter()
         self.last_details = {**details, "seconds_real_stats": t_real - t0,
                              "seconds_features": t_feat - t_real, "seconds_metrics": t_end - t_feat}
@@ -325,7 +397,7 @@ class Evaluator:
         if s == 0:
             raise ValueError("evaluate_members needs at least one sample_fn")
         t0 = time.perf_counter()
-        sqrt_real = self._prepare_real(device)
+        self._prepare_real(device)
         t_real = time.perf_counter()
         self._device_type = device.type
         n, mode = int(self.cfg["num_samples"]), self.cfg["to_uint8"]
@@ -360,7 +432,7 @@ class Evaluator:
                 members.append({"non_finite": True})
                 continue
             index = torch.cat(rows[i]).to(feats[POOL3].device)
-            scores, details = self._scores({name: v[index] for name, v in feats.items()}, sqrt_real)
+            scores, details = self._scores({name: v[index] for name, v in feats.items()})
             results.append(scores)
             members.append(details)
         t_end = time.perf_counter()

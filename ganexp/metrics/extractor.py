@@ -26,6 +26,12 @@ VGG16_ID = "torch-fidelity/vgg16/imagenet1k-v1/fc2_relu"
 PROGRESS_EVERY_S = 30.0  # a line while images go through Inception (a CPU does ~7 images/s: 10k is ~25 min)
 
 
+def feature_key(extractor: str) -> str:
+    """Where an extractor's rows are in a features dict: Inception's pool3 under POOL3, VGG16's fc2_relu under
+    VGG16_FEATURES, a DINOv2 backbone's CLS token under "<name>.cls" (DINOv2Features.name)."""
+    return {"inception": POOL3, "vgg16": VGG16_FEATURES}.get(extractor, f"{extractor}.cls")
+
+
 def to_uint8(x: torch.Tensor, mode: str = "round") -> torch.Tensor:
     """Generator output in [-1, 1] (float) to uint8 pixels, same shape.
 
@@ -76,7 +82,7 @@ class InceptionFeatures:
         self.names = [POOL3, LOGITS] if weights.has_logits else [POOL3]
         self._module: FeatureExtractorInceptionV3 | None = None
         self.images_seen = 0  # images passed through the network, for tests and benchmarks
-        self.extra: list["VGG16Features"] = []  # more extractors fed the same batches (e.g. VGG16 for PRC)
+        self.extra: list = []  # more extractors fed the same batches (VGG16Features, DINOv2Features)
 
     @property
     def module(self) -> FeatureExtractorInceptionV3:

@@ -1,10 +1,11 @@
-"""FID (Heusel et al. 2017, Eq. 6) and the diversity ratio, both from the pool3 means and covariances."""
+"""FID (Heusel et al. 2017, Eq. 6) and the diversity ratio, both from the pool3 means and covariances; the same
+Fréchet distance on another extractor's features (metrics.extractors.fid): fid10k_dinov2 is FD_DINOv2 (Stein et
+al., NeurIPS 2023, on DINOv2 ViT-L/14; EDM2's fd_dinov2)."""
 
 from __future__ import annotations
 
 import torch
 
-from ganexp.metrics.extractor import POOL3
 from ganexp.metrics.metric import Context, Metric, Output, register_metric
 from ganexp.metrics.stats import frechet_distance
 
@@ -19,17 +20,19 @@ def diversity(sigma_gen: torch.Tensor, sigma_real: torch.Tensor) -> float:
 
 @register_metric
 class FID(Metric):
-    """Fréchet distance of the generated pool3 statistics to the cached real ones (fid<N>)."""
+    """Fréchet distance of the generated features' statistics to the real ones (fid<N>: Inception pool3 against
+    the cached statistics; fid<N>_<extractor>: another extractor's, against the statistics of its real rows)."""
 
     name = "fid"
     outputs = (Output("fid", "FID (Heusel et al. 2017)", higher_is_better=False, fmt=".2f"),)
     needs = frozenset({"real_stats"})
+    any_features = True
 
     def compute(self, ctx: Context) -> dict[str, float | None]:
         mu, sigma = ctx.gen_stats()
         real = ctx.real_stats()
         return {"fid": frechet_distance(real["mu"], real["sigma"], mu, sigma, sqrt_sigma1=ctx.sqrt_real,
-                                        rows2=ctx.gen[POOL3])}
+                                        rows2=ctx.features())}
 
 
 @register_metric

@@ -1,8 +1,9 @@
 """Kernel Inception Distance (Binkowski et al. 2018, "Demystifying MMD GANs", Sec. 4 / Eq. 4).
 
-KID is the unbiased estimate of the squared MMD between generated and real Inception pool3 features under
-the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3. Its expectation does not depend on the sample count,
-unlike FID's. The subset protocol is torch-fidelity's (and the paper's code): `subsets` pairs of subsets of
+KID is the unbiased estimate of the squared MMD between generated and real Inception pool3 features (or those of
+another extractor: metrics.extractors.kid, kid10k_dinov2) under the cubic polynomial kernel
+k(x, y) = (x.y / d + 1)^3, d the features' width. Its expectation does not depend on the sample count, unlike
+FID's. The subset protocol is torch-fidelity's (and the paper's code): `subsets` pairs of subsets of
 `subset_size` rows, drawn without replacement by numpy's RandomState(seed), generated first; mean and
 (population) std over the subsets.
 """
@@ -14,7 +15,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganexp.metrics.extractor import POOL3
 from ganexp.metrics.metric import Context, Metric, Output, register_metric
 
 
@@ -58,11 +58,13 @@ def kernel_inception_distance(gen: torch.Tensor, real: torch.Tensor, subsets: in
 
 @register_metric
 class KID(Metric):
-    """KID of the generated pool3 features against the cached real ones (kid<N>, kid<N>_std)."""
+    """KID of the generated features against the cached real ones (kid<N>, kid<N>_std; kid<N>_<extractor> on
+    another extractor's features than Inception pool3)."""
 
     name = "kid"
     outputs = (Output("kid", "KID (Binkowski et al. 2018)", higher_is_better=False, std=True),)
     needs = frozenset({"real_features"})
+    any_features = True
 
     def info(self, cfg: dict[str, Any]) -> dict[str, Any]:
         size = min(int(cfg["kid_subset_size"]), int(cfg["num_samples"]), int(cfg["num_real"]))
@@ -71,7 +73,7 @@ class KID(Metric):
 
     def compute(self, ctx: Context) -> dict[str, float | None]:
         cfg = ctx.cfg
-        mean, std = kernel_inception_distance(ctx.gen[POOL3], ctx.real_features("inception"),
+        mean, std = kernel_inception_distance(ctx.features(), ctx.real_features(),
                                               int(cfg["kid_subsets"]), int(cfg["kid_subset_size"]), KID_SEED)
         return {"kid": mean, "kid_std": std}
 

@@ -10,21 +10,22 @@ ganexp.metrics.registry holds them all and answers questions about recorded keys
         def compute(self, ctx): return {"kid": mean, "kid_std": std}
 
 Every output is recorded under ``<prefix><sample tag>[_<extractor>][_<generator>][_std]`` (fid10k, kid1k,
-kid1k_std, precision10k_vgg16, fid10k_ema: G_ema's): config.metric_key writes the sample tag, ``generator_key`` the
-generator, registry.describe_key reads any key back.
+kid1k_std, precision10k_vgg16, fid10k_dinov2: FD_DINOv2, fid10k_ema: G_ema's): config.metric_key writes the sample
+tag, ``generator_key`` the generator, registry.describe_key reads any key back. A metric with ``any_features`` is
+computed once per extractor that metrics.extractors.<name> lists, from the features of one pass per extractor.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 
 from ganexp.metrics.config import KEY_RE, metric_key
 from ganexp.metrics.stats import feature_stats
-from ganexp.metrics.extractor import POOL3
+from ganexp.metrics.extractor import POOL3, feature_key
 
 
 class Scorer(Protocol):
@@ -35,6 +36,10 @@ class Scorer(Protocol):
 
     def real_features(self, extractor: str, device: torch.device | str = "cpu") -> torch.Tensor: ...
 
+    def real_stats_of(self, extractor: str, device: torch.device) -> dict: ...
+
+    def sqrt_real(self, extractor: str, device: torch.device) -> torch.Tensor: ...
+
     def inception_score_or_none(self, logits: torch.Tensor | None) -> tuple[float | None, float | None]: ...
 
 
@@ -42,6 +47,10 @@ PREFIX_RE = re.compile(r"^[a-z]+$")  # letters only: the sample tag that follows
 # <prefix><tag>[_<extractor>][_<generator>][_std]: "ema" and "std" are reserved words, never an extractor's name,
 # so fid10k_ema (G_ema, Inception) and precision250_vgg16_ema_std parse one way only.
 GENERATORS = ("ema",)  # "": the generator G itself (no suffix); "ema": its weight average G_ema
+# The feature networks besides Inception pool3 by their name in keys (schema.EXTRACTORS lists those that
+# metrics.extractors accepts): what describe_key's label says a key's value was computed on.
+FEATURES = {"inception": "Inception-v3 pool3", "vgg16": "VGG16 fc2", "dinov2": "DINOv2 ViT-L/14",
+            "dinov2s": "DINOv2 ViT-S/14", "dinov2b": "DINOv2 ViT-B/14"}
 KEY_PARTS = re.compile(r"^(?P<prefix>[a-z]+)(?P<tag>\d+k?)(?:_(?!(?:ema|std)(?:_|$))(?P<extractor>[a-z][a-z0-9]*))?"
                        r"(?:_(?P<generator>ema))?(?P<std>_std)?$")
 
@@ -72,44 +81,51 @@ class Output:
 class Metric:
     """Base class of registered metrics. Subclasses set the class attributes and implement `compute`.
 
-    needs: what of the real side the metric reads: "real_stats" (mu, sigma of pool3), "real_features"
-    (the real feature rows of `extractor`), "logits" (Inception logits of the generated images).
+    needs: what of the real side the metric reads: "real_stats" (mu, sigma of the real features: Inception's
+    from the cached pool3 statistics, another extractor's from its real feature rows), "real_features" (the
+    real feature rows of the extractor), "logits" (Inception logits of the generated images).
+    any_features: the metric is defined on any feature space (FID's Fréchet distance, KID, PRC), so
+    metrics.extractors.<name> may list other extractors than Inception; otherwise it reads Inception only.
     """
 
     name: ClassVar[str]
     outputs: ClassVar[tuple[Output, ...]]
     needs: ClassVar[frozenset[str]] = frozenset()
+    any_features: ClassVar[bool] = False
 
-    def extractor(self, cfg: dict[str, Any]) -> str:
-        """The feature set this metric reads under `cfg`: "inception" or another registered extractor."""
-        return "inception"
+    def extractors(self, cfg: dict[str, Any]) -> tuple[str, ...]:
+        """The feature sets this metric is computed on under `cfg`, each recorded under its own keys:
+        metrics.extractors.<name> as the Evaluator resolved it (prc's auto decided), else ("inception",)."""
+        if not self.any_features:
+            return ("inception",)
+        return tuple(cfg.get("extractors_resolved", {}).get(self.name, ("inception",)))
 
-    def key_suffix(self, cfg: dict[str, Any]) -> str:
-        """"" for Inception pool3 features, "_<extractor>" otherwise: values of two extractors never share a key."""
-        ext = self.extractor(cfg)
-        return "" if ext == "inception" else f"_{ext}"
-
-    def keys(self, cfg: dict[str, Any]) -> dict[str, str]:
-        """{output prefix (and prefix + "_std"): recorded key} at cfg's num_samples."""
-        n, suffix = int(cfg["num_samples"]), self.key_suffix(cfg)
-        out = {}
-        for o in self.outputs:
-            out[o.prefix] = metric_key(o.prefix, n) + suffix
-            if o.std:
-                out[o.prefix + "_std"] = out[o.prefix] + "_std"
+    def keys(self, cfg: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """{extractor: {output prefix (and prefix + "_std"): recorded key}} at cfg's num_samples; the key names the
+        extractor unless it is Inception (fid10k, fid10k_dinov2), so values of two extractors never share a key."""
+        n, out = int(cfg["num_samples"]), {}
+        for ext in self.extractors(cfg):
+            suffix, keys = ("" if ext == "inception" else f"_{ext}"), {}
+            for o in self.outputs:
+                keys[o.prefix] = metric_key(o.prefix, n) + suffix
+                if o.std:
+                    keys[o.prefix + "_std"] = keys[o.prefix] + "_std"
+            out[ext] = keys
         return out
 
     def info(self, cfg: dict[str, Any]) -> dict[str, Any]:
-        """This metric's entry of metric_info (the settings its values depend on)."""
-        return {"extractor": self.extractor(cfg), "n": int(cfg["num_samples"])}
+        """This metric's entry of metric_info (the settings its values depend on); extractor: its name, or the
+        list of names when the metric is computed on several."""
+        ext = self.extractors(cfg)
+        return {"extractor": ext[0] if len(ext) == 1 else list(ext), "n": int(cfg["num_samples"])}
 
     def compute(self, ctx: "Context") -> dict[str, float | None]:
-        """Values by output prefix (and prefix + "_std")."""
+        """Values by output prefix (and prefix + "_std"), on the features of ctx.extractor."""
         raise NotImplementedError
 
     def non_finite(self, ev: "Scorer") -> dict[str, float | None]:
-        """Values of a generator that produced NaN or inf."""
-        return {k: float("nan") for k in self.keys(ev.cfg)}
+        """Values of a generator that produced NaN or inf, by output prefix (as `compute`)."""
+        return {k: float("nan") for o in self.outputs for k in ([o.prefix, o.prefix + "_std"] if o.std else [o.prefix])}
 
 
 REGISTRY: dict[str, Metric] = {}
@@ -140,28 +156,46 @@ def unregister_metric(name: str) -> None:
 
 
 class Context:
-    """What the metrics of one generated set read: `gen`, the features extracted once ({POOL3: (N, 2048),
-    LOGITS: (N, 1008) with the official weights, VGG16_FEATURES: (N, 4096) when a metric reads VGG16}), the
-    generated pool3 statistics (computed on first use, shared by FID and div) and the real side."""
+    """What a metric reads of one generated set on one extractor: `gen`, the features extracted once per
+    extractor ({POOL3: (N, 2048), LOGITS: (N, 1008) with the official weights, VGG16_FEATURES: (N, 4096),
+    "dinov2.cls": (N, 1024), ... for the extractors the metrics read}), `extractor` (the one this value is
+    computed on), the generated statistics of its features (computed on first use, shared by FID and div) and
+    the real side. `on(extractor)` is the same set on another extractor."""
 
-    def __init__(self, ev: Scorer, gen: dict[str, torch.Tensor], sqrt_real: Callable[[], torch.Tensor] | None):
-        self.ev, self.gen, self.sqrt_real = ev, gen, sqrt_real  # sqrt_real(): √Σ_real, computed on first call
-        self._gen_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+    def __init__(self, ev: Scorer, gen: dict[str, torch.Tensor], extractor: str = "inception",
+                 stats: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None):
+        self.ev, self.gen, self.extractor = ev, gen, extractor
+        self._stats = {} if stats is None else stats  # extractor -> (mu, sigma) of the generated set
+
+    def on(self, extractor: str) -> "Context":
+        return Context(self.ev, self.gen, extractor, self._stats)
 
     @property
     def cfg(self) -> dict[str, Any]:
         return self.ev.cfg
 
+    @property
+    def device(self) -> torch.device:
+        return self.gen[POOL3].device
+
+    def features(self) -> torch.Tensor:
+        """The generated rows (N, D) of `extractor`."""
+        return self.gen[feature_key(self.extractor)]
+
     def gen_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu (2048,), sigma (2048, 2048)) of the generated pool3 features, float64."""
-        if self._gen_stats is None:
-            self._gen_stats = feature_stats(self.gen[POOL3])
-        return self._gen_stats
+        """(mu (D,), sigma (D, D)) of the generated features of `extractor`, float64."""
+        if self.extractor not in self._stats:
+            self._stats[self.extractor] = feature_stats(self.features())
+        return self._stats[self.extractor]
 
     def real_stats(self) -> dict:
-        """{'mu', 'sigma', 'n', 'path'} of the real pool3 features."""
-        return self.ev._real
+        """{'mu', 'sigma', 'n'} of the real features of `extractor` (Inception: the cached pool3 statistics)."""
+        return self.ev.real_stats_of(self.extractor, self.device)
 
-    def real_features(self, extractor: str) -> torch.Tensor:
-        """The real feature rows (num_real, D) of `extractor` ("inception" or "vgg16") on the features' device."""
-        return self.ev.real_features(extractor, self.gen[POOL3].device)
+    def sqrt_real(self) -> torch.Tensor:
+        """√Σ_real of `extractor`, computed once per evaluator and device (FID on m >= D samples needs it)."""
+        return self.ev.sqrt_real(self.extractor, self.device)
+
+    def real_features(self, extractor: str | None = None) -> torch.Tensor:
+        """The real feature rows (num_real, D) of `extractor` (default: this context's) on the features' device."""
+        return self.ev.real_features(extractor or self.extractor, self.device)

@@ -5,8 +5,9 @@ Each sample's ball has the radius of its k-th nearest neighbour in its own set (
 the share of generated samples inside some real ball; recall: the share of real samples inside some generated
 ball (both with <=, as torch-fidelity's PRC). Density: generated samples inside real balls, counted with
 multiplicity, over k M; coverage: the share of real balls that hold a generated sample (both with <, as
-Naeem et al.'s code). The reference uses VGG16 fc2 features; without its weights ganexp uses Inception pool3,
-and the extractor is part of the key (precision1k vs precision1k_vgg16), so the two are never compared.
+Naeem et al.'s code). The reference uses VGG16 fc2 features; without its weights ganexp uses Inception pool3
+(metrics.extractors.prc=[auto]); DINOv2 features are another choice (Stein et al. 2023). The extractor is part of
+the key (precision1k, precision1k_vgg16, precision1k_dinov2), so values of two extractors are never compared.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 import torch
 
-from ganexp.metrics.extractor import POOL3, VGG16_FEATURES
 from ganexp.metrics.metric import Context, Metric, Output, register_metric
 
 
@@ -60,14 +60,10 @@ class PRC(Metric):
                Output("density", "density (Naeem et al. 2020)", higher_is_better=True, fmt=".3f", summary=False),
                Output("coverage", "coverage (Naeem et al. 2020)", higher_is_better=True, fmt=".3f", summary=False))
     needs = frozenset({"real_features"})
-
-    def extractor(self, cfg: dict[str, Any]) -> str:
-        return cfg["prc_extractor_resolved"]
+    any_features = True
 
     def info(self, cfg: dict[str, Any]) -> dict[str, Any]:
         return {**super().info(cfg), "k": int(cfg["prc_neighborhood"])}
 
     def compute(self, ctx: Context) -> dict[str, float | None]:
-        name = self.extractor(ctx.cfg)
-        gen = ctx.gen[POOL3 if name == "inception" else VGG16_FEATURES]
-        return precision_recall_density_coverage(gen, ctx.real_features(name), int(ctx.cfg["prc_neighborhood"]))
+        return precision_recall_density_coverage(ctx.features(), ctx.real_features(), int(ctx.cfg["prc_neighborhood"]))

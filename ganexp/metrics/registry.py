@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganexp.metrics import fid, isc, kid, prc  # noqa: F401  (each registers its metric)
-from ganexp.metrics.metric import (_BY_PREFIX, KEY_PARTS, REGISTRY, Metric, Output,  # noqa: F401
+from ganexp.metrics.metric import (_BY_PREFIX, FEATURES, KEY_PARTS, REGISTRY, Metric, Output,  # noqa: F401
                                    generator_key, register_metric, unregister_metric)
 
 
@@ -59,8 +59,7 @@ def sample_count(tag: str) -> int:
 
 def describe_key(key: str) -> KeyInfo | None:
     """Any key a metric records (fid10k, is10k, is10k_std, div32, kid1k, kid1k_std, precision250_vgg16, fid10k_ema,
-    ...)
-    -> KeyInfo; None for keys no registered metric writes (losses, step, ...)."""
+    fid10k_dinov2 (FD_DINOv2), ...) -> KeyInfo; None for keys no registered metric writes (losses, step, ...)."""
     m = KEY_PARTS.match(key)
     if m is None or m["prefix"] not in _BY_PREFIX:
         return None
@@ -70,9 +69,10 @@ def describe_key(key: str) -> KeyInfo | None:
         return None
     base = key[: -len("_std")] if is_std else key
     generator = "G_ema" if m["generator"] else "G"
+    on = f" on {FEATURES.get(m['extractor'], m['extractor'])} features" if m["extractor"] else ""
     return KeyInfo(key=key, metric=metric.name, output=out.prefix, samples=sample_count(m["tag"]),
                    higher_is_better=out.higher_is_better,
-                   label=out.label + (" of G_ema" if m["generator"] else "") + (" (std)" if is_std else ""),
+                   label=out.label + on + (" of G_ema" if m["generator"] else "") + (" (std)" if is_std else ""),
                    extractor=m["extractor"] or "inception", generator=generator, is_std=is_std,
                    std_key=None if is_std or not out.std else base + "_std")
 

