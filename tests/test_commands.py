@@ -91,3 +91,17 @@ def test_metrics_answers_bad_arguments_in_one_sentence(sweep, capsys, argv, says
 
     err = answered(main, [a.format(r=sweep / "r", s=sweep) for a in argv], capsys)
     assert says in err and sorted(p.name for p in sweep.iterdir()) == ["file.txt", "r"]
+
+
+def test_a_report_imports_neither_torch_nor_torch_fidelity(sweep, tmp_path):
+    """`python -m ganexp.results` reads run folders with the torch-free key vocabulary (ganexp/metrickeys.py);
+    only latent strips (skipped here) load a generator."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from ganexp.results.__main__ import main; "
+            f"code = main([{str(sweep)!r}, '--no-latent', '--out', {str(tmp_path / 'report')!r}]); "
+            "print(code, sorted(m for m in ('torch', 'torch_fidelity', 'timm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+    assert (tmp_path / "report" / "report.md").is_file()

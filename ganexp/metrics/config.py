@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from os import PathLike
 from pathlib import Path
 from typing import Any, Mapping
 
 from ganexp.cachefiles import default_cache_dir
 from ganexp.config import ConfigError, upgrade_metrics
+from ganexp.metrickeys import KEY_RE, metric_key  # noqa: F401 (the key grammar lives there, torch-free)
 from ganexp.schema import METRIC_MODES as MODES, EXTRACTORS, TO_UINT8_MODES, check_value  # noqa: F401
 
 # Same values as conf/metrics/fid.yaml, so a partial dict (tests, CLI) behaves like the Hydra config.
@@ -94,15 +94,3 @@ def _validate(c: dict[str, Any]) -> None:
                 check_value(f"metrics.extractors.{metric}", list(names) if isinstance(names, tuple) else names)
             continue
         check_value(f"metrics.{key}", str(value) if isinstance(value, PathLike) else value)
-
-
-def metric_key(prefix: str, n: int) -> str:  # KEY_RE below reads what this writes
-    """`fid` + sample count: 10000 -> fid10k, 50000 -> fid50k, 500 -> fid500, 2500 -> fid2500."""
-    return f"{prefix}{n // 1000}k" if n % 1000 == 0 else f"{prefix}{n}"
-
-
-# The metric keys metric_key writes, for readers (results): group 1 is the sample tag ("10k", "250"). One
-# entry per output prefix of every registered metric (registry.register_metric adds them; fid, is and div
-# are here from the start, so that reading them needs no registry); registry.describe_key reads any key.
-KEY_RE = {"fid": re.compile(r"^fid(\d+k?)$"), "is": re.compile(r"^is(\d+k?)$"),
-          "div": re.compile(r"^div(\d+k?)$")}

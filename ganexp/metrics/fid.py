@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import torch
 
-from ganexp.metrics.metric import Context, Metric, Output, register_metric
+from ganexp.metrics.metric import Context, Metric, register_metric
 from ganexp.metrics.stats import frechet_distance
+from ganexp.metrickeys import BUILTIN
 
 
 def diversity(sigma_gen: torch.Tensor, sigma_real: torch.Tensor) -> float:
@@ -24,7 +25,7 @@ class FID(Metric):
     the cached statistics; fid<N>_<extractor>: another extractor's, against the statistics of its real rows)."""
 
     name = "fid"
-    outputs = (Output("fid", "FID (Heusel et al. 2017)", higher_is_better=False, fmt=".2f"),)
+    outputs = BUILTIN["fid"]
     needs = frozenset({"real_stats"})
     any_features = True
 
@@ -40,8 +41,7 @@ class Diversity(Metric):
     """tr Σ_gen / tr Σ_real of pool3 features (div<N>); metrics.collapse_threshold reads it."""
 
     name = "div"
-    outputs = (Output("div", "diversity tr(Σ_gen)/tr(Σ_real), 1 = as spread as the data", higher_is_better=True,
-                      fmt=".3f", summary=False),)
+    outputs = BUILTIN["div"]
     needs = frozenset({"real_stats"})
 
     def compute(self, ctx: Context) -> dict[str, float | None]:

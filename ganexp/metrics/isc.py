@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ganexp.metrics.extractor import LOGITS
-from ganexp.metrics.metric import Context, Metric, Output, Scorer, register_metric
+from ganexp.metrics.metric import Context, Metric, Scorer, register_metric
+from ganexp.metrickeys import BUILTIN
 
 
 
@@ -14,8 +15,7 @@ class InceptionScore(Metric):
     """is<N> and is<N>_std over metrics.is_splits splits; None without the official weights' fc layer."""
 
     name = "is"
-    outputs = (Output("is", "Inception Score (Salimans et al. 2016)", higher_is_better=True,
-                      std=True, fmt=".2f"),)
+    outputs = BUILTIN["is"]
     needs = frozenset({"logits"})
 
     def info(self, cfg: dict[str, Any]) -> dict[str, Any]:

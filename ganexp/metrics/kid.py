@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganexp.metrics.metric import Context, Metric, Output, register_metric
+from ganexp.metrics.metric import Context, Metric, register_metric
+from ganexp.metrickeys import BUILTIN
 
 
 DEGREE, COEF0 = 3, 1.0
@@ -62,7 +63,7 @@ class KID(Metric):
     another extractor's features than Inception pool3)."""
 
     name = "kid"
-    outputs = (Output("kid", "KID (Binkowski et al. 2018)", higher_is_better=False, std=True),)
+    outputs = BUILTIN["kid"]
     needs = frozenset({"real_features"})
     any_features = True
 

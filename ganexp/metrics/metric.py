@@ -10,20 +10,19 @@ ganexp.metrics.registry holds them all and answers questions about recorded keys
         def compute(self, ctx): return {"kid": mean, "kid_std": std}
 
 Every output is recorded under ``<prefix><sample tag>[_<extractor>][_<generator>][_std]`` (fid10k, kid1k,
-kid1k_std, precision10k_vgg16, fid10k_dinov2: FD_DINOv2, fid10k_ema: G_ema's): config.metric_key writes the sample
-tag, ``generator_key`` the generator, registry.describe_key reads any key back. A metric with ``any_features`` is
+kid1k_std, precision10k_vgg16, fid10k_dinov2: FD_DINOv2, fid10k_ema: G_ema's): ganexp.metrickeys (torch-free) holds
+the grammar, the built-in outputs and describe_key. A metric with ``any_features`` is
 computed once per extractor that metrics.extractors.<name> lists, from the features of one pass per extractor.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import torch
 
-from ganexp.metrics.config import KEY_RE, metric_key
+from ganexp.metrickeys import (FEATURES, GENERATORS, KEY_PARTS, KEY_RE, OUTPUTS, PREFIX_RE, Output,  # noqa: F401
+                               generator_key, key_re, metric_key)
 from ganexp.metrics.stats import feature_stats
 from ganexp.metrics.extractor import POOL3, feature_key
 
@@ -41,41 +40,6 @@ class Scorer(Protocol):
     def sqrt_real(self, extractor: str, device: torch.device) -> torch.Tensor: ...
 
     def inception_score_or_none(self, logits: torch.Tensor | None) -> tuple[float | None, float | None]: ...
-
-
-PREFIX_RE = re.compile(r"^[a-z]+$")  # letters only: the sample tag that follows starts with a digit
-# <prefix><tag>[_<extractor>][_<generator>][_std]: "ema" and "std" are reserved words, never an extractor's name,
-# so fid10k_ema (G_ema, Inception) and precision250_vgg16_ema_std parse one way only.
-GENERATORS = ("ema",)  # "": the generator G itself (no suffix); "ema": its weight average G_ema
-# The feature networks besides Inception pool3 by their name in keys (schema.EXTRACTORS lists those that
-# metrics.extractors accepts): what describe_key's label says a key's value was computed on.
-FEATURES = {"inception": "Inception-v3 pool3", "vgg16": "VGG16 fc2", "dinov2": "DINOv2 ViT-L/14",
-            "dinov2s": "DINOv2 ViT-S/14", "dinov2b": "DINOv2 ViT-B/14"}
-KEY_PARTS = re.compile(r"^(?P<prefix>[a-z]+)(?P<tag>\d+k?)(?:_(?!(?:ema|std)(?:_|$))(?P<extractor>[a-z][a-z0-9]*))?"
-                       r"(?:_(?P<generator>ema))?(?P<std>_std)?$")
-
-
-def generator_key(key: str, generator: str) -> str:
-    """The key of ``key``'s value scored on ``generator`` ("" for G: unchanged; "ema": fid10k -> fid10k_ema,
-    kid1k_std -> kid1k_ema_std)."""
-    if not generator:
-        return key
-    if generator not in GENERATORS:
-        raise ValueError(f"unknown generator {generator!r}; known: {', '.join(GENERATORS)}")
-    base, std = (key[:-4], "_std") if key.endswith("_std") else (key, "")
-    return f"{base}_{generator}{std}"
-
-
-@dataclass(frozen=True)
-class Output:
-    """One value a metric records: its key prefix, a human label, its direction and whether a std goes with it."""
-
-    prefix: str
-    label: str
-    higher_is_better: bool
-    std: bool = False
-    fmt: str = ".4f"  # how the summary line prints it
-    summary: bool = True  # shown in the run's summary line
 
 
 class Metric:
@@ -129,7 +93,6 @@ class Metric:
 
 
 REGISTRY: dict[str, Metric] = {}
-_BY_PREFIX: dict[str, tuple[Metric, Output]] = {}
 
 
 def register_metric(cls: type[Metric]) -> type[Metric]:
@@ -137,13 +100,13 @@ def register_metric(cls: type[Metric]) -> type[Metric]:
     metric = cls()
     if not PREFIX_RE.match(metric.name):
         raise ValueError(f"metric name {metric.name!r} must be lowercase letters")
-    taken = [o.prefix for o in metric.outputs if o.prefix in _BY_PREFIX and _BY_PREFIX[o.prefix][0].name != cls.name]
+    taken = [o.prefix for o in metric.outputs if o.prefix in OUTPUTS and OUTPUTS[o.prefix][0] != cls.name]
     if taken or any(not PREFIX_RE.match(o.prefix) for o in metric.outputs):
         raise ValueError(f"metric {cls.name}: output prefixes must be new lowercase words, not {taken}")
     REGISTRY[cls.name] = metric
-    for o in metric.outputs:
-        _BY_PREFIX[o.prefix] = (metric, o)
-        KEY_RE[o.prefix] = re.compile(rf"^{o.prefix}(\d+k?)$")
+    for o in metric.outputs:  # what reports read (ganexp.metrickeys, torch-free)
+        OUTPUTS[o.prefix] = (cls.name, o)
+        KEY_RE[o.prefix] = key_re(o.prefix)
     return cls
 
 
@@ -151,7 +114,7 @@ def unregister_metric(name: str) -> None:
     """Remove a registered metric (tests register their own)."""
     metric = REGISTRY.pop(name)
     for o in metric.outputs:
-        _BY_PREFIX.pop(o.prefix, None)
+        OUTPUTS.pop(o.prefix, None)
         KEY_RE.pop(o.prefix, None)
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import torch
 
-from ganexp.metrics.metric import Context, Metric, Output, register_metric
+from ganexp.metrics.metric import Context, Metric, register_metric
+from ganexp.metrickeys import BUILTIN
 
 
 ROWS = 4096  # distance rows per chunk: bounds the float64 (rows, N) block
@@ -55,10 +56,7 @@ class PRC(Metric):
     """Precision, recall, density and coverage (precision<N>, recall<N>, density<N>, coverage<N>)."""
 
     name = "prc"
-    outputs = (Output("precision", "precision (Kynkäänniemi et al. 2019)", higher_is_better=True, fmt=".3f"),
-               Output("recall", "recall (Kynkäänniemi et al. 2019)", higher_is_better=True, fmt=".3f"),
-               Output("density", "density (Naeem et al. 2020)", higher_is_better=True, fmt=".3f", summary=False),
-               Output("coverage", "coverage (Naeem et al. 2020)", higher_is_better=True, fmt=".3f", summary=False))
+    outputs = BUILTIN["prc"]
     needs = frozenset({"real_features"})
     any_features = True
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..metrics.config import KEY_RE  # noqa: F401 (the key format is defined once, beside metric_key)
-from ..metrics.registry import describe_key
+from ..metrickeys import KEY_RE, describe_key, sample_count  # noqa: F401 (the key grammar, torch-free)
 from .runs import Run
 
 
@@ -21,11 +20,6 @@ def higher_is_better(key: str) -> bool:
     """Whether a larger value of metric ``key`` is better (FID, KID: no; IS, precision, recall: yes)."""
     info = describe_key(key)
     return bool(info and info.higher_is_better)
-
-
-def sample_count(tag: str) -> int:
-    """Number of samples a key tag stands for: ``10k`` -> 10000, ``500`` -> 500."""
-    return int(tag[:-1]) * 1000 if tag.endswith("k") else int(tag)
 
 
 def choose_fid_key(runs: list[Run]) -> str | None:

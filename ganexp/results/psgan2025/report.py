@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...metrics.registry import generator_key
+from ...metrickeys import generator_key
 from ..keys import choose_fid_key, describe_samples, is_key_for
 from ..report import StudyReport, counts_line, runs_section, tally, write_files
 from ..findings import Finding

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .. import cells
 from ..cells import Cell
-from ...metrics.registry import generator_key
+from ...metrickeys import generator_key
 from ..keys import KEY_RE, sample_count
 from ..tables import Table
 from .reference import Published, lee2018_mnist_is_max, paper_is_range, published
