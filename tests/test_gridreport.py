@@ -44,7 +44,7 @@ def make_run(sweep: Path, overrides: dict, seed: int, fid: float | None, status:
         cfg[key] = value
     if status != "incomplete":
         result = {"status": status, "config": cfg, "steps": 100, "wall_s": 1.0,
-                  "metrics": {"fid32": fid, "div32": 1.0, "d_loss": 0.3}}
+                  "metrics": {"fid32": fid, "div32": 1.0, "kid32": fid and fid / 1000, "d_loss": 0.3}}
         if status == "diverged":
             result["diverged_at"] = 40
         if status == "failed":
@@ -84,7 +84,8 @@ def test_grid_over_axes_no_study_uses(tmp_path: Path, capsys):
         assert float(r["mean"]) == pytest.approx(100 + 10 * (width == "32") + 1000 * float(lr), abs=1e-9)
         assert float(r["sd"]) == pytest.approx(2.0, abs=1e-12) and r["n"] == "3" and r["seeds"] == "0 1 2"
     md = (tmp_path / "rep" / "grid_results.md").read_text()
-    assert "| 16 | 0.0001 | 3/3 | 100.10 ± 2.00 (3) | 1.00 ± 0.00 (3) |" in md
+    # each metric at its own precision: FID 2 decimals, KID 4 (its values are hundredths), diversity 3
+    assert "| 16 | 0.0001 | 3/3 | 100.10 ± 2.00 (3) | 0.1001 ± 0.0020 (3) | 1.000 ± 0.000 (3) |" in md
     assert out[1] == "best fid32: model.width=16, optim.lr_g=0.0001: 100.10 ± 2.00 (3) (1 other(s) not " \
                      "distinguishable or too few seeds)"
     tex = (tmp_path / "rep" / "grid_results.tex").read_text()

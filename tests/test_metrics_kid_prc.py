@@ -144,6 +144,8 @@ def test_summary_text_shows_headline_values_with_their_std():
     metrics = {"fid32": 123.456, "is32": None, "is32_std": None, "div32": 0.5, "kid32": 0.01234, "kid32_std": 0.002,
                "g_loss": 1.0, "precision32": 0.5, "density32": 0.9}
     assert summary_text(metrics) == "fid32=123.46 kid32=0.0123±0.0020 precision32=0.500"
+    # one subset held every sample: its std is 0, no spread was estimated, and no ± is printed
+    assert summary_text({"fid32": 123.456, "kid32": 0.01234, "kid32_std": 0.0}) == "fid32=123.46 kid32=0.0123"
 
 
 def test_unknown_metric_name_is_refused_naming_the_known_ones():

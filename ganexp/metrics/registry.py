@@ -37,13 +37,14 @@ def validate_names(names: Any) -> None:
 
 def summary_text(metrics: dict[str, Any]) -> str:
     """The run's scores as the summary line shows them: headline values of summary outputs, each in its
-    output's format, with its std where one is recorded: "fid32=123.45 kid32=0.0812±0.0000"."""
+    output's format, with its std where one was estimated (KID on more samples than one subset holds):
+    "fid32=123.45 kid10k=0.0812±0.0021", "kid32=0.0812"."""
     parts = []
     for k, v in metrics.items():
         d = describe_key(k)
         out = output_of(k)
         if d is None or d.is_std or v is None or not out.summary:
             continue
-        std = metrics.get(d.std_key) if d.std_key else None
-        parts.append(f"{k}={v:{out.fmt}}" + (f"±{std:{out.fmt}}" if std is not None else ""))
+        std = metrics.get(d.std_key) if d.std_key else None  # 0: one subset drew every sample, no spread estimated
+        parts.append(f"{k}={v:{out.fmt}}" + (f"±{std:{out.fmt}}" if std else ""))
     return " ".join(parts)

@@ -93,22 +93,24 @@ MARKDOWN = Style(lambda s: f"**{s}**", lambda s: f"<u>{s}</u>", " ± ", "—", "
 LATEX = Style(lambda s: rf"\textbf{{{s}}}", lambda s: rf"\underline{{{s}}}", r" $\pm$ ", "---", r"$\Delta$")
 
 
-def num(x: float | None, signed: bool = False) -> str:
+def num(x: float | None, signed: bool = False, decimals: int = DECIMALS) -> str:
     """A number at the table's precision (``+1.23`` when signed); empty for None."""
     if x is None:
         return ""
-    return f"{x:+.{DECIMALS}f}" if signed else f"{x:.{DECIMALS}f}"
+    return f"{x:+.{decimals}f}" if signed else f"{x:.{decimals}f}"
 
 
-def cell_text(cell: Cell, metric: str, style: Style = PLAIN) -> str:
-    """A cell's value with marks and counts, or the reason there is no value."""
+def cell_text(cell: Cell, metric: str, style: Style = PLAIN, decimals: int = DECIMALS) -> str:
+    """A cell's value with marks and counts, or the reason there is no value; ``decimals``: the metric's own
+    precision where it has one (KID's values are hundredths: four decimals)."""
     novalue = "unavailable" if metric == "is" else "no value"
     extra = [(cell.n_diverged, "diverged"), (cell.n_frozen, "frozen"), (cell.n_failed, "failed"),
              (cell.n_incomplete, "incomplete"),
              (cell.n_novalue, novalue), (cell.n_missing, "missing")]
     extra = [(k, label) for k, label in extra if k]
     if cell.n:
-        core = num(cell.mean) + (style.pm + num(cell.std) if cell.std is not None else "")
+        core = num(cell.mean, decimals=decimals) + (style.pm + num(cell.std, decimals=decimals)
+                                                    if cell.std is not None else "")
         underline, bold = cell.marks()
         core = style.under(core) if underline else core
         core = style.bold(core) if bold else core

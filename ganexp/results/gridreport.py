@@ -17,7 +17,7 @@ from pathlib import Path
 from . import gridfigures, stats
 from .cells import STATUSES, Cell, cell_text, counts_by_status
 from .report import counts_line
-from .keys import higher_is_better, is_metric_key
+from .keys import decimals, higher_is_better, is_metric_key
 from .runs import Run, collect_all, dedupe_by, finite
 from .sweep import Configuration, Layout, identity, layout
 from .tables import Table, write_text
@@ -170,7 +170,8 @@ def results_table(report: GridReport) -> Table:
     for row in report.rows:
         c = row.counts
         runs = f"{c['completed']}/{sum(c.values())}"
-        rows.append([*row.config.values.values(), runs, *(cell_text(row.summaries[m], m) for m in report.metrics)])
+        rows.append([*row.config.values.values(), runs,
+                     *(cell_text(row.summaries[m], m, decimals=decimals(m)) for m in report.metrics)])
         for m in report.metrics:
             s = row.summaries[m]
             csv_rows.append([*row.config.values.values(), m, s.mean, s.std, s.n,
@@ -190,10 +191,11 @@ def comparison_table(report: GridReport, comp: Comparison) -> Table:
     best = comp.best
     for row, d in comp.ranked:
         s = row.summaries[comp.metric]
-        text = "—" if d is None else f"{d.diff:+.2f}" + (f" [{d.low:+.2f}, {d.high:+.2f}]" if d.low is not None
-                                                          else "")
+        k = decimals(comp.metric)
+        text = "—" if d is None else f"{d.diff:+.{k}f}" + (f" [{d.low:+.{k}f}, {d.high:+.{k}f}]" if d.low is not None
+                                                           else "")
         say = verdict(d, row, best, comp.metric)
-        rows.append([*row.config.values.values(), cell_text(s, comp.metric), text, say])
+        rows.append([*row.config.values.values(), cell_text(s, comp.metric, decimals=k), text, say])
         csv_rows.append([*row.config.values.values(), comp.metric, s.mean, s.std, s.n,
                          None if d is None else d.diff, None if d is None else d.low,
                          None if d is None else d.high, None if d is None else d.df, say])
@@ -289,7 +291,7 @@ def summary_lines(report: GridReport) -> list[str]:
     for comp in report.comparisons:
         if comp.best:
             close = sum(1 for row, d in comp.ranked[1:] if d is not None and not d.decided)
-            lines.append(f"best {comp.metric}: {comp.best.config.label}: {cell_text(comp.best.summaries[comp.metric], comp.metric)}"
+            lines.append(f"best {comp.metric}: {comp.best.config.label}: {cell_text(comp.best.summaries[comp.metric], comp.metric, decimals=decimals(comp.metric))}"
                          + (f" ({close} other(s) not distinguishable or too few seeds)" if close else ""))
     return lines
 

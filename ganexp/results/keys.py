@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..metrickeys import KEY_RE, describe_key, sample_count  # noqa: F401 (the key grammar, torch-free)
+from ..metrickeys import KEY_RE, describe_key, output_of, sample_count  # noqa: F401 (the key grammar, torch-free)
 from .runs import Run
 
 
@@ -14,6 +14,12 @@ def is_metric_key(key: str) -> bool:
     scalar (losses, images/s) and not a std over subsets (``kid1k_std``)."""
     info = describe_key(key)
     return info is not None and not info.is_std
+
+
+def decimals(key: str, default: int = 2) -> int:
+    """The decimals a metric's values are printed with (its output's format: KID 4, FID 2, precision 3)."""
+    out = output_of(key)
+    return int(out.fmt[1:-1]) if out is not None and out.fmt.startswith(".") and out.fmt.endswith("f") else default
 
 
 def higher_is_better(key: str) -> bool:
