@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from . import launch  # noqa: F401  (registers the joblib GPU-slot resolver; quiets a Hydra notice)
 from .config import ConfigError, check_choices, check_output_dir, output_ancestor
 from .errors import USER_ERRORS
-from .preflight import EXIT, check_command, check_job
+from .preflight import EXIT, check_command, check_job, overrides_dirname
 
 EXIT_FOLDER_FAULT = 3  # a run stopped because a folder refused a write (full disk, quota, read-only): resumable
 
@@ -82,14 +82,13 @@ def array_job(cfg: DictConfig, hc) -> list[dict]:
 def member_dirname(hc, own: list[str]) -> str:
     """Hydra's override_dirname of the job with a member's ``own`` overrides (seed=..., optim.lr_g=...) in place
     of the job's: the member's separate run folder."""
-    from hydra._internal.config_loader_impl import get_overrides_dirname
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     keys = {o.split("=", 1)[0] for o in own}
     lines = [o for o in hc.overrides.task if o.split("=", 1)[0] not in keys] + own
     how = hc.job.config.override_dirname
-    return get_overrides_dirname(OverridesParser.create().parse_overrides(lines), list(how.exclude_keys),
-                                 how.item_sep, how.kv_sep)
+    return overrides_dirname(OverridesParser.create().parse_overrides(lines), list(how.exclude_keys),
+                             how.item_sep, how.kv_sep)
 
 
 HYDRA_FLAGS_WITHOUT_CHECK = ("-h", "--help", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
