@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import D_BATCHNORM_AS, ConfigError
+from .metrickeys import BUILTIN, OUTPUTS
 
 
 @dataclass(frozen=True)
@@ -118,12 +119,13 @@ def Extractors(*choices: str) -> Check:
 
 
 def MetricNames() -> Check:
-    """metrics.names: the registry (ganexp/metrics/registry.py) is not imported here (it loads torch); the
-    Evaluator refuses a name that no metric registered, naming the registered ones."""
+    """metrics.names against the metrics known without torch (ganexp/metrickeys.py: the built-ins, and any metric
+    a module registered in this process), so a misspelt name stops a grid before its first job."""
     def ok(v):
-        return isinstance(v, list) and len(v) >= 1 and len(set(v)) == len(v) and all(
-            isinstance(n, str) and re.fullmatch(r"[a-z]+", n) for n in v)
-    return Check("a list of distinct metric names, e.g. [fid,is,div,kid,prc]", ok, ["fid"], "fid", required=False)
+        known = {name for name, _ in OUTPUTS.values()}
+        return isinstance(v, list) and len(v) >= 1 and len(set(v)) == len(v) and all(n in known for n in v)
+    return Check(f"a list of distinct registered metric names (built in: {', '.join(sorted(BUILTIN))}), e.g. "
+                 "[fid,is,div,kid,prc]", ok, ["fid"], "fid", required=False)
 
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # safe as a folder name and a W&B group

@@ -96,6 +96,8 @@ def test_schema_describes_only_keys_that_exist(compose):
     (["optim.lr_d=-1"], "optim.lr_d=-1 is not allowed: optim.lr_d must be a number > 0"),
     (["loss=wgan", "loss.clip=0"], "loss.clip=0 is not allowed: loss.clip must be a number > 0"),
     (["loss=began", "loss.gamma=2"], "loss.gamma=2 is not allowed: loss.gamma must be a number > 0 and <= 1"),
+    (["metrics.names=[fid,kidd]"], "metrics.names=['fid','kidd'] is not allowed: metrics.names must be a list of "
+                                   "distinct registered metric names (built in: div, fid, is, kid, prc)"),
     (["dataset.resolution=30"], "dataset.resolution=30 is not allowed: dataset.resolution must be one of 28, 32, 64, 128"),
     (["dataset.channels=2"], "dataset.channels=2 is not allowed: dataset.channels must be one of 1, 3"),
     (["trainer.devices=2"], "trainer.devices=2 is not allowed: trainer.devices must be 1 (a run trains on one device"),
