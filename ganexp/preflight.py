@@ -195,8 +195,9 @@ def check_folder_name(parsed: list, master: DictConfig) -> None:
         return
     name = overrides_dirname(parsed, conf.exclude_keys or [], conf.item_sep, conf.kv_sep)
     items = len([o for o in parsed if o.key_or_group not in set(conf.exclude_keys or [])])
-    if len(name.encode()) > NAME_MAX:
-        raise ConfigError(f"the run folder's name, its {items} overrides ({len(name.encode())} bytes), is longer "
+    longest = max(len(part.encode()) for part in name.split("/"))  # a value's "/" makes subfolders
+    if longest > NAME_MAX:
+        raise ConfigError(f"the run folder's name, its {items} overrides ({longest} bytes), is longer "
                           f"than the {NAME_MAX} bytes a folder name may have; move the settings every job shares into "
                           f"an experiment file (conf/experiment/, then experiment=NAME) or a config group option")
 
