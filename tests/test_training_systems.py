@@ -22,7 +22,9 @@ from conftest import FAST, train_until_killed
 BASE = [o for o in FAST if not o.startswith("logger=")] + ["logger=csv", "model=progressive", "z_dim=4",
                                                           "trainer.ckpt_every_n_steps=5"]
 # digits: 1500 training images, batch 16 -> 93 steps per epoch; 0.1 and 0.2 epochs -> steps 9 and 19
-PSGAN = BASE + ["system=psgan", "system.num_generators=2", "system.stage_epochs=[0.1,0.2]", "system.fade_epochs=0.05",
+# the listing's reading (judge by threshold, D gated: today's default), whose branches these tests steer, spelled out
+PSGAN = BASE + ["system=psgan", "system.judge=threshold", "system.d_update=gated", "system.num_generators=2",
+                "system.stage_epochs=[0.1,0.2]", "system.fade_epochs=0.05",
                  "trainer.max_steps=24"]
 PROGAN = BASE + ["system=progan", "loss=hinge", "norm=spectral", "system.stage_epochs=[0.1,0.2]",
                  "system.fade_epochs=0.05", "trainer.max_steps=24"]
@@ -80,7 +82,8 @@ def test_psgan_logs_d_updates_per_interval_and_totals_in_the_result(references, 
     assert counts["d_updates"] == counts["branch_fooled"] == sum(r["branch_fooled"] for r in rows(references["psgan"]))
     assert sum(counts[f"branch_{b}"] for b in ("fooled", "only_real", "all_fake", "single")) == 24
     for d_update in ("gated", "always"):  # intervals of 6 steps: counts summed, not averaged
-        run(compose(PSGAN + ["trainer.log_every_n_steps=6", "trainer.max_steps=12", f"system.d_update={d_update}"]),
+        run(compose([o for o in PSGAN if not o.startswith("system.d_update")] +
+                    ["trainer.log_every_n_steps=6", "trainer.max_steps=12", f"system.d_update={d_update}"]),
             tmp_path / d_update, "r")
         got = rows(tmp_path / d_update)
         assert [r["step"] for r in got] == [6, 12]
@@ -365,11 +368,14 @@ def test_psgan_readings_and_the_fade_are_part_of_a_runs_identity():
     from ganexp.config import config_hash, to_container
 
     def cfg(*extra):
-        return to_container(compose(["system=psgan", *extra]))
+        return to_container(compose(["system=psgan", "system.judge=threshold", "system.d_update=gated", *extra]))
 
+    assert (cfg()["system"]["d_update"], cfg()["system"]["judge"]) == ("gated", "threshold")
+    default = to_container(compose(["system=psgan"]))["system"]
+    assert (default["judge"], default["d_update"]) == ("threshold", "gated")  # the listing as printed
     gated = cfg()
-    assert (gated["system"]["d_update"], gated["system"]["judge"]) == ("gated", "threshold")
-    assert config_hash(cfg("system.d_update=paper")) == config_hash(gated)
+    assert config_hash(to_container(compose(["system=psgan", "system.judge=threshold", "system.d_update=paper"]))) == \
+        config_hash(gated)
     no_fade = cfg("system.fade_epochs=0")
     made_before_the_fade = {**no_fade, "system": {**{k: v for k, v in no_fade["system"].items()
                                                      if k not in ("judge", "fade_epochs")}, "d_update": "paper"}}
