@@ -162,7 +162,7 @@ def protocol_section(report: Report) -> list[str]:
 
 def findings_section(report: Report) -> list[str]:
     """Each claim: verdict and reason on ours and on the paper's numbers, criterion, details."""
-    lines = ["## Findings", "", "Rules: `ganexp/results/psgan/claims.py`; the same rule is "
+    lines = ["## Findings", "", "Rules: `ganexp/results/psgan2025/claims.py`; the same rule is "
              "applied to the paper's published numbers (Tables 2-4).", ""]
     for o, p in zip(report.findings, report.paper_findings):
         lines += [f"### Claim {o.claim}: {o.title}", "", f"- **Ours: {o.verdict}**: {o.reason}",
