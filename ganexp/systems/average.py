@@ -65,10 +65,9 @@ def decay(s: AverageSettings, step: int, batch_size: int) -> float:
     return 0.5 ** (batch_size / max(half_life, 1e-8))
 
 
-def tensors(net: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """A network's floating parameters and its buffers (every buffer, integer ones too), in a fixed order."""
-    params = [p for p in net.parameters()]
-    return params, [b for b in net.buffers()]
+def every_tensor(net: nn.Module) -> list[torch.Tensor]:
+    """A network's parameters, then its buffers (integer ones too), in a fixed order."""
+    return [*net.parameters(), *net.buffers()]
 
 
 class GeneratorAverage(nn.Module):
@@ -85,23 +84,18 @@ class GeneratorAverage(nn.Module):
     def update(self, generators: list[nn.Module], which: list[int], step: int) -> None:
         """After generator step ``step``: copies ``which`` move toward ``generators[i]`` (the live nets)."""
         beta = decay(self.settings, step, self.batch_size)
-        avg_p, live_p, avg_b, live_b = [], [], [], []
-        for i in which:
-            (ap, ab), (lp, lb) = tensors(self.copies[i]), tensors(generators[i])
-            avg_p += ap
-            live_p += lp
-            avg_b += ab
-            live_b += lb
+        avg_p = [p for i in which for p in self.copies[i].parameters()]
         if avg_p:
-            torch._foreach_lerp_(avg_p, live_p, 1.0 - beta)
-        for a, b in zip(avg_b, live_b):
-            a.copy_(b)
+            torch._foreach_lerp_(avg_p, [p for i in which for p in generators[i].parameters()], 1.0 - beta)
+        for i in which:
+            for a, b in zip(self.copies[i].buffers(), generators[i].buffers(), strict=True):
+                a.copy_(b)
 
     @torch.no_grad()
     def restart(self, generators: list[nn.Module], which: list[int]) -> None:
         """Copies ``which`` become the live generators' weights (PS-GAN: a stage's mixed weights at its switch)."""
         for i in which:
-            for a, b in zip(*(sum(tensors(n), []) for n in (self.copies[i], generators[i]))):
+            for a, b in zip(every_tensor(self.copies[i]), every_tensor(generators[i]), strict=True):
                 a.copy_(b)
 
     @contextmanager
@@ -109,7 +103,7 @@ class GeneratorAverage(nn.Module):
         """The live generators hold the averaged weights inside the block (their storage exchanged, no copy), so
         whatever wraps them (ProGAN's level, a fused array's layout, PS-GAN's fade) draws from G_ema."""
         pairs = [(a, b) for g, c in zip(generators, self.copies, strict=True)
-                 for a, b in zip(sum(tensors(g), []), sum(tensors(c), []), strict=True)]
+                 for a, b in zip(every_tensor(g), every_tensor(c), strict=True)]
         self._exchange(pairs)
         try:
             yield
