@@ -25,10 +25,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Two runs side by side, one thread each: the small demo networks use a second thread poorly, so this
-# finishes the 2x2 grid ~20% sooner than one run at a time on 2 threads (README, "The two commands").
+# finishes the grid ~20% sooner than one run at a time on 2 threads (docs/getting-started.md).
 DEMO_JOBS ?= 2
 
-demo: setup ## the main job: 2x2 grid (loss x z_dim) on the embedded digits, CPU, one line + FID per run, then the report
+demo: setup ## the main job: 2 losses x 3 seeds on the embedded digits, CPU, one line + FID per run, then the report
 	OMP_NUM_THREADS=1 $(PY) -m ganexp.train -m experiment=demo hydra/launcher=joblib hydra.launcher.n_jobs=$(DEMO_JOBS) $(ARGS)
 	$(PY) -m ganexp.results multirun/demo
 
