@@ -38,11 +38,12 @@ NUMBERS = {Model("sngan"): ([30, 32], [100, 110]),
 
 def system_config(model: Model) -> tuple[dict, dict]:
     """(system, norm) config nodes of a model as conf/experiment/psgan.yaml and the Makefile compose it
-    (PS-GAN: Algorithm 2 gates D, no norm in D; ``variant`` d_always / d_spectral: the ablations)."""
+    (PS-GAN: the default reading, relative judge and D every step, no norm in D; ``variant`` d_gated /
+    judge_threshold / d_spectral: the other readings and ablations)."""
     stages = {"stage_epochs": [1, 2]}
-    d_update = "always" if "d_always" in model.variant else "gated"
-    judge = "relative" if "judge_relative" in model.variant else "relative_vote" if "judge_vote" in model.variant \
-        else "threshold"
+    d_update = "gated" if "d_gated" in model.variant else "always"
+    judge = "threshold" if "judge_threshold" in model.variant else "relative_vote" if "judge_vote" in model.variant \
+        else "relative"
     fade = {} if "no_fade" in model.variant else {"fade_epochs": 0.5}
     system = {"sngan": {"name": "gan"}, "sngan_without_sn": {"name": "gan"},
               "progan": {"name": "progan", **stages},
@@ -133,15 +134,16 @@ def test_model_of_config():
     assert model_of({"system": {"name": "gan"}, "norm": {"d": "none"}}).id == "sngan_without_sn"
     assert model_of({"system": {"name": "progan"}, "model": {"equalized_lr": True}}) == Model("progan")
     assert model_of({"system": {"name": "progan"}}).label == "ProGAN (hinge + spectral norm)"
-    paper_rule = {"name": "psgan", "num_generators": 3, "d_update": "paper", "fade_epochs": 5}  # `paper`: gated
-    assert model_of({"system": paper_rule, "norm": {"d": "none"}}).label == "PS-GAN (K=3)"
-    # every run from before the keys: D updated on every step, switched without a fade-in
+    default = {"name": "psgan", "num_generators": 3, "judge": "relative", "d_update": "always", "fade_epochs": 5}
+    assert model_of({"system": default, "norm": {"d": "none"}}).label == "PS-GAN (K=3)"
+    # every run from before the keys: judged by threshold, D updated on every step, switched without a fade-in
     assert model_of({"system": {"name": "psgan", "num_generators": 3}}).label == \
-        "PS-GAN (K=3, D updated every step, stage switch without fade-in)"
-    assert model_of({"system": paper_rule, "norm": {"d": "spectral"}}).id == "psgan_k3_d_spectral"
-    relative = {**paper_rule, "judge": "relative", "d_update": "always"}
-    assert model_of({"system": relative}).id == "psgan_k3_judge_relative_d_always"
-    assert model_of({"system": {**paper_rule, "judge": "relative_vote"}}).label == \
+        "PS-GAN (K=3, threshold judge, stage switch without fade-in)"
+    assert model_of({"system": default, "norm": {"d": "spectral"}}).id == "psgan_k3_d_spectral"
+    listing = {**default, "judge": "threshold", "d_update": "paper"}  # `paper`: the old name of gated
+    assert model_of({"system": listing}).id == "psgan_k3_judge_threshold_d_gated"
+    assert model_of({"system": listing}).label == "PS-GAN (K=3, threshold judge, D gated as listed)"
+    assert model_of({"system": {**default, "judge": "relative_vote"}}).label == \
         "PS-GAN (K=3, relative judge per image)"
     k1 = {"name": "psgan", "num_generators": 1, "judge": "relative", "d_update": "always"}  # K=1: the plain step
     assert model_of({"system": {**k1, "fade_epochs": 5}}) == Model("psgan", 1)
@@ -363,12 +365,12 @@ def test_gate_off_at_scale_and_the_new_claims(written):
 
 
 def test_algorithm2_table_and_ablations_never_merged(tmp_path: Path):
-    """PS-GAN K=2 with the paper's rule and with D updated on every step: two rows everywhere, and the
-    share of steps on which D learned from result.json's counts (SPE · EPOCHS = 30 steps)."""
+    """PS-GAN K=2 with D gated as listed and with D updated on every step (the default): two rows everywhere,
+    and the share of steps on which D learned from result.json's counts (SPE · EPOCHS = 30 steps)."""
     root = tmp_path / "sweep"
-    paper_rule, always = Model("psgan", 2), Model("psgan", 2, "d_always")
+    gated, always = Model("psgan", 2, "d_gated"), Model("psgan", 2)
     for seed in (0, 1):
-        make_run(root, paper_rule, seed, 10 + seed, 130, 1_000_000.0 + 1000 * seed,
+        make_run(root, gated, seed, 10 + seed, 130, 1_000_000.0 + 1000 * seed,
                  counts={"d_updates": 6 + 6 * seed, "branch_fooled": 6 + 6 * seed, "branch_only_real": 15,
                          "branch_all_fake": 9 - 6 * seed, "branch_single": 0})
         make_run(root, always, seed, 20 + seed, 140, 1_010_000.0 + 1000 * seed,
@@ -377,12 +379,12 @@ def test_algorithm2_table_and_ablations_never_merged(tmp_path: Path):
     report = build([root])
     (table,) = [t for t in report.tables if t.stem == "table_algorithm2"]
     # shares 6/30, 12/30 -> 0.30 ± 0.14; 15/30 twice -> 0.50 ± 0.00; 9/30, 3/30 -> 0.20 ± 0.14
-    assert table.rows == [["PS-GAN (K=2)", "0.30 ± 0.14 (2)", "0.30 ± 0.14 (2)", "0.50 ± 0.00 (2)",
-                           "0.20 ± 0.14 (2)", "0.00 ± 0.00 (2)"],
-                          ["PS-GAN (K=2, D updated every step)", "1.00 ± 0.00 (2)", "0.20 ± 0.00 (2)",
-                           "0.80 ± 0.00 (2)", "0.00 ± 0.00 (2)", "0.00 ± 0.00 (2)"]]
+    assert table.rows == [["PS-GAN (K=2)", "1.00 ± 0.00 (2)", "0.20 ± 0.00 (2)",
+                           "0.80 ± 0.00 (2)", "0.00 ± 0.00 (2)", "0.00 ± 0.00 (2)"],
+                          ["PS-GAN (K=2, D gated as listed)", "0.30 ± 0.14 (2)", "0.30 ± 0.14 (2)", "0.50 ± 0.00 (2)",
+                           "0.20 ± 0.14 (2)", "0.00 ± 0.00 (2)"]]
     t2 = read_csv(_csv(report, "table2_fid_is"))
-    assert (t2["psgan_k2"]["fid_mean"], t2["psgan_k2_d_always"]["fid_mean"]) == ("10.50", "20.50")
+    assert (t2["psgan_k2_d_gated"]["fid_mean"], t2["psgan_k2"]["fid_mean"]) == ("10.50", "20.50")
 
 
 def test_the_scale_gate_reads_the_shortest_run(tmp_path: Path):
@@ -412,31 +414,34 @@ class _Args:
 
 
 def test_claims_per_reading_are_a_table(tmp_path: Path):
-    """The default reading and the relative judge with D every step, each with its own PS-GAN numbers: the report's
-    table runs claims 1-9 once per reading (the relative reading's K=2 is the worst FID: claim 1 contradicted)."""
+    """The default reading and the listing's (threshold judge, D gated), each with its own PS-GAN numbers: the
+    report's table runs claims 1-9 once per reading (the listing's K=2 is the worst FID: claim 1 contradicted).
+    K = 1 takes the plain step under every reading: each reading reads the one K = 1 model."""
     root = make_sweep(tmp_path / "sweep")
-    relative = {k: Model("psgan", k, "judge_relative+d_always") for k in (1, 2, 3)}
+    listing = {k: Model("psgan", k, "judge_threshold+d_gated") for k in (2, 3)}
     for k, fids in ((2, [40, 42]), (3, [9, 12])):
         for seed, fid in enumerate(fids):
-            make_run(root, relative[k], seed, fid, 130, 2_000_000.0 + 1000 * seed + 10_000 * k)
+            make_run(root, listing[k], seed, fid, 130, 2_000_000.0 + 1000 * seed + 10_000 * k)
     report = build([root])
     from ganexp.results.psgan2025.report import readings, readings_section
 
-    assert readings(report) == ["", "judge_relative+d_always"]
+    assert readings(report) == ["", "judge_threshold+d_gated"]
     table = readings_section(report)
     rows = [ln for ln in table if ln.startswith("| ") and "reading" not in ln]
     assert rows[0].startswith("| default | not testable at this scale | ")
-    assert rows[1].startswith("| relative judge, D updated every step | not testable at this scale | ")
+    assert rows[1].startswith("| threshold judge, D gated as listed | not testable at this scale | ")
     assert "FID: PS-GAN (K=2)" not in "".join(table)  # verdicts only; the reasons stay in the findings
-    found = claims.all_claims(claims.for_reading(claims.ours(report.stats), "judge_relative+d_always"))
+    get = claims.for_reading(claims.ours(report.stats), "judge_threshold+d_gated")
+    found = claims.all_claims(get)
     assert (found[0].verdict, found[0].reason) == ("contradicted", "PS-GAN (K=2) 41.00 > ProGAN 22.00 < SNGAN 31.00")
+    assert get("fid", Model("psgan", 1)) == claims.ours(report.stats)("fid", Model("psgan", 1)) is not None
 
 
 def test_runs_made_before_the_readings_still_render(tmp_path: Path):
-    """Run folders as the previous version wrote them (PS-GAN with d_update=paper, no judge, no fade): the report
-    renders, and they are their own model (switched without fade-in), never merged with today's default."""
+    """Run folders as an earlier version wrote them (PS-GAN with d_update=paper, no judge: the threshold's; no
+    fade): the report renders, and they are their own model, never merged with today's default."""
     root = make_sweep(tmp_path / "sweep")
-    old = Model("psgan", 2, "no_fade")
+    old = Model("psgan", 2, "judge_threshold+d_gated+no_fade")
     for seed in (0, 1):
         run = make_run(root, old, seed, 50.0 + seed, 130, 3_000_000.0 + 1000 * seed)
         result = json.loads((run / "result.json").read_text())
@@ -448,5 +453,6 @@ def test_runs_made_before_the_readings_still_render(tmp_path: Path):
 
     write(report, out)
     t2 = read_csv(out / "table2_fid_is.csv")
-    assert (t2["psgan_k2"]["fid_mean"], t2["psgan_k2_no_fade"]["fid_mean"]) == ("11.00", "50.50")
-    assert "| stage switch without fade-in | " in (out / "report.md").read_text()
+    assert (t2["psgan_k2"]["fid_mean"], t2["psgan_k2_judge_threshold_d_gated_no_fade"]["fid_mean"]) == \
+        ("11.00", "50.50")
+    assert "| threshold judge, D gated as listed, stage switch without fade-in | " in (out / "report.md").read_text()

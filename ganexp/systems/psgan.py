@@ -100,7 +100,7 @@ class PSGAN(GANSystem):
     eager_reason = "its stages change the networks, and every change would recompile"
 
     def __init__(self, ctx: SystemContext, num_generators: int = 2, stages: int = 3, stage_epochs=(),
-                 mix_alpha: float = 0.1, d_update: str = "gated", judge: str = "threshold", fade_epochs: float = 0.0,
+                 mix_alpha: float = 0.1, d_update: str = "always", judge: str = "relative", fade_epochs: float = 0.0,
                  freeze_patience: int = 0, **_):
         super().__init__(ctx)
         ctx.loss.judge(torch.zeros(1))  # a loss without a real/fake rule fails here, at build time

@@ -65,8 +65,15 @@ Getter = Callable[[str, Model], "Value | None"]
 
 
 def for_reading(get: Getter, reading: str) -> Getter:
-    """``get`` with the PS-GAN models of reading ``reading`` (a ``Model.variant``) in place of the default's."""
-    return lambda metric, model: get(metric, model._replace(variant=reading) if model.name == "psgan" else model)
+    """``get`` with the PS-GAN models of reading ``reading`` (a ``Model.variant``) in place of the default's.
+    K = 1 takes the plain step whatever the judge and D's gate (``runs.model_of`` names neither): it keeps
+    only the reading's other parts (the fade)."""
+    def model_for(model: Model) -> Model:
+        if model.name != "psgan":
+            return model
+        parts = reading.split("+") if (model.k or 0) > 1 else [p for p in reading.split("+") if p == "no_fade"]
+        return model._replace(variant="+".join(p for p in parts if p))
+    return lambda metric, model: get(metric, model_for(model))
 
 
 def low_res_share(stats: Stats, model: Model) -> float | None:

@@ -16,7 +16,7 @@ from ..findings import Finding
 from ..tables import Table
 from ..runs import dotted
 from . import claims, plots
-from .runs import Model, StudyRun, collect, order
+from .runs import READING, READING_PARTS, Model, StudyRun, collect, order
 from .tables import Stats, build_stats, table2, table3, table4, table_algorithm2
 
 TITLE = "Study C — PS-GAN vs SNGAN vs ProGAN (Byeon, Park & Yang 2025)"
@@ -59,11 +59,6 @@ def build(sweep_dirs: list[Path], args=None) -> Report:
     return report
 
 
-READING_PARTS = ("judge_relative", "judge_vote", "d_always", "no_fade")  # variants that are readings of the paper
-DEFAULT_READING = ("system.judge=threshold, system.d_update=gated, stage switches faded in "
-                   "(system.fade_epochs > 0)")
-
-
 def readings(report: Report) -> list[str]:
     """The PS-GAN readings (``Model.variant``) with completed runs, the default ("") first."""
     found = {m.variant for m in report.by_model() if m.name == "psgan"
@@ -78,7 +73,7 @@ def readings_section(report: Report) -> list[str]:
         found = [""] + found
     scale = claims.scale_gate(report.stats)
     lines = ["## Claims per reading of Algorithm 2", "",
-             f"The findings below read PS-GAN under the default reading ({DEFAULT_READING}). Here every "
+             f"The findings below read PS-GAN under the default reading ({READING}). Here every "
              "reading with runs stands in for it in turn (its PS-GAN models, the same baselines).", "",
              "| PS-GAN reading | " + " | ".join(f"claim {n}" for n in range(1, 10)) + " |",
              "|---|" + "---|" * 9]

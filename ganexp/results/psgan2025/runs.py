@@ -4,8 +4,9 @@ Model of a run (from its resolved config): ``system.name`` gan with ``norm.d`` s
 SNGAN, gan otherwise -> SNGAN without SN, progan -> ProGAN, psgan -> PS-GAN with K =
 ``system.num_generators``. Runs that differ from the paper's model in what the comparison is about are
 a *variant* of it, never merged with it: PS-GAN under another reading of Algorithm 2 than the default
-(threshold judge, gated D, stage switches faded in): ``system.judge=relative`` / ``relative_vote``, D updated
-on every step (``system.d_update=always``, also every run from before the key), a switch without fade-in
+(relative judge, D every step, stage switches faded in: ``READING``): ``system.judge=threshold`` (also every
+run from before the key) / ``relative_vote``, D updated only in the listing's branches
+(``system.d_update=gated``, alias ``paper``), a switch without fade-in
 (``system.fade_epochs`` 0 or absent: every run from before the fade), or with a normalized D (``norm.d``), ProGAN without equalized
 learning rate (the hinge + spectral-norm baseline of earlier versions). Seeds are replicates. Two runs *shared a machine* when one of their
 ``train_windows`` (unix start/end of each process that trained them) overlaps one of the other's
@@ -25,10 +26,13 @@ LABELS = {"sngan": "SNGAN", "sngan_without_sn": "SNGAN without SN", "progan": "P
           "psgan": "PS-GAN"}
 
 
-VARIANTS = {"judge_relative": "relative judge", "judge_vote": "relative judge per image",
-            "d_always": "D updated every step", "no_fade": "stage switch without fade-in",
+VARIANTS = {"judge_threshold": "threshold judge", "judge_vote": "relative judge per image",
+            "d_gated": "D gated as listed", "no_fade": "stage switch without fade-in",
             "d_spectral": "spectral-norm D", "hinge_sn": "hinge + spectral norm"}
-JUDGE_VARIANTS = {"relative": "judge_relative", "relative_vote": "judge_vote"}
+# PS-GAN's default reading of Algorithm 2 (conf/system/psgan.yaml): the model without a variant
+READING = "system.judge=relative, system.d_update=always, stage switches faded in (system.fade_epochs > 0)"
+JUDGE_VARIANTS = {"threshold": "judge_threshold", "relative_vote": "judge_vote"}
+READING_PARTS = ("judge_threshold", "judge_vote", "d_gated", "no_fade")  # variants that read the paper otherwise
 
 
 class Model(NamedTuple):
@@ -41,13 +45,13 @@ class Model(NamedTuple):
 
     @property
     def id(self) -> str:
-        """``psgan_k2``, ``sngan``, ``psgan_k2_d_always``: the model column of the csv files."""
+        """``psgan_k2``, ``sngan``, ``psgan_k2_d_gated``: the model column of the csv files."""
         base = f"psgan_k{self.k}" if self.name == "psgan" else self.name
         return f"{base}_{self.variant.replace('+', '_')}" if self.variant else base
 
     @property
     def label(self) -> str:
-        """``PS-GAN (K=2)``, ``SNGAN``, ``PS-GAN (K=2, D updated every step)``, ..."""
+        """``PS-GAN (K=2)``, ``SNGAN``, ``PS-GAN (K=2, D gated as listed)``, ..."""
         parts = [f"K={self.k}"] if self.name == "psgan" else []
         parts += [VARIANTS.get(v, v) for v in self.variant.split("+") if v]
         base = LABELS.get(self.name, self.name)
@@ -70,9 +74,10 @@ def model_of(cfg: dict) -> Model | None:
     k = as_int(dotted(cfg, "system.num_generators"))
     if system != "psgan" or not k:
         return None
+    # absent keys: runs from before them judged by threshold and stepped D always (config.ADDED_LATER)
     judge = JUDGE_VARIANTS.get(dotted(cfg, "system.judge") or "threshold") if k > 1 else None
     variant = [judge] if judge else []
-    variant += ["d_always"] if (dotted(cfg, "system.d_update") or "always") == "always" and k > 1 else []
+    variant += ["d_gated"] if (dotted(cfg, "system.d_update") or "always") != "always" and k > 1 else []
     stages = as_int(dotted(cfg, "system.stages")) or 3
     variant += ["no_fade"] if stages > 1 and not dotted(cfg, "system.fade_epochs") else []
     variant += ["d_spectral"] if dotted(cfg, "norm.d") == "spectral" else []
