@@ -26,7 +26,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .config import building
-from .preflight import check_job
+from .preflight import job_spec
 from .systems import build_system, sample_latent
 from .systems.fused import FusedGANPair, MemberBatcher, capture_rng
 from .run import SYSTEM_KEYS, RunFolder, Training, build_evaluator, load_dataset, make_trainer, train_runs
@@ -127,5 +127,5 @@ def run_array(cfgs: list[DictConfig], dirs: list[Path], names: list[str]) -> lis
     """Train the runs (configs that differ only in seed and learning rates) that are not finished or busy as
     fused arrays; returns each run's result (status busy / skip / kept as ``train.run`` reports them)."""
     for cfg in cfgs:
-        check_job(cfg)
+        job_spec(cfg)
     return train_runs([RunFolder(*run) for run in zip(cfgs, dirs, names, strict=True)], FusedBuild())

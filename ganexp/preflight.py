@@ -12,6 +12,8 @@ first, so one bad value stops the whole grid at once with one sentence, exit cod
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 from typing import Sequence
 
@@ -21,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from .config import CONF_DIR, ConfigError, compose, register_resolvers
-from .schema import check_config, leaves, spec_for, unknown_key
+from .schema import check_config, spec_for, unknown_key
 
 EXIT = {"code": 0}  # set by the sweeper or a single run; ganexp.train.cli exits with it
 
@@ -48,17 +50,36 @@ def resolved(cfg: DictConfig, resolve: bool = True) -> dict:
 
 
 def check_job(cfg: DictConfig) -> dict:
-    """Schema check of one composed job; returns the resolved dict. The values a user set are checked
-    before interpolations are resolved, so an error names the key the user set (norm.g, not
-    model.generator.norm = ${norm.g})."""
+    """Schema check of one composed job (one walk: ``schema.check_config``); returns the resolved dict, and
+    remembers its digest so that the job itself takes it as checked (``job_spec``)."""
     register_resolvers()
-    raw = resolved(cfg, resolve=False)
-    check_config(raw, skip=frozenset(k for k, v in leaves(raw) if isinstance(v, str) and "${" in v))
-    plain = resolved(cfg)
-    check_config(plain)
+    plain = check_config(resolved(cfg, resolve=False), lambda: resolved(cfg))
     check_fusable(plain)
     check_capturable(plain)
+    CHECKED.add(spec_digest(plain))
     return plain
+
+
+CHECKED: set[str] = set()  # digests of the job configs this process checked (the command, or a grid's sweeper)
+
+
+def spec_digest(plain: dict) -> str:
+    """A checked job config's identity from the check to its job: the resolved config less what the sweeper
+    adds to a job (launch.checked, launch.array_members), hashed."""
+    body = {**plain, "launch": {**plain.get("launch", {}), "checked": None, "array_members": None}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def job_spec(cfg: DictConfig) -> dict:
+    """A job's resolved config, checked once: taken as given when the command or the grid's sweeper checked
+    this very config (this process's CHECKED, or ``launch.checked`` from a sweeper in another process:
+    joblib, Slurm); checked here otherwise (a config built in code, or conf/ edited since the check)."""
+    register_resolvers()
+    plain = resolved(cfg)
+    digest = spec_digest(plain)
+    if digest in CHECKED or digest in (plain.get("launch", {}).get("checked") or ()):
+        return plain
+    return check_job(cfg)
 
 
 def check_fusable(cfg: dict) -> None:

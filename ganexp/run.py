@@ -571,7 +571,7 @@ def build_evaluator(cfg: DictConfig, dataset):
     from .metrics import Evaluator
 
     with building("evaluator", "metrics.*"):
-        evaluator = Evaluator(cfg.metrics, dataset)
+        evaluator = Evaluator(cfg.metrics, dataset, checked=True)  # the job's config is checked (job_spec)
         evaluator.weights
     return evaluator
 

@@ -157,6 +157,10 @@ SCHEMA: dict[str, Check] = {
     "launch.jobs_per_gpu": Int(1),
     "launch.fuse": Choice("none", "seed", "hparams", required=False),
     "launch.array_members": Members(),
+    "launch.checked": Check("null or a list of 16-hex-digit config digests (set by the grid sweeper)",
+                            lambda v: v is None or (isinstance(v, list) and all(
+                                isinstance(d, str) and re.fullmatch(r"[0-9a-f]{16}", d) for d in v)),
+                            None, ["xyz"], required=False),
     "schedule.*": Int(1),  # experiment files: generator steps per dataset name
     "study": Optional(Choice(*STUDIES)),
     "ema.enabled": Bool(),
@@ -382,27 +386,43 @@ def _defaults(cls) -> dict[str, type]:
     return kinds
 
 
-def check_config(cfg: dict, skip: frozenset[str] = frozenset()) -> None:
-    """Raise ConfigError for the first unknown, missing or invalid key of a run config; the values
-    of keys in ``skip`` (unresolved interpolations) are not checked."""
+WALKS = {"count": 0}  # schema walks in this process (tests/test_checked_once.py: one per job)
+
+
+def check_config(cfg: dict, resolve: Callable[[], dict] | None = None) -> dict:
+    """Raise ConfigError for the first unknown, missing or invalid key of a run config, in one walk of its
+    leaves; returns the config resolved. ``cfg`` may hold unresolved interpolations (``${norm.g}``): the
+    values a user set are checked first, as given, so an error names the key the user set (norm.g, not
+    model.generator.norm, and before a resolver reads it); then ``resolve()`` (the same config resolved; None:
+    ``cfg`` has no interpolations) gives the interpolated ones, checked last."""
+    WALKS["count"] += 1
     body = list(leaves({k: v for k, v in cfg.items() if k != "hydra"}))
+    linked = {path for path, v in body if isinstance(v, str) and "${" in v}
     specs = {path: spec_for(path) for path, _ in body}
     # Keys SCHEMA lists first: a bad value answers in a second. A _target_ key or a key only a constructor
     # knows imports its class, and a system's imports Lightning (~10 s), so those come second.
     late = {path for path, spec in specs.items() if spec is None or path.endswith("_target_")}
     for path, value in body:
-        if path not in late and path not in skip:
+        if path not in late and path not in linked:
             check_value(path, value, specs[path])
+    _check_required(cfg, set(specs))
+    resolved = resolve() if resolve is not None else cfg
+    values = dict(leaves(resolved))
     unlisted = [path for path, _ in body if specs[path] is None]
-    own = constructor_checks(cfg, unlisted) if unlisted else {}
+    own = constructor_checks(resolved, unlisted) if unlisted else {}
     for path, value in body:
-        if path in late:
-            spec = specs[path] or own.get(path)
-            if spec is None:
-                raise unknown_key(path)
-            if path not in skip:
-                check_value(path, value, spec)
-    seen = set(specs)
+        spec = specs[path] or own.get(path)
+        if path in late and spec is None:
+            raise unknown_key(path)
+        if path in late and path not in linked:
+            check_value(path, value, spec)
+    for path in (p for p, _ in body if p in linked and p in values):
+        check_value(path, values[path], specs[path] or own.get(path))
+    return resolved
+
+
+def _check_required(cfg: dict, seen: set[str]) -> None:
+    """A required key of a group that is in the config, but not among its keys ``seen``: one sentence."""
     for path, spec in SCHEMA.items():
         if spec.required and not path.endswith("*") and path not in seen and _group_present(cfg, path):
             raise ConfigError(f"{path} is missing; set it on the command line, e.g. +{path}={_show(spec.example)}")

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from . import launch  # noqa: F401  (registers the joblib GPU-slot resolver; quiets a Hydra notice)
 from .config import ConfigError, check_choices, check_output_dir, output_ancestor
 from .errors import USER_ERRORS
-from .preflight import EXIT, check_command, check_job, overrides_dirname
+from .preflight import EXIT, check_command, job_spec, overrides_dirname
 
 EXIT_FOLDER_FAULT = 3  # a run stopped because a folder refused a write (full disk, quota, read-only): resumable
 
@@ -26,7 +26,7 @@ def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
     busy / kept for runs left alone)."""
     from .run import RunBuild, RunFolder, train_runs  # Lightning: not before the checks
 
-    check_job(cfg)
+    job_spec(cfg)
     return train_runs([RunFolder(cfg, run_dir, name)], RunBuild())[0]
 
 

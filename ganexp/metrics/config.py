@@ -69,8 +69,9 @@ def as_dict(cfg: Any) -> dict[str, Any]:
     raise TypeError(f"metrics config must be a mapping or an OmegaConf node, not {type(cfg).__name__}")
 
 
-def resolve(cfg: Any) -> dict[str, Any]:
-    """Merge `cfg` over DEFAULTS and validate; returns a new dict with `cache_dir` as a Path. A node of an earlier
+def resolve(cfg: Any, checked: bool = False) -> dict[str, Any]:
+    """Merge `cfg` over DEFAULTS and validate (unless `checked`: a run's node, checked with its config by
+    preflight.job_spec); returns a new dict with `cache_dir` as a Path. A node of an earlier
     version is read in today's keys (metrics.prc_extractor: config.upgrade_metrics); `extractors` merges per
     metric ({"fid": [...]} keeps the defaults of kid and prc)."""
     given = upgrade_metrics({k: v for k, v in as_dict(cfg).items() if v is not None})
@@ -78,7 +79,8 @@ def resolve(cfg: Any) -> dict[str, Any]:
         raise ConfigError(f"metrics.extractors={given['extractors']!r} is not allowed: metrics.extractors must map "
                           "metrics to lists of extractors, e.g. {fid: [inception, dinov2]}")
     out = {**DEFAULTS, **given, "extractors": {**DEFAULTS["extractors"], **dict(given.get("extractors") or {})}}
-    _validate(out)
+    if not checked:
+        _validate(out)
     out["cache_dir"] = Path(out["cache_dir"]).expanduser() if out["cache_dir"] else default_cache_dir()
     if out["num_real"] is None:
         out["num_real"] = out["num_samples"]

@@ -35,7 +35,8 @@ class Evaluator:
     """The metrics of metrics.names (FID, IS, div, KID, PRC, ...) of generated samples against the cached real
     side (pool3 statistics, real feature rows per extractor) of one dataset split.
 
-    `metrics_cfg`: the `metrics` config node or a dict (missing keys take config.DEFAULTS).
+    `metrics_cfg`: the `metrics` config node or a dict (missing keys take config.DEFAULTS); `checked`: it is a
+    run's, checked with the run's config (``preflight.job_spec``), so its keys are not checked again.
     `dataset`: has .name, .resolution, .channels, .preprocessing and .images(split) -> uint8 (N, C, H, W).
     Weights, extractor and real statistics are resolved lazily on first use and kept for later calls. The
     statistics and features are cached on disk under a key that includes a sha256 of the whole real split's
@@ -43,8 +44,8 @@ class Evaluator:
     share them, nor do two extractors.
     """
 
-    def __init__(self, metrics_cfg: Any, dataset: Any):
-        self.cfg = config.resolve(metrics_cfg)
+    def __init__(self, metrics_cfg: Any, dataset: Any, checked: bool = False):
+        self.cfg = config.resolve(metrics_cfg, checked)
         validate_names(self.cfg["names"])
         self.dataset = dataset
         self.fid_key = config.metric_key("fid", self.cfg["num_samples"])

@@ -13,7 +13,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from ganexp.config import ConfigError
-from ganexp.preflight import EXIT, GridChecker, summarize
+from ganexp.preflight import EXIT, GridChecker, spec_digest, summarize
 from ganexp.errors import FOLDER_FAULTS
 from ganexp.runlog import human_bytes
 
@@ -34,7 +34,7 @@ class GridSweeper(BasicSweeper):
             EXIT["code"] = 2
             return []
         try:
-            returns = self.launch_jobs(fuse_jobs(jobs, cfgs))
+            returns = self.launch_jobs(fuse_jobs(jobs, cfgs))  # each job carries launch.checked
         except Exception as err:  # noqa: BLE001 (only submitit's UncompletedJobError is ours to explain)
             if isinstance(err, OSError) and err.errno in FOLDER_FAULTS:  # Hydra could not write a job's .hydra/
                 print(f"error: {grid_stops(err, Path(self.config.hydra.sweep.dir))}", file=sys.stderr, flush=True)
@@ -76,7 +76,8 @@ FUSED_KEYS = {"seed": ("seed",), "hparams": ("seed", "optim.lr_g", "optim.lr_d")
 def fuse_jobs(jobs: list[list[str]], cfgs: list[dict]) -> list[list[str]]:
     """Under launch.fuse=seed (hparams), the jobs that differ only in their seed= (and learning-rate)
     overrides become one job that trains them as a fused array: ``launch.array_members`` lists each
-    member's own overrides of those keys, in grid order. Other jobs are left as they are."""
+    member's own overrides of those keys, in grid order. Every job gets ``launch.checked``: the digests of the
+    configs checked here (one per member), which its job takes as checked (``preflight.job_spec``)."""
     groups: dict[tuple, list[int]] = {}
     members: dict[int, str] = {}
     for i, (job, cfg) in enumerate(zip(jobs, cfgs)):
@@ -89,6 +90,8 @@ def fuse_jobs(jobs: list[list[str]], cfgs: list[dict]) -> list[list[str]]:
         job = list(jobs[group[0]])
         if len(group) > 1:
             job.append(f"launch.array_members=[{','.join(repr(members[i]) for i in group)}]")
+        # the configs checked here, so the job (in this process or another) does not walk the schema again
+        job.append(f"launch.checked=[{','.join(repr(spec_digest(cfgs[i])) for i in group)}]")
         out.append(job)
     return out
 
