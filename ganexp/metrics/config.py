@@ -11,34 +11,20 @@ from ganexp.config import ConfigError, upgrade_metrics
 from ganexp.metrickeys import KEY_RE, metric_key  # noqa: F401 (the key grammar lives there, torch-free)
 from ganexp.schema import METRIC_MODES as MODES, EXTRACTORS, TO_UINT8_MODES, check_value  # noqa: F401
 
-# Same values as conf/metrics/fid.yaml, so a partial dict (tests, CLI) behaves like the Hydra config.
-DEFAULTS: dict[str, Any] = {
-    "enabled": True,
-    "every_n_steps": 1000,
-    "num_samples": 10000,
-    "num_real": None,
-    "real_split": "train",
-    "real_seed": 0,
-    "batch_size": 100,
-    "inception_weights": None,
-    "cache_dir": None,
-    "allow_download": True,
-    "to_uint8": "round",
-    "is_splits": 10,
-    "tf32": False,
-    "mode": "exact",
-    "every_n_epochs": None,
-    "collapse_threshold": 0.3,
-    "names": ["fid", "is", "div", "kid"],
-    "kid_subsets": 100,
-    "kid_subset_size": 1000,
-    "prc_neighborhood": 3,
-    # which feature networks each metric reads (one pass per network): fid10k, fid10k_dinov2, ...; prc's auto is
-    # VGG16 where its weights are present, else Inception
-    "extractors": {"fid": ["inception"], "kid": ["inception"], "prc": ["auto"]},
-    "vgg16_weights": None,
-    "dinov2_weights": None,
-}
+METRICS_YAML = Path(__file__).resolve().parents[2] / "conf" / "metrics" / "fid.yaml"
+
+
+def _file_defaults() -> dict[str, Any]:
+    """The `metrics` group's defaults, read from its one source, conf/metrics/fid.yaml (plain YAML, no Hydra), so a
+    partial dict (tests, the library, the CLI) behaves like the Hydra config; cache_dir's interpolation (the
+    GANEXP_CACHE variable, else ~/.cache/ganexp) is `None` here, resolved by `resolve` the same way."""
+    import yaml
+
+    node = yaml.safe_load(METRICS_YAML.read_text(encoding="utf-8"))
+    return {**node, "cache_dir": None}
+
+
+DEFAULTS: dict[str, Any] = _file_defaults()
 
 FAST_CUDA_BATCH = 500  # fast mode's smallest Inception batch on a GPU (the default 100 leaves an H100 idle)
 
