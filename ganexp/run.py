@@ -27,7 +27,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from . import checkpoint as ckpt
-from .config import building, config_hash, register_resolvers, to_container, without_derived
+from .config import building, register_resolvers, to_container
+from .identity import config_hash, same_run, without_derived
 from .runlock import RunFolderLock
 from .stopsignals import StopSignals
 from .schema import leaves
@@ -122,7 +123,7 @@ class RunFolder:
             print(f"[restart] {self.name}: last.ckpt is unreadable ({err.reason}); kept as {kept.name}, "
                   "training from scratch", flush=True)
             return None
-        if state.get("config_hash") != self.hash:
+        if not same_run(state, self.hash):
             print(f"[restart] {self.name}: last.ckpt belongs to another config; training from scratch", flush=True)
             return None
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
@@ -636,7 +637,7 @@ def left_alone(r: RunFolder) -> dict | None:
     prev = read_result(r.dir)
     if prev.get("status") not in FINISHED:
         return None
-    if prev.get("config_hash") == r.hash:
+    if same_run(prev, r.hash):
         print(f"[skip] {r.name}: already {prev['status']}", flush=True)
         return prev
     if not r.cfg.force:

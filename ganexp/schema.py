@@ -13,7 +13,7 @@ import difflib
 import importlib
 import inspect
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,15 +21,28 @@ from .config import D_BATCHNORM_AS, ConfigError
 from .metrickeys import BUILTIN, OUTPUTS
 
 
+NEW = object()  # Check.before of a key that every hashed run had
+
+
 @dataclass(frozen=True)
 class Check:
-    """One key's rule: ``ok(value)`` and the words that say what is allowed."""
+    """One key's rule: ``ok(value)`` and the words that say what is allowed; for a key added after runs were
+    first hashed, the value those runs had (``before``, their behaviour: ganexp/identity.py hashes a config
+    holding it as one without the key) and the spellings they hashed values in."""
 
     allowed: str
     ok: Callable[[Any], bool]
     example: Any
     bad: Any  # a wrong value for this key, used by the schema test
     required: bool = True
+    before: Any = NEW
+    spellings: dict = field(default_factory=dict)  # today's value -> the spelling of runs made before the rename
+
+
+def added_later(check: Check, before: Any, **spellings: str) -> Check:
+    """``check`` for a key that runs made before it existed behaved as ``before`` for (e.g. PS-GAN's D stepped
+    on every step before system.d_update: ``always``); ``spellings``: today's value=its earlier spelling."""
+    return replace(check, before=before, spellings=spellings)
 
 
 def _is_int(v) -> bool:
@@ -162,7 +175,7 @@ SCHEMA: dict[str, Check] = {
                                 isinstance(d, str) and re.fullmatch(r"[0-9a-f]{16}", d) for d in v)),
                             None, ["xyz"], required=False),
     "schedule.*": Int(1),  # experiment files: generator steps per dataset name
-    "study": Optional(Choice(*STUDIES)),
+    "study": added_later(Optional(Choice(*STUDIES)), "lee2018"),
     "ema.enabled": Bool(),
     "ema.half_life_kimg": Optional(Num(0, open_lo=True, example=10.0)),
     "ema.beta": Optional(Num(0, 1, example=0.999)),
@@ -173,17 +186,19 @@ SCHEMA: dict[str, Check] = {
     "data.resident_fraction": Num(0, 1, open_lo=True, example=0.25),
     "data.prefetch": Int(1, 64),
     # system
-    "system._target_": Target("ganexp.systems"),
-    "system.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
+    "system._target_": added_later(Target("ganexp.systems"), "ganexp.systems.gan.GANPair"),  # before the group
+    "system.name": added_later(Str(NAME, "a name of letters, digits, '_', '.' or '-'"), "gan"),
     "system.num_generators": Int(1, required=False),
     "system.stages": Int(1, 5, required=False),
     "system.stage_epochs": Epochs(),
     "system.mix_alpha": Num(0, 1, example=0.1, required=False),
-    "system.fade_epochs": Num(0, example=1.0, required=False),
-    "system.d_update": Choice("gated", "always", "paper", required=False),
-    "system.judge": Choice("threshold", "relative", "relative_vote", required=False),
-    "system.freeze_patience": Int(0, required=False),
-    "system.opt_reset": Choice("growth", "growth_and_fade_end", required=False),
+    "system.fade_epochs": added_later(Num(0, example=1.0, required=False), 0.0),  # PS-GAN switched stages at once
+    # PS-GAN's D stepped on every step before Algorithm 2 gated it; `gated` was called `paper`
+    "system.d_update": added_later(Choice("gated", "always", "paper", required=False), "always", gated="paper"),
+    "system.judge": added_later(Choice("threshold", "relative", "relative_vote", required=False), "threshold"),
+    "system.freeze_patience": added_later(Int(0, required=False), 0),  # ... and trained on when D stopped learning
+    # ProGAN reset Adam at growths only before it also did at the ends of fades
+    "system.opt_reset": added_later(Choice("growth", "growth_and_fade_end", required=False), "growth"),
     # dataset
     "dataset._target_": Target("ganexp.data"),
     "dataset.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
@@ -205,7 +220,7 @@ SCHEMA: dict[str, Check] = {
     "loss.d_batchnorm_as": Choice(*D_BATCHNORM_AS),
     "loss.clip": Num(0, open_lo=True, example=0.01, required=False),
     "loss.gp_weight": Num(0, example=10.0, required=False),
-    "loss.drift": Num(0, example=0.001, required=False),
+    "loss.drift": added_later(Num(0, example=0.001, required=False), 0.0),
     "loss.noise_scale": Num(0, open_lo=True, example=0.5, required=False),
     "loss.gamma": Num(0, 1, open_lo=True, example=0.5, required=False),
     "loss.reg_gamma": Num(0, example=0.05, required=False),
@@ -231,9 +246,9 @@ SCHEMA: dict[str, Check] = {
     "model.generator.max_resolution": Choice(*RESOLUTIONS, required=False),
     "model.generator.max_width": Int(1, required=False),
     "model.generator.norm": Choice("batch", "layer", "instance", "none", "adain", "pixel"),
-    "model.generator.equalized_lr": Bool(required=False),
-    "model.equalized_lr": Bool(required=False),
-    "model.minibatch_stddev": Bool(required=False),
+    "model.generator.equalized_lr": added_later(Bool(required=False), False),
+    "model.equalized_lr": added_later(Bool(required=False), False),
+    "model.minibatch_stddev": added_later(Bool(required=False), False),
     "model.discriminator._target_": Target("ganexp.nets"),
     "model.discriminator.resolution": Choice(*RESOLUTIONS),
     "model.discriminator.channels": Choice(1, 3),
@@ -241,8 +256,8 @@ SCHEMA: dict[str, Check] = {
     "model.discriminator.max_resolution": Choice(*RESOLUTIONS, required=False),
     "model.discriminator.max_width": Int(1, required=False),
     "model.discriminator.norm": Choice("batch", "layer", "instance", "none", "spectral"),
-    "model.discriminator.equalized_lr": Bool(required=False),
-    "model.discriminator.minibatch_stddev": Bool(required=False),
+    "model.discriminator.equalized_lr": added_later(Bool(required=False), False),
+    "model.discriminator.minibatch_stddev": added_later(Bool(required=False), False),
     "model.autoencoder._target_": Target("ganexp.nets"),
     "model.autoencoder.resolution": Choice(*RESOLUTIONS),
     "model.autoencoder.channels": Choice(1, 3),
@@ -265,7 +280,7 @@ SCHEMA: dict[str, Check] = {
     "trainer.ckpt_every_n_steps": Int(1),
     "trainer.ckpt_every_minutes": Num(0, open_lo=True, example=5),
     "trainer.num_eval_samples": Int(1, 1024),
-    "trainer.sample_at_epochs": Epochs(),
+    "trainer.sample_at_epochs": added_later(Epochs(), []),
     # logger
     "logger.name": Choice("wandb", "csv", "none"),
     "logger.project": Optional(Str(r"[^/\\#?%:]{1,128}", "a W&B project name of at most 128 characters without / \\ # ? % :")),
@@ -287,15 +302,16 @@ SCHEMA: dict[str, Check] = {
     "metrics.is_splits": Int(1, required=False),
     "metrics.tf32": Bool(),
     "metrics.mode": Choice(*METRIC_MODES, required=False),
-    "metrics.every_n_epochs": Optional(Num(0, open_lo=True, example=1)),
-    "metrics.collapse_threshold": Num(0, open_lo=True, example=0.3, required=False),
+    "metrics.every_n_epochs": added_later(Optional(Num(0, open_lo=True, example=1)), None),
+    "metrics.collapse_threshold": added_later(Num(0, open_lo=True, example=0.3, required=False), 0.3),
     "metrics.names": MetricNames(),
     "metrics.kid_subsets": Int(1, required=False),
     "metrics.kid_subset_size": Int(2, required=False),
     "metrics.prc_neighborhood": Int(1, required=False),
-    "metrics.extractors.fid": Extractors(*EXTRACTORS),
-    "metrics.extractors.kid": Extractors(*EXTRACTORS),
-    "metrics.extractors.prc": Extractors(*PRC_EXTRACTORS),
+    # fid and kid read Inception before metrics.extractors; prc read metrics.prc_extractor (identity.upgrade_metrics)
+    "metrics.extractors.fid": added_later(Extractors(*EXTRACTORS), ["inception"]),
+    "metrics.extractors.kid": added_later(Extractors(*EXTRACTORS), ["inception"]),
+    "metrics.extractors.prc": added_later(Extractors(*PRC_EXTRACTORS), ["auto"]),
     "metrics.extractors.*": Extractors(*EXTRACTORS),  # a registered metric of the user's (Metric.any_features)
     "metrics.vgg16_weights": Optional(Str()),
     "metrics.dinov2_weights": Optional(Str()),

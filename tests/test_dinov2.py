@@ -325,7 +325,8 @@ def test_one_setting_says_which_extractors_each_metric_reads(tmp_path):
 def test_runs_of_earlier_versions_keep_their_config_hash(compose):
     """Runs hashed with metrics.prc_extractor (before metrics.extractors and metrics.dinov2_weights) keep their
     hash; a run that adds DINOv2 is another run; where the DINOv2 file lies is not part of a run's identity."""
-    from ganexp.config import config_hash, to_container
+    from ganexp.config import to_container
+    from ganexp.identity import config_hash
 
     new = to_container(compose([]))
     for choice, overrides in (("auto", []), ("vgg16", ["metrics.extractors.prc=[vgg16]"])):

@@ -345,7 +345,8 @@ def test_runs_of_earlier_versions_keep_their_config_hash(loss):
     `metrics.every_n_epochs` and `metrics.collapse_threshold` existed: they are still skipped."""
     import copy
 
-    from ganexp.config import config_hash, to_container
+    from ganexp.config import to_container
+    from ganexp.identity import config_hash
 
     new = to_container(compose([f"loss={loss}"]))
     old = copy.deepcopy(new)
@@ -365,7 +366,8 @@ def test_psgan_readings_and_the_fade_are_part_of_a_runs_identity():
     """Runs hashed before system.d_update existed updated D every step, judged each batch by the threshold and
     switched stages without a fade: they hash as always + threshold + fade_epochs=0. `paper` (the old name) and
     `gated` are one run; the other readings and the fade are other runs."""
-    from ganexp.config import config_hash, to_container
+    from ganexp.config import to_container
+    from ganexp.identity import config_hash
 
     def cfg(*extra):
         return to_container(compose(["system=psgan", "system.judge=threshold", "system.d_update=gated", *extra]))
@@ -394,7 +396,8 @@ def test_sngan_and_wgan_gp_runs_from_before_karras_pieces_keep_their_hash():
     (also inside model.generator / model.discriminator) and loss.drift existed."""
     import copy
 
-    from ganexp.config import config_hash, to_container
+    from ganexp.config import to_container
+    from ganexp.identity import config_hash
 
     sngan = ["experiment=psgan", "system=gan", "loss=hinge", "norm=spectral"]
     for overrides, changed in [(sngan, "model.equalized_lr=true"), (["loss=wgan_gp"], "loss.drift=0.001")]:

@@ -27,7 +27,7 @@ from ganexp.metrics.weights import POOL3_FILE_SHA256, WeightsError, bootstrap_po
 USAGE_ERROR = 2
 RUN_KEYS = ("num_samples", "num_real", "real_split", "real_seed", "batch_size", "to_uint8", "is_splits", "names",
             "kid_subsets", "kid_subset_size", "prc_neighborhood", "extractors",
-            "prc_extractor")  # a run of an earlier version: config.upgrade_metrics reads it as extractors.prc
+            "prc_extractor")  # a run of an earlier version: identity.upgrade_metrics reads it as extractors.prc
 PAIR_METRICS = ("fid", "kid", "prc")  # what two image sets can be scored with (no real-split statistics needed)
 
 

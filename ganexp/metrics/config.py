@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ganexp.cachefiles import default_cache_dir
-from ganexp.config import ConfigError, upgrade_metrics
+from ganexp.config import ConfigError
+from ganexp.identity import upgrade_metrics
 from ganexp.metrickeys import KEY_RE, metric_key  # noqa: F401 (the key grammar lives there, torch-free)
 from ganexp.schema import METRIC_MODES as MODES, EXTRACTORS, TO_UINT8_MODES, check_value  # noqa: F401
 
@@ -58,7 +59,7 @@ def as_dict(cfg: Any) -> dict[str, Any]:
 def resolve(cfg: Any, checked: bool = False) -> dict[str, Any]:
     """Merge `cfg` over DEFAULTS and validate (unless `checked`: a run's node, checked with its config by
     preflight.job_spec); returns a new dict with `cache_dir` as a Path. A node of an earlier
-    version is read in today's keys (metrics.prc_extractor: config.upgrade_metrics); `extractors` merges per
+    version is read in today's keys (metrics.prc_extractor: identity.upgrade_metrics); `extractors` merges per
     metric ({"fid": [...]} keeps the defaults of kid and prc)."""
     given = upgrade_metrics({k: v for k, v in as_dict(cfg).items() if v is not None})
     if not isinstance(given.get("extractors", {}), Mapping):

@@ -1,0 +1,52 @@
+"""A run's identity (ganexp/identity.py): the values runs had before a key existed live in the key's schema entry,
+and runs finished by earlier versions are still the same runs."""
+import pytest
+
+from ganexp.config import to_container
+from ganexp.identity import ADDED_LATER, HASH_SPELLINGS, config_hash, same_run
+from ganexp.schema import SCHEMA, NEW
+
+# config_hash of these compositions as the release before identity.py computed them (main at d96b95a, 2026-12-06)
+MAIN_HASHES = {
+    (): "9832bb7b39eceb73",
+    ("loss=wgan_gp",): "735f7b980fe39c12",
+    ("loss=began",): "4358f545bc779c2c",
+    ("system=progan",): "10a0f78cf5ca5529",
+    ("ema=stylegan2", "loss=r3gan"): "92a4b993161e3951",
+    ("dataset=cifar10",): "66c88c656f1baf8d",
+    ("system=psgan", "model=progressive", "system.judge=threshold", "system.d_update=gated"): "30737c3947cbbd6a",
+    ("norm=spectral",): "88bfa916e58bd1ef",
+}
+
+
+@pytest.mark.parametrize("overrides", list(MAIN_HASHES))
+def test_hashes_are_those_of_the_release_before(compose, overrides):
+    assert config_hash(to_container(compose(list(overrides)))) == MAIN_HASHES[overrides]
+
+
+def test_the_values_runs_had_before_a_key_live_in_its_schema_entry():
+    assert ADDED_LATER["system.d_update"] == "always" and HASH_SPELLINGS == {"system.d_update": {"gated": "paper"}}
+    assert ADDED_LATER["metrics.extractors.prc"] == ["auto"] and ADDED_LATER["study"] == "lee2018"
+    assert set(ADDED_LATER) == {k for k, c in SCHEMA.items() if c.before is not NEW}
+    assert SCHEMA["z_dim"].before is NEW
+
+
+def test_gan_systems_node_came_later_whole(compose):
+    """Before the system group, a config had no ``system`` node: gan's node (both its keys at their earlier
+    values) is dropped whole, and a config without it is the same run."""
+    cfg = to_container(compose([]))
+    assert cfg["system"] == {"_target_": "ganexp.systems.gan.GANPair", "name": "gan"}
+    assert config_hash({k: v for k, v in cfg.items() if k != "system"}) == config_hash(cfg)
+
+
+def test_a_run_finished_by_the_release_before_is_the_same_run(compose):
+    """That release hashed metrics.extractors as one node (d02e11e09c4e7f30 for this config); today's hash drops
+    its keys one by one where they hold their earlier values. The record's own config tells it is the same run,
+    and a record of another config is not."""
+    cfg = to_container(compose(["metrics.extractors.fid=[inception,dinov2]"]))
+    record = {"status": "completed", "config_hash": "d02e11e09c4e7f30", "config": cfg}
+    assert config_hash(cfg) != record["config_hash"]
+    assert same_run(record, config_hash(cfg))
+    other = to_container(compose(["metrics.extractors.fid=[inception]", "metrics.extractors.kid=[dinov2]"]))
+    assert not same_run(record, config_hash(other))
+    assert not same_run({"config_hash": "d02e11e09c4e7f30"}, config_hash(cfg))  # no config: the hash alone
