@@ -29,7 +29,9 @@ from .config import building
 from .preflight import job_spec
 from .systems import build_system, sample_latent
 from .systems.fused import FusedGANPair, MemberBatcher, capture_rng
-from .run import SYSTEM_KEYS, RunFolder, Training, build_evaluator, load_dataset, make_trainer, train_runs
+from .run import SYSTEM_KEYS, build_evaluator, load_dataset, make_trainer, train_runs
+from .runfolder import RunFolder
+from .training import Training
 
 
 class FusedTraining(Training):

@@ -24,7 +24,8 @@ def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
     """Train one configured run in ``run_dir`` unless it is finished or another process holds it
     (``run.train_runs``: the lifecycle a fused array's members share); returns its result dict (``status``
     busy / kept for runs left alone)."""
-    from .run import RunBuild, RunFolder, train_runs  # Lightning: not before the checks
+    from .run import RunBuild, train_runs  # Lightning: not before the checks
+    from .runfolder import RunFolder
 
     job_spec(cfg)
     return train_runs([RunFolder(cfg, run_dir, name)], RunBuild())[0]
@@ -33,7 +34,7 @@ def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     """One job. In a grid, a user error ends only this job (printed; the sweeper sums up and exits 2)."""
-    from .run import FolderFault
+    from .runfolder import FolderFault
 
     hc = HydraConfig.get()
     name = hc.job.override_dirname or "default"
@@ -65,7 +66,7 @@ def outcome(res: dict) -> dict:
 def array_job(cfg: DictConfig, hc) -> list[dict]:
     """A fused array's job: each member in the folder and under the name of its separate run."""
     from .fusedarray import member_configs, run_array
-    from .run import FolderFault
+    from .runfolder import FolderFault
 
     cfgs = member_configs(cfg)
     names = [member_dirname(hc, own.split(";")) for own in cfg.launch.array_members]

@@ -74,7 +74,7 @@ class Killed(BaseException):
 @contextmanager
 def killed_after(step: int):
     """The runs inside stop as a kill would once generator step ``step`` and its hooks (a checkpoint) are done."""
-    from ganexp.run import RunHooks
+    from ganexp.training import RunHooks
 
     original = RunHooks.after_step
 

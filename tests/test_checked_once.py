@@ -11,6 +11,9 @@ from conftest import FAST
 
 from ganexp import preflight, schema
 
+# running ganexp.train as __main__ beside the module other tests imported: harmless here, and said by runpy
+pytestmark = pytest.mark.filterwarnings("ignore:'ganexp.train' found in sys.modules:RuntimeWarning")
+
 SHORT = [o for o in FAST if not o.startswith("trainer.log_every")] + ["trainer.max_steps=2", "trainer.log_every_n_steps=2",
                                                                        "z_dim=2"]
 

@@ -199,7 +199,8 @@ def test_missing_celeba_says_where_to_put_it(tmp_path):
 
 
 def test_epoch_milestones_land_on_the_right_steps():
-    from ganexp.run import epoch_milestones, steps_per_epoch
+    from ganexp.runfolder import steps_per_epoch
+    from ganexp.training import epoch_milestones
 
     assert steps_per_epoch(202_599, 64, 5) == 633  # CelebA, WGAN-GP: 3165 real batches / 5
     assert steps_per_epoch(60_000, 64, 1) == 937
@@ -212,7 +213,7 @@ def test_epoch_milestones_land_on_the_right_steps():
 
 def test_sample_grids_at_epoch_milestones(tmp_path, monkeypatch):
     from ganexp.config import compose
-    from ganexp.run import Training
+    from ganexp.training import Training
     from ganexp.train import run
 
     saved = []
@@ -255,12 +256,12 @@ def test_adain_replaces_every_generator_norm_but_the_input_layers():
 
 
 def test_collapse_is_the_first_evaluation_of_the_last_run_below_the_threshold():
-    from ganexp.run import RunFolder
+    from ganexp.runfolder import RunFolder, RunState
 
     def collapse_of(divs):
-        r = SimpleNamespace(cfg=SimpleNamespace(metrics=SimpleNamespace(collapse_threshold=0.3)), collapse=None)
+        r = SimpleNamespace(cfg=SimpleNamespace(metrics=SimpleNamespace(collapse_threshold=0.3)), state=RunState())
         flags = [RunFolder.note_collapse(r, d, step=10 * (i + 1), epoch=i + 1) for i, d in enumerate(divs)]
-        return flags, r.collapse
+        return flags, r.state.collapse
 
     assert collapse_of([0.1, 0.5, 0.2, 0.1]) == ([True, False, True, True], {"step": 30, "epoch": 3})
     assert collapse_of([0.1, 0.5, 0.8]) == ([True, False, False], None)  # low only at the start

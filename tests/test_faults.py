@@ -19,7 +19,7 @@ import torch
 from ganexp import checkpoint
 from ganexp.config import compose
 from ganexp.metrics.cache import cached_stats, load_stats
-from ganexp.run import FolderFault
+from ganexp.runfolder import FolderFault
 from ganexp.train import run
 from conftest import FAST, ROOT, train_cmd, train_until_killed, wait_for
 

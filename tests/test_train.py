@@ -70,7 +70,7 @@ def test_final_evaluation_runs_before_lightning_teardown(compose, tmp_path, monk
     happen while it is still on the training device, i.e. while fit is running."""
     from lightning.pytorch.trainer.states import TrainerStatus
 
-    from ganexp.run import Training
+    from ganexp.training import Training
 
     seen = []
     original = Training.save_samples
@@ -89,9 +89,9 @@ def test_progress_lines_through_logging(compose, tmp_path, caplog, monkeypatch):
     starts the clock), and always at the last step, with the losses of the last logged row."""
     import logging
 
-    import ganexp.run
+    import ganexp.runfolder
 
-    monkeypatch.setattr(ganexp.run, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(ganexp.runfolder, "PROGRESS_EVERY_S", 0.0)
     caplog.set_level(logging.INFO, logger="ganexp.run")
     run(compose(FAST + ["trainer.max_steps=3"]), tmp_path, "r")
     lines = [r.getMessage() for r in caplog.records if r.name == "ganexp.run"]
@@ -101,7 +101,7 @@ def test_progress_lines_through_logging(compose, tmp_path, caplog, monkeypatch):
         assert re.fullmatch(rf"r: step {row['step']}/3, epoch {row['epoch']:.2f}, \d+ images/s, d_loss "
                             rf"{row['d_loss']:.3f} g_loss {row['g_loss']:.3f}, ETA \d\d:\d\d:\d\d", line), line
     assert lines[-1].endswith("ETA 00:00:00")
-    monkeypatch.setattr(ganexp.run, "PROGRESS_EVERY_S", 3600.0)  # quiet between: only the last step speaks
+    monkeypatch.setattr(ganexp.runfolder, "PROGRESS_EVERY_S", 3600.0)  # quiet between: only the last step speaks
     caplog.clear()
     run(compose(FAST + ["trainer.max_steps=3", "force=true"]), tmp_path / "b", "b")
     assert [r.getMessage().split(",")[0] for r in caplog.records if r.name == "ganexp.run"] == ["b: step 3/3"]
@@ -112,7 +112,7 @@ def test_progress_lines_come_by_time_when_steps_are_slow_and_rows_rare(compose, 
     latest (the clock starts after step 1), before any row was logged, and at the last step."""
     import logging
 
-    import ganexp.run
+    import ganexp.runfolder
     from ganexp.systems.gan import GANPair
 
     step = GANPair.train_step
@@ -122,7 +122,7 @@ def test_progress_lines_come_by_time_when_steps_are_slow_and_rows_rare(compose, 
         return step(self, opts)
 
     monkeypatch.setattr(GANPair, "train_step", slow)
-    monkeypatch.setattr(ganexp.run, "PROGRESS_EVERY_S", 0.5)
+    monkeypatch.setattr(ganexp.runfolder, "PROGRESS_EVERY_S", 0.5)
     caplog.set_level(logging.INFO, logger="ganexp.run")
     run(compose(FAST + ["trainer.max_steps=7", "trainer.log_every_n_steps=100"]), tmp_path, "r")
     lines = [r.getMessage() for r in caplog.records if r.name == "ganexp.run"]

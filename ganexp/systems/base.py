@@ -91,7 +91,7 @@ def masked_step(opt: torch.optim.Optimizer, mask: Tensor, step) -> None:
 
 class StepHooks(Protocol):
     """What a system calls back after each generator step; the training around it implements it
-    (``ganexp.run.RunHooks``: logging, sample grids, evaluation, checkpoints and stop signals, for each run
+    (``ganexp.training.RunHooks``: logging, sample grids, evaluation, checkpoints and stop signals, for each run
     folder the system trains)."""
 
     def after_step(self, system: "GANSystem") -> None: ...
@@ -128,7 +128,7 @@ class GANSystem(L.LightningModule):
         super().__init__()
         self.automatic_optimization = False
         self.ctx, self.loss, self.batcher = ctx, ctx.loss, ctx.batcher
-        self.hooks: StepHooks | None = None  # set by the training around it (ganexp/run.py); None: no call back
+        self.hooks: StepHooks | None = None  # set by the training around it (ganexp/training.py); None: no call back
         self.z_dim, self.latent, self.batch_size = ctx.z_dim, ctx.latent, ctx.batch_size
         self.players = nn.ModuleDict()
         self.step_count = 0  # generator steps done
@@ -136,7 +136,7 @@ class GANSystem(L.LightningModule):
         self._acc_n = 0
         self._t_last = time.perf_counter()
         self.train_s = 0.0  # seconds inside train_step calls in this process (no evaluation, grids or
-        # checkpoints); a run's earlier processes' seconds stay with its folder (ganexp/run.py, last.ckpt)
+        # checkpoints); a run's earlier processes' seconds stay with its folder (ganexp/runfolder.py, last.ckpt)
         self.capture = Capture("none")
         self.capture_steps(self.capture)
         self.g_ema: GeneratorAverage | None = None  # attach_average(), once the players exist
