@@ -143,8 +143,9 @@ def unmoved(before: tuple, after: tuple) -> bool:
 
 def test_algorithm2_steps_only_the_players_its_branch_names(compose):
     """Four steps, each judged as set up: (G2 fooled D) -> G1 and D step; (G1 fooled D) -> G2 and D step, G1
-    bit-identical; (only x real) -> both G step, D bit-identical; (nothing real) -> nothing moves."""
-    system, opts, (g1, g2), d = steered_psgan(compose)
+    bit-identical; (only x real) -> both G step, D bit-identical; (nothing real) -> nothing moves. The listing's
+    reading: threshold judge, D gated."""
+    system, opts, (g1, g2), d = steered_psgan(compose, "system.judge=threshold", "system.d_update=gated")
     players = [(g1, opts[0]), (g2, opts[1]), (d, opts[2])]
     plan = [(0.9, -0.9, 0.9, "fooled", (True, False, True)),
             (0.9, 0.9, -0.9, "fooled", (False, True, True)),
