@@ -3,6 +3,7 @@ first one trains (ganexp/preflight.py); then per job, one run or a fused array's
 ganexp/run.py: lock each folder, skip / keep / resume, build (instantiate), fit, evaluate, write result.json."""
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -114,6 +115,9 @@ def check_free_space(argv: list[str]) -> None:
 
 def cli() -> None:
     argv = sys.argv[1:]
+    # A log file on a full disk (Hydra's train.log beside the run) must not print logging's traceback for each
+    # progress line: the refused write of the run's own files ends it with one sentence (FolderFault).
+    logging.raiseExceptions = False
     try:
         check_choices(argv)
         check_output_dir(argv)

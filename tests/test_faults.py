@@ -133,6 +133,7 @@ def test_full_disk_ends_the_run_with_one_sentence_and_the_same_command_resumes(s
     out, err = proc.communicate(timeout=300)
 
     assert proc.returncode == 3, err[-2000:]
+    assert len(err.splitlines()) == 1, err
     (line,) = err.splitlines()
     m = re.fullmatch(DISK_FULL, line)
     assert m, line
