@@ -77,7 +77,8 @@ def job_spec(cfg: DictConfig) -> dict:
     register_resolvers()
     plain = resolved(cfg)
     digest = spec_digest(plain)
-    if digest in CHECKED or digest in (plain.get("launch", {}).get("checked") or ()):
+    handed = plain.get("launch", {}).get("checked")
+    if digest in CHECKED or (isinstance(handed, list) and digest in handed):
         return plain
     return check_job(cfg)
 
