@@ -1,6 +1,5 @@
 """The one lifecycle every run goes through, alone or as a fused array's member: ``train_runs`` (lock, skip /
-keep / force, build, config.yaml, start or resume, fit under stop signals with failure containment, the
-summary line) and ``Builder`` (how a kind of job builds its data and system: ``RunBuild`` for a single run,
+keep / force, build, config.yaml, start or resume, fit under stop signals with failure containment) and ``Builder`` (how a kind of job builds its data and system: ``RunBuild`` for a single run,
 ganexp/fusedarray.py's for fused members). A folder's files and state are ganexp/runfolder.py's; the system
 in training and what each step reports, ganexp/training.py's. ``ganexp.train`` calls it for a single run
 and, through ``fusedarray.run_array``, for a fused array's members."""

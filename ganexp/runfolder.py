@@ -92,7 +92,7 @@ class RunFolder:
         """trainer.steps_per_epoch from the data (an epoch = every real image once through D: N // batch
         real batches, loss.n_critic per generator step; a fraction when they do not divide, e.g. 0.8 for
         4 batches and 5 critic steps); trainer.max_epochs, when set, gives max_steps. Both land in the
-        resolved config (config.yaml, result.json); the config hash leaves them out (config.without_derived).
+        resolved config (config.yaml, result.json); the config hash leaves them out (identity.without_derived).
         The config the run was given (and hashed) is left as it was: the run reads a derived, read-only copy."""
         cfg = copy.deepcopy(self.cfg)
         t = cfg.trainer

@@ -42,21 +42,23 @@ def kernel_inception_distance(gen: torch.Tensor, real: torch.Tensor, subsets: in
     """(mean, std) of mmd2_unbiased over `subsets` random subset pairs of gen (N, d) and real (M, d) features,
     computed in float64 on the features' device. subset_size is capped at min(N, M); where it holds all of
     both sets, every subset pair is the same two sets in another order, so no spread is estimated and the
-    std is 0 exactly (torch-fidelity's is 0 up to rounding, ~1e-17, which a report would print as ±0.0000)."""
+    std is 0 exactly (torch-fidelity averages the same MMD over its subsets: std 0 up to rounding, ~1e-17,
+    which a report would print as ±0.0000)."""
     if gen.dim() != 2 or real.dim() != 2 or gen.shape[1] != real.shape[1]:
         raise ValueError(f"KID needs (N, d) and (M, d) features, got {tuple(gen.shape)} and {tuple(real.shape)}")
     size = min(subset_size, gen.shape[0], real.shape[0])
     if size < 2:
         raise ValueError(f"KID needs at least 2 samples per subset, got {size}")
-    rng = np.random.RandomState(seed)
     gen64, real64 = gen.double(), real.to(gen.device, torch.float64)
+    if size == gen.shape[0] == real.shape[0]:  # every subset pair is these two sets: one MMD, no spread
+        return mmd2_unbiased(gen64, real64), 0.0
+    rng = np.random.RandomState(seed)
     mmds = np.empty(subsets)
     for i in range(subsets):
         gi = torch.from_numpy(rng.choice(gen.shape[0], size, replace=False)).to(gen.device)
         ri = torch.from_numpy(rng.choice(real.shape[0], size, replace=False)).to(gen.device)
         mmds[i] = mmd2_unbiased(gen64[gi], real64[ri])
-    whole = size == gen.shape[0] == real.shape[0]
-    return float(mmds.mean()), 0.0 if whole else float(mmds.std())
+    return float(mmds.mean()), float(mmds.std())
 
 
 @register_metric

@@ -74,7 +74,7 @@ def model_of(cfg: dict) -> Model | None:
     k = as_int(dotted(cfg, "system.num_generators"))
     if system != "psgan" or not k:
         return None
-    # absent keys: runs from before them judged by threshold and stepped D always (their schema entries: identity.ADDED_LATER)
+    # absent keys: runs from before them judged by threshold and stepped D always (identity.ADDED_LATER)
     judge = JUDGE_VARIANTS.get(dotted(cfg, "system.judge") or "threshold") if k > 1 else None
     variant = [judge] if judge else []
     variant += ["d_gated"] if (dotted(cfg, "system.d_update") or "always") != "always" and k > 1 else []
