@@ -76,7 +76,7 @@ reproduce-table31: setup ## Study A grid (or QUICK=1: MNIST, CPU, ~30 min) then 
 MEDIUM ?=
 comma := ,
 PSGAN := psgan$(if $(QUICK),_quick)$(if $(MEDIUM),_medium)
-# The stage schedule goes to the systems that have stages (conf/system/{progan,psgan}.yaml hold the full one).
+# The stage schedule goes to the systems that have stages (ganexp/settings.py declares the full one).
 STAGES := $(if $(QUICK),'system.stage_epochs=[0.13$(comma)0.27]')$(if $(MEDIUM),'system.stage_epochs=[2.5$(comma)5]')
 FADE := $(if $(QUICK),system.fade_epochs=0.05)$(if $(MEDIUM),system.fade_epochs=0.83)
 # MEDIUM: two runs at a time, one thread each (its times are then flagged as measured on a shared machine).

@@ -28,12 +28,27 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("critic_norm", _critic_norm)
 
 
+def group_options(group: str) -> list[str] | None:
+    """The options of a config group (its yaml files and the options ganexp/settings.py declares); None when
+    ``group`` is no group."""
+    from .settings import options
+
+    folder = CONF_DIR / group
+    declared = options(group)
+    if not folder.is_dir() and not declared:
+        return None
+    return sorted({p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")} | set(declared))
+
+
 def compose(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
     """Compose conf/train.yaml with overrides outside of @hydra.main (tests, tools)."""
     from hydra import compose as hcompose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from .settings import register
+
     register_resolvers()
+    register()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return hcompose(config_name=config_name, overrides=list(overrides or []))
@@ -71,10 +86,9 @@ def check_choices(argv: list[str]) -> None:
             continue
         key, value = arg.split("=", 1)
         key = key.lstrip("+~")
-        group = CONF_DIR / key
-        if key.startswith("hydra") or not group.is_dir() or "(" in value:
+        known = group_options(key)
+        if key.startswith("hydra") or known is None or "(" in value:
             continue
-        known = sorted(p.stem for p in group.glob("*.yaml") if not p.stem.startswith("_"))
         for v in value.split(","):
             if v.strip() not in known and v.strip() != "null":
                 raise ConfigError(f"unknown {key} '{v}'; choose one of: {', '.join(known)}")

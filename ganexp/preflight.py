@@ -22,7 +22,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from .config import CONF_DIR, ConfigError, compose, register_resolvers
+from .config import ConfigError, compose, group_options, register_resolvers
 from .schema import check_config, spec_for, unknown_key
 
 EXIT = {"code": 0}  # set by the sweeper or a single run; ganexp.train.cli exits with it
@@ -122,7 +122,7 @@ def translate(err: Exception, overrides: Sequence[str]) -> ConfigError:
     m = re.search(r"Could not find '([^']+)'", text)
     if m:
         group = m.group(1).rsplit("/", 1)[0]
-        known = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if not p.stem.startswith("_"))
+        known = group_options(group) or []
         choices = f"; choose one of: {', '.join(known)}" if known else ""
         return ConfigError(f"there is no config '{m.group(1)}'{choices}")
     return ConfigError(f"cannot compose the config from {' '.join(overrides) or 'the defaults'}: {text}")
@@ -162,7 +162,7 @@ def _plain(override) -> bool:
     key = override.key_or_group
     return (override.package is None and not override.is_add() and not override.is_delete()
             and not override.is_force_add() and "/" not in key and not key.startswith("hydra")
-            and not (CONF_DIR / key).is_dir())
+            and group_options(key) is None)
 
 
 class GridChecker:

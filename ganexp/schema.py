@@ -17,146 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from .checks import (  # noqa: F401 (the rules' home is checks.py; these names are read from here too)
+    CAPTURE_MODES, EXTRACTORS, METRIC_MODES, NAME, NEW, PRC_EXTRACTORS, PRECISIONS, RESOLUTIONS, STUDIES,
+    TO_UINT8_MODES, Betas, Bool, Check, Choice, Epochs, Int, Members, Num, Optional, Str, Tags, Target, _importable,
+    _is_int, _is_num, added_later)
 from .config import D_BATCHNORM_AS, ConfigError
-from .metrickeys import BUILTIN, OUTPUTS
+from .settings import group_checks
 
-
-NEW = object()  # Check.before of a key that every hashed run had
-
-
-@dataclass(frozen=True)
-class Check:
-    """One key's rule: ``ok(value)`` and the words that say what is allowed; for a key added after runs were
-    first hashed, the value those runs had (``before``, their behaviour: ganexp/identity.py hashes a config
-    holding it as one without the key) and the spellings they hashed values in."""
-
-    allowed: str
-    ok: Callable[[Any], bool]
-    example: Any
-    bad: Any  # a wrong value for this key, used by the schema test
-    required: bool = True
-    before: Any = NEW
-    spellings: dict = field(default_factory=dict)  # today's value -> the spelling of runs made before the rename
-
-
-def added_later(check: Check, before: Any, **spellings: str) -> Check:
-    """``check`` for a key that runs made before it existed behaved as ``before`` for (e.g. PS-GAN's D stepped
-    on every step before system.d_update: ``always``); ``spellings``: today's value=its earlier spelling."""
-    return replace(check, before=before, spellings=spellings)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def Int(lo: int, hi: int | None = None, required: bool = True) -> Check:
-    rng = f"an integer >= {lo}" if hi is None else f"an integer from {lo} to {hi}"
-    return Check(rng, lambda v: _is_int(v) and v >= lo and (hi is None or v <= hi), lo, "abc", required)
-
-
-def Num(lo: float, hi: float | None = None, open_lo: bool = False, example: float = 1.0,
-        required: bool = True) -> Check:
-    words = f"a number {'>' if open_lo else '>='} {lo:g}" + (f" and <= {hi:g}" if hi is not None else "")
-    return Check(words, lambda v: _is_num(v) and (v > lo if open_lo else v >= lo) and (hi is None or v <= hi),
-                 example, "abc", required)
-
-
-def Choice(*values, required: bool = True) -> Check:
-    return Check("one of " + ", ".join(dict.fromkeys(map(str, values))), lambda v: v in values and not isinstance(v, bool),
-                 values[0], "foo", required)
-
-
-def Bool(required: bool = True) -> Check:
-    return Check("true or false", lambda v: isinstance(v, bool), True, "maybe", required)
-
-
-def Str(pattern: str = r".+", words: str = "a non-empty string", required: bool = True) -> Check:
-    return Check(words, lambda v: isinstance(v, str) and re.fullmatch(pattern, v) is not None, "x", "", required)
-
-
-def Optional(c: Check) -> Check:
-    return Check(f"null or {c.allowed}", lambda v: v is None or c.ok(v), c.example, c.bad, required=False)
-
-
-def Target(package: str) -> Check:
-    """A dotted path to a class; built-ins live in ``package``, user classes anywhere importable."""
-    return Check(f"an importable class path such as {package}.<Class>", _importable, f"{package}.X", "no.such.Class")
-
-
-def _importable(v) -> bool:
-    if not isinstance(v, str) or "." not in v:
-        return False
-    module, _, name = v.rpartition(".")
-    try:
-        return callable(getattr(importlib.import_module(module), name, None))
-    except Exception:  # any import failure means the path is wrong
-        return False
-
-
-def Betas() -> Check:
-    def ok(v):
-        return v is None or (isinstance(v, list) and len(v) == 2 and all(_is_num(b) and 0 <= b < 1 for b in v))
-    return Check("null or a list of two numbers in [0, 1), e.g. [0.5,0.999]", ok, [0.5, 0.999], [0.5, 1.5])
-
-
-def Tags() -> Check:
-    return Check("a list of strings of 1 to 64 characters (W&B's limit), e.g. [a,b]",
-                 lambda v: isinstance(v, list) and all(isinstance(t, str) and 1 <= len(t) <= 64 for t in v),
-                 [], "notalist", required=False)
-
-
-def Members() -> Check:
-    def ok(v):
-        return v is None or (isinstance(v, list) and len(v) >= 1 and all(isinstance(m, str) and "=" in m for m in v))
-    return Check("null or a list of each fused member's overrides, e.g. ['seed=0','seed=1'] (set by the grid "
-                 "sweeper)", ok, None, ["seed"], required=False)
-
-
-def Epochs() -> Check:
-    def ok(v):
-        return isinstance(v, list) and all(_is_num(e) and e > 0 for e in v) and v == sorted(set(v))
-    return Check("a list of increasing epochs > 0 (fractions allowed), e.g. [10,20]", ok, [10, 20], [20, 10],
-                 required=False)
-
-
-def Extractors(*choices: str) -> Check:
-    """metrics.extractors.<metric>: the feature networks it is computed on, each recorded under its own keys."""
-    def ok(v):
-        return isinstance(v, list) and len(v) >= 1 and len(set(v)) == len(v) and all(e in choices for e in v)
-    return Check(f"a list of distinct extractors out of {', '.join(choices)}, e.g. [inception,dinov2]", ok,
-                 [choices[0]], ["inception", "inception"], required=False)
-
-
-def MetricNames() -> Check:
-    """metrics.names against the metrics known without torch (ganexp/metrickeys.py: the built-ins, and any metric
-    a module registered in this process), so a misspelt name stops a grid before its first job."""
-    def ok(v):
-        known = {name for name, _ in OUTPUTS.values()}
-        return isinstance(v, list) and len(v) >= 1 and len(set(v)) == len(v) and all(n in known for n in v)
-    return Check(f"a list of distinct registered metric names (built in: {', '.join(sorted(BUILTIN))}), e.g. "
-                 "[fid,is,div,kid,prc]", ok, ["fid"], "fid", required=False)
-
-
-NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # safe as a folder name and a W&B group
-# trainer.compile (ganexp/systems/captured.py); here so that checking a config does not import torch
-CAPTURE_MODES = ("none", "aot_eager", "inductor", "graphs")
-PRECISIONS = ("32-true", "32", 32, "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "64", 64,
-              "16", 16, "bf16")
-RESOLUTIONS = (28, 32, 64, 128)
-# metrics.* choices (ganexp/metrics reads them from here)
-TO_UINT8_MODES = ("round", "trunc")
-METRIC_MODES = ("exact", "fast")
-# metrics.extractors: the feature networks a metric may read (ganexp/metrics/dinov2.py: dinov2 is ViT-L/14,
-# dinov2s ViT-S/14, dinov2b ViT-B/14); auto (precision/recall only): vgg16 where its weights are present, else inception
-EXTRACTORS = ("inception", "vgg16", "dinov2", "dinov2s", "dinov2b")
-PRC_EXTRACTORS = ("auto", *EXTRACTORS)
-# The results plug-ins, one package per study under ganexp/results (listed, not imported: checking a config
-# imports no report code); study: null is the grid's own report.
-STUDIES = tuple(sorted(p.parent.name for p in (Path(__file__).parent / "results").glob("*/__init__.py")))
 
 SCHEMA: dict[str, Check] = {
     # top level
@@ -185,20 +52,6 @@ SCHEMA: dict[str, Check] = {
     "data.placement": Choice("auto", "resident", "streamed"),
     "data.resident_fraction": Num(0, 1, open_lo=True, example=0.25),
     "data.prefetch": Int(1, 64),
-    # system
-    "system._target_": added_later(Target("ganexp.systems"), "ganexp.systems.gan.GANPair"),  # before the group
-    "system.name": added_later(Str(NAME, "a name of letters, digits, '_', '.' or '-'"), "gan"),
-    "system.num_generators": Int(1, required=False),
-    "system.stages": Int(1, 5, required=False),
-    "system.stage_epochs": Epochs(),
-    "system.mix_alpha": Num(0, 1, example=0.1, required=False),
-    "system.fade_epochs": added_later(Num(0, example=1.0, required=False), 0.0),  # PS-GAN switched stages at once
-    # PS-GAN's D stepped on every step before Algorithm 2 gated it; `gated` was called `paper`
-    "system.d_update": added_later(Choice("gated", "always", "paper", required=False), "always", gated="paper"),
-    "system.judge": added_later(Choice("threshold", "relative", "relative_vote", required=False), "threshold"),
-    "system.freeze_patience": added_later(Int(0, required=False), 0),  # ... and trained on when D stopped learning
-    # ProGAN reset Adam at growths only before it also did at the ends of fades
-    "system.opt_reset": added_later(Choice("growth", "growth_and_fade_end", required=False), "growth"),
     # dataset
     "dataset._target_": Target("ganexp.data"),
     "dataset.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
@@ -287,39 +140,11 @@ SCHEMA: dict[str, Check] = {
     "logger.entity": Optional(Str()),
     "logger.mode": Optional(Choice("offline", "online", "disabled")),
     "logger.tags": Tags(),
-    # metrics
-    "metrics.enabled": Bool(),
-    "metrics.every_n_steps": Int(0),
-    "metrics.num_samples": Int(2, required=False),
-    "metrics.num_real": Optional(Int(2)),
-    "metrics.real_split": Choice("train", "test", required=False),
-    "metrics.real_seed": Int(0, required=False),
-    "metrics.batch_size": Int(1, required=False),
-    "metrics.inception_weights": Optional(Str()),
-    "metrics.cache_dir": Optional(Str()),
-    "metrics.allow_download": Bool(),
-    "metrics.to_uint8": Choice(*TO_UINT8_MODES, required=False),
-    "metrics.is_splits": Int(1, required=False),
-    "metrics.tf32": Bool(),
-    "metrics.mode": Choice(*METRIC_MODES, required=False),
-    "metrics.every_n_epochs": added_later(Optional(Num(0, open_lo=True, example=1)), None),
-    "metrics.collapse_threshold": added_later(Num(0, open_lo=True, example=0.3, required=False), 0.3),
-    "metrics.names": MetricNames(),
-    "metrics.kid_subsets": Int(1, required=False),
-    "metrics.kid_subset_size": Int(2, required=False),
-    "metrics.prc_neighborhood": Int(1, required=False),
-    # fid and kid read Inception before metrics.extractors; prc read metrics.prc_extractor (identity.upgrade_metrics)
-    "metrics.extractors.fid": added_later(Extractors(*EXTRACTORS), ["inception"]),
-    "metrics.extractors.kid": added_later(Extractors(*EXTRACTORS), ["inception"]),
-    "metrics.extractors.prc": added_later(Extractors(*PRC_EXTRACTORS), ["auto"]),
-    "metrics.extractors.*": Extractors(*EXTRACTORS),  # a registered metric of the user's (Metric.any_features)
-    "metrics.vgg16_weights": Optional(Str()),
-    "metrics.dinov2_weights": Optional(Str()),
+    **group_checks(),  # system.*, metrics.*: ganexp/settings.py declares them
 }
 for _k in [k for k in SCHEMA if k.startswith("model.autoencoder.")]:  # a model family may have no autoencoder
     SCHEMA[_k] = replace(SCHEMA[_k], required=False)
-for _k in ("dataset.download", "metrics.allow_download", "metrics.tf32"):
-    SCHEMA[_k] = Check(SCHEMA[_k].allowed, SCHEMA[_k].ok, True, "maybe", required=False)
+SCHEMA["dataset.download"] = replace(SCHEMA["dataset.download"], required=False)
 
 
 def leaves(d: dict, prefix: str = ""):

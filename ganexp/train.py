@@ -17,6 +17,9 @@ from . import launch  # noqa: F401  (registers the joblib GPU-slot resolver; qui
 from .config import ConfigError, check_choices, check_output_dir, output_ancestor
 from .errors import USER_ERRORS
 from .preflight import EXIT, check_command, job_spec, overrides_dirname
+from .settings import register
+
+register()  # the groups declared as dataclasses, before @hydra.main composes
 
 EXIT_FOLDER_FAULT = 3  # a run stopped because a folder refused a write (full disk, quota, read-only): resumable
 

@@ -6,7 +6,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from ganexp.config import CONF_DIR, ConfigError, _critic_norm
+from ganexp.config import CONF_DIR, group_options, ConfigError, _critic_norm
 from ganexp.losses import AdversarialLoss
 from ganexp.nets import AutoencoderDiscriminator, DCGANDiscriminator, DCGANGenerator
 from ganexp.nets.norms import IgnoreZ
@@ -15,7 +15,7 @@ GROUPS = ["dataset", "loss", "model", "norm", "optim", "trainer", "logger", "met
 
 
 def options(group):
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if not p.stem.startswith("_"))
+    return group_options(group)  # yaml files and the options ganexp/settings.py declares
 
 
 def test_groups_exist():

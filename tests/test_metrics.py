@@ -529,20 +529,17 @@ def test_folder_cache_sees_an_image_rewritten_in_place(tmp_path):
     assert torch.equal(again[[0, 2]], first[[0, 2]]) and len(list(cache_dir.glob("*.npy"))) == 2
 
 
-def test_config_file_and_defaults_agree(monkeypatch):
-    """The library's defaults are conf/metrics/fid.yaml read as plain YAML: Hydra's reading (OmegaConf) of the same
-    file gives the same values and types, and the cache folder resolves alike."""
-    from omegaconf import OmegaConf
-
+def test_composed_node_and_library_defaults_agree(monkeypatch):
+    """The library's defaults and Hydra's composed `metrics` node come from one declaration (ganexp/settings.py):
+    the node read by the library gives the same values and types, and the cache folder resolves alike."""
+    from ganexp.config import compose
     from ganexp.metrics import config
 
     monkeypatch.setenv("GANEXP_CACHE", "/somewhere/cache")
-    yaml = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf/metrics/fid.yaml")
-    hydra_reads = {k: v for k, v in OmegaConf.to_container(yaml, resolve=True).items() if k != "cache_dir"}
-    assert hydra_reads == {k: v for k, v in config.DEFAULTS.items() if k != "cache_dir"}
-    assert [type(hydra_reads[k]) for k in hydra_reads] == [type(config.DEFAULTS[k]) for k in hydra_reads]
-    resolved = config.resolve(yaml)
+    node = compose([]).metrics
+    resolved = config.resolve(node)
     assert resolved == config.resolve({}) and resolved["cache_dir"] == Path("/somewhere/cache")
+    assert [type(v) for v in resolved.values()] == [type(v) for v in config.resolve({}).values()]
     assert resolved["num_real"] == resolved["num_samples"] == 10000
 
 

@@ -5,7 +5,7 @@ import copy
 import pytest
 from omegaconf import OmegaConf, open_dict
 
-from ganexp.config import CONF_DIR, ConfigError
+from ganexp.config import CONF_DIR, group_options, ConfigError
 from ganexp.preflight import check_command, check_job
 from ganexp.metrickeys import BUILTIN
 from ganexp.schema import SCHEMA, leaves
@@ -20,7 +20,7 @@ VARIANTS = [[], ["loss=wgan"], ["loss=wgan_gp"], ["loss=dragan"], ["loss=began"]
 
 
 def options(group):
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if not p.stem.startswith("_"))
+    return group_options(group)  # yaml files and the options ganexp/settings.py declares
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])

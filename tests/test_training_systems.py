@@ -414,7 +414,7 @@ def test_sngan_and_wgan_gp_runs_from_before_karras_pieces_keep_their_hash():
 
 class GEveryOther(__import__("ganexp.systems.gan", fromlist=["GANPair"]).GANPair):
     """A system written for this test alone, to show what a new one takes: this class and its keys
-    (here on the command line; in the project, conf/system/<name>.yaml). D every step, G every
+    (here on the command line; in the project, ganexp/settings.py). D every step, G every
     ``every``-th step."""
 
     def __init__(self, ctx, every: int = 2, **_):

@@ -1,4 +1,4 @@
-"""Defaults of the `metrics` config group and helpers to read a metrics config node."""
+"""The `metrics` config group's defaults (declared in ganexp/settings.py) and helpers to read a metrics config node."""
 
 from __future__ import annotations
 
@@ -11,21 +11,12 @@ from ganexp.config import ConfigError
 from ganexp.identity import upgrade_metrics
 from ganexp.metrickeys import KEY_RE, metric_key  # noqa: F401 (the key grammar lives there, torch-free)
 from ganexp.schema import METRIC_MODES as MODES, EXTRACTORS, TO_UINT8_MODES, check_value  # noqa: F401
+from ganexp.settings import GROUPS, defaults
 
-METRICS_YAML = Path(__file__).resolve().parents[2] / "conf" / "metrics" / "fid.yaml"
-
-
-def _file_defaults() -> dict[str, Any]:
-    """The `metrics` group's defaults, read from its one source, conf/metrics/fid.yaml (plain YAML, no Hydra), so a
-    partial dict (tests, the library, the CLI) behaves like the Hydra config; cache_dir's interpolation (the
-    GANEXP_CACHE variable, else ~/.cache/ganexp) is `None` here, resolved by `resolve` the same way."""
-    import yaml
-
-    node = yaml.safe_load(METRICS_YAML.read_text(encoding="utf-8"))
-    return {**node, "cache_dir": None}
-
-
-DEFAULTS: dict[str, Any] = _file_defaults()
+# The `metrics` group's defaults from its one source (ganexp/settings.py, no Hydra), so a partial dict (tests, the
+# library, the CLI) behaves like the Hydra config; cache_dir's interpolation (GANEXP_CACHE, else ~/.cache/ganexp)
+# is None here, resolved by `resolve` the same way.
+DEFAULTS: dict[str, Any] = {**defaults(GROUPS["metrics", "fid"]), "cache_dir": None}
 
 FAST_CUDA_BATCH = 500  # fast mode's smallest Inception batch on a GPU (the default 100 leaves an H100 idle)
 

@@ -1,4 +1,4 @@
-"""Training systems: a GAN variant is one module here plus one ``conf/system/<name>.yaml``.
+"""Training systems: a GAN variant is one module here plus its settings' dataclass in ganexp/settings.py.
 
 ``gan`` (one G/D pair, Study A), ``psgan`` (Byeon, Park & Yang 2025: K generators sharing one D,
 Algorithm 2, and stepwise stages mixed by Algorithm 1) and ``progan`` (Karras et al. 2018:
@@ -10,6 +10,7 @@ from __future__ import annotations
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from ..settings import completed
 from .average import settings_from
 from .base import Diverged, Frozen, GANSystem, SystemContext, chunks, eval_codes, make_optimizer, sample_latent
 
@@ -24,7 +25,7 @@ def build_system(cfg, batcher=None) -> GANSystem:
 
     register_resolvers()
     cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
-    params = OmegaConf.to_container(cfg.system, resolve=True)
+    params = completed("system", OmegaConf.to_container(cfg.system, resolve=True))
     cls = get_class(params.pop("_target_"))
     params.pop("name", None)
     ctx = SystemContext(model=cfg.model, loss=instantiate(cfg.loss),

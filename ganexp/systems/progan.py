@@ -45,8 +45,7 @@ class ProGAN(GANPair):
 
     eager_reason = "its networks change depth and fade-in alpha as it grows, and every change would recompile"
 
-    def __init__(self, ctx: SystemContext, stages: int = 3, stage_epochs=(), fade_epochs: float = 1.0,
-                 opt_reset: str = "growth", **_):
+    def __init__(self, ctx: SystemContext, *, stages: int, stage_epochs, fade_epochs: float, opt_reset: str, **_):
         if "max_resolution" not in ctx.model.generator:
             raise ValueError(f"system=progan grows a progressive network; use model=progressive (not {ctx.model.name})")
         if ctx.loss.autoencoder_d:

