@@ -128,6 +128,5 @@ def member_configs(cfg: DictConfig) -> list[DictConfig]:
 def run_array(cfgs: list[DictConfig], dirs: list[Path], names: list[str]) -> list[dict]:
     """Train the runs (configs that differ only in seed and learning rates) that are not finished or busy as
     fused arrays; returns each run's result (status busy / skip / kept as ``train.run`` reports them)."""
-    for cfg in cfgs:
-        job_spec(cfg)
-    return train_runs([RunFolder(*run) for run in zip(cfgs, dirs, names, strict=True)], FusedBuild())
+    specs = [job_spec(cfg) for cfg in cfgs]
+    return train_runs([RunFolder(*run) for run in zip(specs, dirs, names, strict=True)], FusedBuild())

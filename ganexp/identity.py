@@ -11,8 +11,13 @@ whole where its keys are now dropped one by one) is still recognised.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import math
+from dataclasses import dataclass, replace
+
+from omegaconf import DictConfig, OmegaConf
 
 from .schema import SCHEMA, NEW
 
@@ -116,3 +121,48 @@ def without_derived(trainer: dict) -> dict:
     epochs = trainer.get("max_epochs") is not None
     return {k: v for k, v in trainer.items()
             if k != "steps_per_epoch" and not (k == "max_steps" and epochs) and not (k == "max_epochs" and not epochs)}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A job's configuration, checked once (``preflight.job_spec``) and frozen: the resolved config as a
+    read-only OmegaConf node (no interpolations left; setting a key raises) and its hash. A run reads only
+    this; what follows from the data, trainer.steps_per_epoch and max_steps from max_epochs, comes from one
+    function, ``with_data``, and leaves the hash as it was (``without_derived``)."""
+
+    config: DictConfig
+    hash: str
+
+    @classmethod
+    def of(cls, resolved: dict) -> "RunSpec":
+        """The spec of a resolved, checked config (a plain dict without the ``hydra`` node)."""
+        return cls(_frozen(resolved), config_hash(resolved))
+
+    def plain(self) -> dict:
+        """A plain, mutable copy of the config (for config.yaml, result.json, W&B)."""
+        return OmegaConf.to_container(self.config)
+
+    def with_data(self, n_images: int) -> "RunSpec":
+        """The spec once the training set's size is known: trainer.steps_per_epoch (an epoch = every real
+        image once through D: N // batch real batches, loss.n_critic per generator step; a fraction when they
+        do not divide, e.g. 0.8 for 4 batches and 5 critic steps) and, when trainer.max_epochs is set,
+        max_steps = ceil(max_epochs x steps_per_epoch), at least 1."""
+        cfg = self.plain()
+        trainer = cfg["trainer"]
+        steps = steps_per_epoch(n_images, cfg["batch_size"], cfg["loss"]["n_critic"])
+        trainer["steps_per_epoch"] = steps
+        if trainer.get("max_epochs") is not None:
+            trainer["max_steps"] = max(1, math.ceil(trainer["max_epochs"] * steps))
+        return replace(self, config=_frozen(cfg))
+
+
+def steps_per_epoch(n_images: int, batch_size: int, n_critic: int) -> int | float:
+    """Generator steps per epoch: (n_images // batch_size) real batches / n_critic; an int when whole."""
+    batches = n_images // batch_size
+    return batches // n_critic if batches % n_critic == 0 else round(batches / n_critic, 6)
+
+
+def _frozen(cfg: dict) -> DictConfig:
+    node = OmegaConf.create(copy.deepcopy(cfg))
+    OmegaConf.set_readonly(node, True)
+    return node

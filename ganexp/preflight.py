@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from .config import ConfigError, compose, group_options, register_resolvers
+from .identity import RunSpec
 from .schema import check_config, spec_for, unknown_key
 
 EXIT = {"code": 0}  # set by the sweeper or a single run; ganexp.train.cli exits with it
@@ -70,17 +71,17 @@ def spec_digest(plain: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def job_spec(cfg: DictConfig) -> dict:
-    """A job's resolved config, checked once: taken as given when the command or the grid's sweeper checked
-    this very config (this process's CHECKED, or ``launch.checked`` from a sweeper in another process:
+def job_spec(cfg: DictConfig) -> RunSpec:
+    """A job's frozen run spec, its config checked once: taken as given when the command or the grid's sweeper
+    checked this very config (this process's CHECKED, or ``launch.checked`` from a sweeper in another process:
     joblib, Slurm); checked here otherwise (a config built in code, or conf/ edited since the check)."""
     register_resolvers()
     plain = resolved(cfg)
     digest = spec_digest(plain)
     handed = plain.get("launch", {}).get("checked")
     if digest in CHECKED or (isinstance(handed, list) and digest in handed):
-        return plain
-    return check_job(cfg)
+        return RunSpec.of(plain)
+    return RunSpec.of(check_job(cfg))
 
 
 def check_fusable(cfg: dict) -> None:

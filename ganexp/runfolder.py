@@ -4,9 +4,7 @@ the progress line) and ``RunState`` (what changes while it trains: step, times, 
 ganexp/training.py hands it what to write; ganexp/run.py is the lifecycle around it."""
 from __future__ import annotations
 
-import copy
 import logging
-import math
 import os
 import platform
 import socket
@@ -15,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 from . import checkpoint as ckpt
 from . import records
-from .config import to_container
 from .errors import CheckpointError
-from .identity import config_hash, same_run
+from .identity import RunSpec, same_run, steps_per_epoch  # noqa: F401 (steps_per_epoch: read from here too)
 from .runlog import RunLogger, atomic_write_json, remove_stale_temps, save_grid, writing
 
 log = logging.getLogger("ganexp.run")  # the progress line's logger (Hydra's train.log, Slurm's logs)
@@ -79,30 +76,23 @@ class RunFolder:
     and the run's ``RunState``. It holds no model: ``Training`` hands it what to write (log means, images,
     scores, the system's checkpoint state) and advances its state after each step."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, name: str):
-        self.cfg, self.dir, self.name = cfg, run_dir, name
-        self.cfg_dict = to_container(cfg)
-        self.hash = config_hash(self.cfg_dict)
+    def __init__(self, spec: RunSpec, run_dir: Path, name: str):
+        self.dir, self.name = run_dir, name
+        self._take(spec)
         self.div_key: str | None = None  # the evaluator's diversity key; None: the run has no evaluations
         self.logger: RunLogger | None = None  # open from start() to close_logger()
         self.state = RunState()
 
+    def _take(self, spec: RunSpec) -> None:
+        """``cfg``: the read-only config every part of the run reads; ``cfg_dict``: its plain copy for the
+        files; ``hash``: the run's identity (the same for the spec with its data-derived fields)."""
+        self.spec, self.cfg, self.cfg_dict, self.hash = spec, spec.config, spec.plain(), spec.hash
+
     # --- before training ------------------------------------------------------------------------
     def apply_epochs(self, n_images: int) -> None:
-        """trainer.steps_per_epoch from the data (an epoch = every real image once through D: N // batch
-        real batches, loss.n_critic per generator step; a fraction when they do not divide, e.g. 0.8 for
-        4 batches and 5 critic steps); trainer.max_epochs, when set, gives max_steps. Both land in the
-        resolved config (config.yaml, result.json); the config hash leaves them out (identity.without_derived).
-        The config the run was given (and hashed) is left as it was: the run reads a derived, read-only copy."""
-        cfg = copy.deepcopy(self.cfg)
-        t = cfg.trainer
-        steps = steps_per_epoch(n_images, cfg.batch_size, cfg.loss.n_critic)
-        with open_dict(t):
-            t.steps_per_epoch = steps
-            if t.get("max_epochs") is not None:
-                t.max_steps = max(1, math.ceil(t.max_epochs * steps))
-        OmegaConf.set_readonly(cfg, True)
-        self.cfg, self.cfg_dict = cfg, to_container(cfg)
+        """The run's epochs from its training set's size (``RunSpec.with_data``); they land in config.yaml and
+        result.json, not in the hash."""
+        self._take(self.spec.with_data(n_images))
 
     def write_config(self) -> None:
         with writing(self.dir / "config.yaml"):
@@ -255,12 +245,6 @@ class RunFolder:
         atomic_write_json(self.dir / "result.json", res)
         return res
 
-
-
-def steps_per_epoch(n_images: int, batch_size: int, n_critic: int) -> int | float:
-    """Generator steps per epoch: (n_images // batch_size) real batches / n_critic; an int when whole."""
-    batches = n_images // batch_size
-    return batches // n_critic if batches % n_critic == 0 else round(batches / n_critic, 6)
 
 
 def device_name(device) -> str:

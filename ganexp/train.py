@@ -31,8 +31,7 @@ def run(cfg: DictConfig, run_dir: Path, name: str) -> dict:
     from .run import RunBuild, train_runs  # Lightning: not before the checks
     from .runfolder import RunFolder
 
-    job_spec(cfg)
-    return train_runs([RunFolder(cfg, run_dir, name)], RunBuild())[0]
+    return train_runs([RunFolder(job_spec(cfg), run_dir, name)], RunBuild())[0]
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")

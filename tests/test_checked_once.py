@@ -102,11 +102,11 @@ def test_a_config_nobody_checked_is_checked_by_its_job(compose, monkeypatch, wal
     from ganexp.config import ConfigError
 
     cfg = compose([*SHORT, "launch.checked=['0000000000000000']"])
-    plain = preflight.job_spec(cfg)
+    plain = preflight.job_spec(cfg).plain()
     assert schema.WALKS["count"] == 1 and plain["z_dim"] == 2
-    assert preflight.job_spec(cfg) == plain and schema.WALKS["count"] == 1  # checked in this process now
+    assert preflight.job_spec(cfg).plain() == plain and schema.WALKS["count"] == 1  # checked in this process now
     digest = preflight.spec_digest(plain)
-    assert preflight.job_spec(compose([*SHORT, f"launch.checked=['{digest}']"])) == {
+    assert preflight.job_spec(compose([*SHORT, f"launch.checked=['{digest}']"])).plain() == {
         **plain, "launch": {**plain["launch"], "checked": [digest]}} and schema.WALKS["count"] == 1
     with pytest.raises(ConfigError, match=r"^norm.g=foo is not allowed: norm.g must be one of "):
         preflight.job_spec(compose([*SHORT, "norm.g=foo"]))

@@ -50,3 +50,24 @@ def test_a_run_finished_by_the_release_before_is_the_same_run(compose):
     other = to_container(compose(["metrics.extractors.fid=[inception]", "metrics.extractors.kid=[dinov2]"]))
     assert not same_run(record, config_hash(other))
     assert not same_run({"config_hash": "d02e11e09c4e7f30"}, config_hash(cfg))  # no config: the hash alone
+
+
+def test_a_run_spec_is_frozen_and_derives_its_epochs_in_one_place(compose):
+    """preflight.job_spec hands a job a RunSpec: read-only (a part of the run that set a key would fail), its
+    hash that of the config; with_data adds steps_per_epoch and max_steps = ceil(max_epochs x steps) and keeps
+    the hash (the derived keys are not part of what a run is)."""
+    from omegaconf.errors import ReadonlyConfigError
+
+    from ganexp.identity import RunSpec
+
+    plain = to_container(compose(["trainer.max_epochs=2.5", "batch_size=8", "loss=wgan_gp"]))  # n_critic 5
+    spec = RunSpec.of(plain)
+    assert spec.hash == config_hash(plain) and spec.plain() == plain
+    with pytest.raises(ReadonlyConfigError):
+        spec.config.trainer.max_steps = 3
+    with pytest.raises(ReadonlyConfigError):
+        spec.config.loss.gp_weight = 1.0
+    fed = spec.with_data(200)  # 25 real batches / 5 critic steps = 5 generator steps per epoch
+    assert (fed.config.trainer.steps_per_epoch, fed.config.trainer.max_steps) == (5, 13)  # ceil(2.5 x 5)
+    assert fed.hash == spec.hash and "steps_per_epoch" not in spec.config.trainer
+    assert spec.with_data(32 * 8).config.trainer.steps_per_epoch == 6.4  # 32 batches / 5: a fraction
