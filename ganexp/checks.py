@@ -134,6 +134,8 @@ def MetricNames() -> Check:
                  "[fid,is,div,kid,prc]", ok, ["fid"], "fid", required=False)
 
 
+# loss.d_batchnorm_as: what a requested batch norm in D becomes under a loss (config._critic_norm)
+D_BATCHNORM_AS = ("batch", "layer", "none")
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # safe as a folder name and a W&B group
 # trainer.compile (ganexp/systems/captured.py); here so that checking a config does not import torch
 CAPTURE_MODES = ("none", "aot_eager", "inductor", "graphs")

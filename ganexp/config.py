@@ -7,12 +7,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from .checks import D_BATCHNORM_AS
 from .errors import CheckpointError, ConfigError, DatasetError, disk_fault  # noqa: F401 (ConfigError: its home)
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
-
-D_BATCHNORM_AS = ("batch", "layer", "none")
 
 
 def _critic_norm(norm_d: str, d_batchnorm_as: str) -> str:

@@ -21,7 +21,7 @@ from .checks import (  # noqa: F401 (the rules' home is checks.py; these names a
     CAPTURE_MODES, EXTRACTORS, METRIC_MODES, NAME, NEW, PRC_EXTRACTORS, PRECISIONS, RESOLUTIONS, STUDIES,
     TO_UINT8_MODES, Betas, Bool, Check, Choice, Epochs, Int, Members, Num, Optional, Str, Tags, Target, _importable,
     _is_int, _is_num, added_later)
-from .config import D_BATCHNORM_AS, ConfigError
+from .config import ConfigError
 from .settings import group_checks
 
 
@@ -66,22 +66,6 @@ SCHEMA: dict[str, Check] = {
     "dataset.folder": Optional(Str()),
     "dataset.crop": Optional(Int(8)),
     "dataset.cache_dir": Optional(Str()),
-    # loss
-    "loss._target_": Target("ganexp.losses"),
-    "loss.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
-    "loss.n_critic": Int(1),
-    "loss.d_batchnorm_as": Choice(*D_BATCHNORM_AS),
-    "loss.clip": Num(0, open_lo=True, example=0.01, required=False),
-    "loss.gp_weight": Num(0, example=10.0, required=False),
-    "loss.drift": added_later(Num(0, example=0.001, required=False), 0.0),
-    "loss.noise_scale": Num(0, open_lo=True, example=0.5, required=False),
-    "loss.gamma": Num(0, 1, open_lo=True, example=0.5, required=False),
-    "loss.reg_gamma": Num(0, example=0.05, required=False),
-    "loss.reg_gamma_end": Optional(Num(0, example=0.005)),
-    "loss.reg_gamma_decay_kimg": Num(0, example=0.0, required=False),
-    "loss.reg_every": Int(1, required=False),
-    "loss.lambda_k": Num(0, example=0.001, required=False),
-    "loss.k0": Num(0, 1, example=0.0, required=False),
     # optimizer
     "optim.name": Choice("adam", "rmsprop"),
     "optim.lr_g": Num(0, open_lo=True, example=2e-4),
@@ -140,7 +124,7 @@ SCHEMA: dict[str, Check] = {
     "logger.entity": Optional(Str()),
     "logger.mode": Optional(Choice("offline", "online", "disabled")),
     "logger.tags": Tags(),
-    **group_checks(),  # system.*, metrics.*: ganexp/settings.py declares them
+    **group_checks(),  # system.*, loss.*, metrics.*: ganexp/settings.py declares them
 }
 for _k in [k for k in SCHEMA if k.startswith("model.autoencoder.")]:  # a model family may have no autoencoder
     SCHEMA[_k] = replace(SCHEMA[_k], required=False)

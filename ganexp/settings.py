@@ -18,8 +18,8 @@ import dataclasses
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from .checks import (EXTRACTORS, METRIC_MODES, NAME, NEW, PRC_EXTRACTORS, TO_UINT8_MODES, Bool, Check, Choice,
-                     Epochs, Extractors, Int, MetricNames, Num, Optional, Str, Target)
+from .checks import (D_BATCHNORM_AS, EXTRACTORS, METRIC_MODES, NAME, NEW, PRC_EXTRACTORS, TO_UINT8_MODES, Bool,
+                     Check, Choice, Epochs, Extractors, Int, MetricNames, Num, Optional, Str, Target)
 
 
 def setting(default: Any, check: Check, doc: str, *, before: Any = NEW, required: bool = False,
@@ -175,10 +175,162 @@ class ProGANSettings:
                              "only", before="growth")
 
 
+def _loss_target(path: str) -> Any:
+    return setting(path, Target("ganexp.losses"), "the AdversarialLoss class (ganexp/losses)", required=True)
+
+
+def _loss_name(name: str) -> Any:
+    return setting(name, Str(NAME, "a name of letters, digits, '_', '.' or '-'"), "the loss's name in folders and "
+                   "reports", required=True)
+
+
+def _n_critic(n: int) -> Any:
+    return setting(n, Int(1), "critic (D) steps per generator step", required=True)
+
+
+def _bn_as(value: str) -> Any:
+    return setting(value, Choice(*D_BATCHNORM_AS), "what norm.d=batch becomes in D under this loss: layer for a "
+                   "per-sample penalty (no batch statistics), none for BEGAN's autoencoder", required=True)
+
+
+def _gp_weight() -> Any:
+    return setting(10.0, Num(0, example=10.0), "lambda of the gradient penalty")
+
+
+def _adam(lr: float, betas: list) -> dict:
+    return {"name": "adam", "lr_g": lr, "lr_d": lr, "betas": betas}
+
+
+@dataclass
+class GANNSLoss:
+    """``loss=gan_ns``: the non-saturating GAN loss (Goodfellow et al. 2014)."""
+
+    _target_: Any = _loss_target("ganexp.losses.gan_ns.GANNS")
+    name: Any = _loss_name("gan_ns")
+    n_critic: Any = _n_critic(1)
+    d_batchnorm_as: Any = _bn_as("batch")
+
+
+@dataclass
+class GANMMLoss:
+    """``loss=gan_mm``: the minimax GAN loss (Goodfellow et al. 2014)."""
+
+    _target_: Any = _loss_target("ganexp.losses.gan_mm.GANMM")
+    name: Any = _loss_name("gan_mm")
+    n_critic: Any = _n_critic(1)
+    d_batchnorm_as: Any = _bn_as("batch")
+
+
+@dataclass
+class HingeLoss:
+    """``loss=hinge``: the hinge loss (Lim & Ye 2017; SNGAN, Miyato et al. 2018)."""
+
+    _target_: Any = _loss_target("ganexp.losses.hinge.Hinge")
+    name: Any = _loss_name("hinge")
+    n_critic: Any = _n_critic(1)
+    d_batchnorm_as: Any = _bn_as("batch")
+
+
+@dataclass
+class LSGANLoss:
+    """``loss=lsgan``: least squares (Mao et al. 2017), the 0-1 coding."""
+
+    _target_: Any = _loss_target("ganexp.losses.lsgan.LSGAN")
+    name: Any = _loss_name("lsgan")
+    n_critic: Any = _n_critic(1)
+    d_batchnorm_as: Any = _bn_as("batch")
+
+
+@dataclass
+class WGANLoss:
+    """``loss=wgan``: WGAN with weight clipping (Arjovsky et al. 2017): n_critic 5, RMSProp 5e-5."""
+
+    _target_: Any = _loss_target("ganexp.losses.wgan.WGAN")
+    name: Any = _loss_name("wgan")
+    n_critic: Any = _n_critic(5)
+    clip: Any = setting(0.01, Num(0, open_lo=True, example=0.01), "critic weights clipped to [-clip, clip] after "
+                        "every critic step")
+    d_batchnorm_as: Any = _bn_as("batch")
+
+
+@dataclass
+class WGANGPLoss:
+    """``loss=wgan_gp``: WGAN-GP (Gulrajani et al. 2017): lambda 10, n_critic 5, Adam 1e-4 (0.5, 0.9). The penalty is
+    per sample, so the critic gets no batch norm: norm.d=batch becomes layer norm."""
+
+    _target_: Any = _loss_target("ganexp.losses.wgan_gp.WGANGP")
+    name: Any = _loss_name("wgan_gp")
+    n_critic: Any = _n_critic(5)
+    gp_weight: Any = _gp_weight()
+    drift: Any = setting(0.0, Num(0, example=0.001), "ProGAN's eps_drift x E[D(x)^2] (Karras et al. 2018: 0.001); "
+                         "0 = plain WGAN-GP", before=0.0)
+    d_batchnorm_as: Any = _bn_as("layer")
+
+
+@dataclass
+class DRAGANLoss:
+    """``loss=dragan``: DRAGAN (Kodali et al. 2017): GAN-NS plus a gradient penalty around perturbed reals."""
+
+    _target_: Any = _loss_target("ganexp.losses.dragan.DRAGAN")
+    name: Any = _loss_name("dragan")
+    n_critic: Any = _n_critic(1)
+    gp_weight: Any = _gp_weight()
+    noise_scale: Any = setting(0.5, Num(0, open_lo=True, example=0.5), "c of the penalty's points x + alpha c "
+                               "std(x) u, u ~ U[0, 1]")
+    d_batchnorm_as: Any = _bn_as("batch")
+
+
+@dataclass
+class BEGANLoss:
+    """``loss=began``: BEGAN (Berthelot et al. 2017): an autoencoder D with proportional control k_t; the
+    autoencoder has no normalization."""
+
+    _target_: Any = _loss_target("ganexp.losses.began.BEGAN")
+    name: Any = _loss_name("began")
+    n_critic: Any = _n_critic(1)
+    gamma: Any = setting(0.5, Num(0, 1, open_lo=True, example=0.5), "the diversity ratio gamma = E[L(G(z))] / "
+                         "E[L(x)] the control aims at")
+    lambda_k: Any = setting(0.001, Num(0, example=0.001), "k_t's step: k += lambda_k (gamma L(x) - L(G(z)))")
+    k0: Any = setting(0.0, Num(0, 1, example=0.0), "k_0, the fake term's weight at the start")
+    d_batchnorm_as: Any = _bn_as("none")
+
+
+@dataclass
+class R3GANLoss:
+    """``loss=r3gan``: R3GAN (Huang et al. 2024): the relativistic pairing loss + R1 and R2 zero-centred penalties,
+    gamma/2 (R1 + R2). reg_gamma 0.05 is a starting value, not a measured one: R3GAN sets gamma per dataset. Adam
+    betas (0, 0.99) as R3GAN (its learning rates are per dataset; 2e-4 here)."""
+
+    _target_: Any = _loss_target("ganexp.losses.r3gan.R3GAN")
+    name: Any = _loss_name("r3gan")
+    n_critic: Any = _n_critic(1)
+    reg_gamma: Any = setting(0.05, Num(0, example=0.05), "gamma of gamma/2 (R1 + R2)")
+    reg_gamma_end: Any = setting(None, Optional(Num(0, example=0.005)), "a half-cosine decay of gamma to this "
+                                 "value ... (null: none)")
+    reg_gamma_decay_kimg: Any = setting(0.0, Num(0, example=0.0), "... over this many thousand real images (both "
+                                        "set, or neither)")
+    reg_every: Any = setting(1, Int(1), "lazy regularisation (StyleGAN2's, not the paper's): R1 + R2 every N critic "
+                             "steps, x N")
+    d_batchnorm_as: Any = _bn_as("layer")
+
+
+LOSSES = {"gan_ns": GANNSLoss, "gan_mm": GANMMLoss, "hinge": HingeLoss, "lsgan": LSGANLoss, "wgan": WGANLoss,
+          "wgan_gp": WGANGPLoss, "dragan": DRAGANLoss, "began": BEGANLoss, "r3gan": R3GANLoss}
+
+# A loss option also sets its paper's optimizer (optim=paper keeps it; optim=adam etc. replace it):
+# (group, option) -> the keys outside its group it sets
+ALSO_SETS: dict[tuple[str, str], dict] = {("loss", name): {"optim": optim} for name, optim in {
+    "gan_ns": _adam(2e-4, [0.5, 0.999]), "gan_mm": _adam(2e-4, [0.5, 0.999]), "hinge": _adam(2e-4, [0.5, 0.999]),
+    "lsgan": _adam(2e-4, [0.5, 0.999]), "wgan": {"name": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "betas": None},
+    "wgan_gp": _adam(1e-4, [0.5, 0.9]), "dragan": _adam(1e-4, [0.5, 0.9]), "began": _adam(1e-4, [0.5, 0.999]),
+    "r3gan": _adam(2e-4, [0.0, 0.99])}.items()}
+
+
 # (group, option) -> its dataclass: the options Hydra's ConfigStore holds instead of a yaml file
 GROUPS: dict[tuple[str, str], type] = {
     ("metrics", "fid"): Metrics,
     ("system", "gan"): GANPairSettings, ("system", "psgan"): PSGANSettings, ("system", "progan"): ProGANSettings,
+    **{("loss", name): cls for name, cls in LOSSES.items()},
 }
 
 
@@ -245,4 +397,8 @@ def register() -> None:
 
     store = ConfigStore.instance()
     for (group, option), cls in GROUPS.items():
-        store.store(group=group, name=option, node=cls)
+        others = ALSO_SETS.get((group, option))
+        if others is None:
+            store.store(group=group, name=option, node=cls)
+        else:  # the option writes outside its group: a node at the root holding its group's node
+            store.store(group=group, name=option, node={group: cls, **copy.deepcopy(others)}, package="_global_")

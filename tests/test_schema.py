@@ -143,7 +143,7 @@ def test_defaults_and_their_resolved_values_pass(compose):
 
 class MarginHinge(__import__("ganexp.losses.hinge", fromlist=["Hinge"]).Hinge):
     """A loss written for this test alone, to show what a new coefficient takes: a constructor argument with a
-    default (in the project, also a line in conf/loss/<name>.yaml). D: E relu(m - D(x)) + E relu(m + D(G(z)))."""
+    default (in the project, also a field of its loss in ganexp/settings.py). D: E relu(m - D(x)) + E relu(m + D(G(z)))."""
 
     def __init__(self, margin: float = 1.0, **kw):
         super().__init__(**kw)

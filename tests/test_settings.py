@@ -90,44 +90,52 @@ from typing import Any
 from ganexp import settings
 from ganexp.checks import Num
 
-@dataclasses.dataclass
-class WithGamma(settings.Metrics):  # the one edit: a field in settings.Metrics
-    brightness_gamma: Any = settings.setting(1.0, Num(0, open_lo=True, example=2.2), "gamma of the brightness metric",
-                                             before=1.0)
-
-settings.GROUPS["metrics", "fid"] = WithGamma
+group, option, key, chosen = sys.argv[1:5]
+base = settings.GROUPS[group, option]
+# the one edit: a field in the option's dataclass (here a subclass, so the test leaves the package as it is)
+field = settings.setting(1.0, Num(0, open_lo=True, example=2.2), "a new setting", before=1.0)
+new = dataclasses.make_dataclass(base.__name__, [(key, Any, field)], bases=(base,))
+settings.GROUPS[group, option] = new
 from ganexp import configref
 from ganexp.config import ConfigError, compose, to_container
 from ganexp.identity import config_hash
 from ganexp.preflight import check_job
-from ganexp.metrics.config import resolve
 
-out = {"default": to_container(compose([])).get("metrics", {}).get("brightness_gamma"),
-       "set": check_job(compose(["metrics.brightness_gamma=2.2"]))["metrics"]["brightness_gamma"],
-       "library": resolve({})["brightness_gamma"],
-       "row": [ln for ln in configref.render().splitlines() if "brightness_gamma" in ln]}
+path = f"{group}.{key}"
+base_cfg = [chosen] if chosen else []
+cfg = to_container(compose(base_cfg))
+out = {"default": cfg[group].get(key), "set": check_job(compose([*base_cfg, f"{path}=2.2"]))[group][key],
+       "row": [ln for ln in configref.render().splitlines() if f"`{path}`" in ln]}
+if group == "metrics":
+    from ganexp.metrics.config import resolve
+    out["library"] = resolve({})[key]
 try:
-    check_job(compose(["metrics.brightness_gamma=-1"]))
+    check_job(compose([*base_cfg, f"{path}=-1"]))
 except ConfigError as err:
     out["bad"] = str(err)
-cfg = to_container(compose([]))
-without = {**cfg, "metrics": {k: v for k, v in cfg["metrics"].items() if k != "brightness_gamma"}}
+without = {**cfg, group: {k: v for k, v in cfg[group].items() if k != key}}
 out["same_hash"] = config_hash(cfg) == config_hash(without)
-out["other_hash"] = config_hash(to_container(compose(["metrics.brightness_gamma=2.2"]))) != config_hash(without)
+out["other_hash"] = config_hash(to_container(compose([*base_cfg, f"{path}=2.2"]))) != config_hash(without)
 print(json.dumps(out))
 """
 
 
-def test_a_new_metric_setting_is_one_field():
+@pytest.mark.parametrize("group,option,key,chosen", [
+    ("metrics", "fid", "brightness_gamma", ""), ("loss", "lsgan", "target_b", "loss=lsgan"),
+    ("system", "psgan", "judge_margin", "system=psgan")], ids=["metrics", "loss", "system"])
+def test_a_new_setting_is_one_field(group, option, key, chosen):
     """Declaring a field is all a setting needs: composed with its default, checked by its rule, in the
-    library's defaults and the reference, and runs made before it still hash as they did (in a fresh process,
-    where the schema is built from the declared groups)."""
-    res = subprocess.run([sys.executable, "-c", NEW_SETTING], capture_output=True, text=True, timeout=120)
+    library's defaults (metrics) and the reference, and runs made before it still hash as they did (in a fresh
+    process, where the schema is built from the declared groups)."""
+    res = subprocess.run([sys.executable, "-c", NEW_SETTING, group, option, key, chosen], capture_output=True,
+                         text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.splitlines()[-1])
-    assert (out["default"], out["set"], out["library"]) == (1.0, 2.2, 1.0)
-    assert out["row"] == ["| `metrics.brightness_gamma` | `1.0` | a number > 0 | gamma of the brightness metric |"]
-    assert out["bad"] == ("metrics.brightness_gamma=-1 is not allowed: metrics.brightness_gamma must be a number > 0")
+    path = f"{group}.{key}"
+    assert (out["default"], out["set"], out.get("library", 1.0)) == (1.0, 2.2, 1.0)
+    shown = "`1.0`" if not chosen else ""  # the reference's default column is the default config's (gan_ns, gan)
+    assert out["row"] == [f"| `{path}` | {shown} | a number > 0 | a new setting |"]
+    assert out["bad"] == f"{path}=-1 is not allowed: {path} must be a number > 0"
     assert out["same_hash"] and out["other_hash"]
 
 

@@ -2,6 +2,7 @@
 import torch
 from torch import Tensor, nn
 
+from ..settings import BEGANLoss as S  # the defaults' one source (the loss=... option)
 from .base import GLOBAL_RANDOM, AdversarialLoss, GlobalRandom
 
 
@@ -25,7 +26,8 @@ class BEGAN(AdversarialLoss):
     judge_by = None
     autoencoder_d = True
 
-    def __init__(self, n_critic: int = 1, gamma: float = 0.5, lambda_k: float = 0.001, k0: float = 0.0, **kw):
+    def __init__(self, n_critic: int = S.n_critic, gamma: float = S.gamma, lambda_k: float = S.lambda_k,
+                 k0: float = S.k0, **kw):
         super().__init__(n_critic=n_critic)
         self.gamma, self.lambda_k = float(gamma), float(lambda_k)
         self.k = torch.tensor(float(k0))  # kept as a tensor: no host sync per step; (S,) in a fused array

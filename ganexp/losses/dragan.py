@@ -7,6 +7,7 @@ The points follow the authors' reference code (github.com/kodalinaveen3/DRAGAN):
 """
 from torch import Tensor, nn
 
+from ..settings import DRAGANLoss as S  # the defaults' one source (the loss=... option)
 from . import gan_ns
 from .base import GLOBAL_RANDOM, AdversarialLoss, GlobalRandom, gradient_penalty, per_sample_uniform
 
@@ -38,7 +39,8 @@ class DRAGAN(AdversarialLoss):
     name = "dragan"
     double_backward = True
 
-    def __init__(self, n_critic: int = 1, gp_weight: float = 10.0, noise_scale: float = 0.5, **kw):
+    def __init__(self, n_critic: int = S.n_critic, gp_weight: float = S.gp_weight, noise_scale: float = S.noise_scale,
+                 **kw):
         super().__init__(n_critic=n_critic)
         self.gp_weight = float(gp_weight)
         self.noise_scale = float(noise_scale)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..settings import R3GANLoss as S  # the defaults' one source (the loss=... option)
 from .base import AdversarialLoss
 
 
@@ -47,8 +48,9 @@ class R3GAN(AdversarialLoss):
     judge_by = None  # relativistic: D scores pairs, never a batch alone as real or fake
     needs_real_for_g = True
 
-    def __init__(self, n_critic: int = 1, reg_gamma: float = 0.05, reg_gamma_end: float | None = None,
-                 reg_gamma_decay_kimg: float = 0.0, reg_every: int = 1, **kw):
+    def __init__(self, n_critic: int = S.n_critic, reg_gamma: float = S.reg_gamma,
+                 reg_gamma_end: float | None = S.reg_gamma_end, reg_gamma_decay_kimg: float = S.reg_gamma_decay_kimg,
+                 reg_every: int = S.reg_every, **kw):
         super().__init__(n_critic=n_critic)
         self.gamma, self.gamma_end = float(reg_gamma), reg_gamma_end
         self.decay_images = float(reg_gamma_decay_kimg) * 1000

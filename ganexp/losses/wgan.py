@@ -2,6 +2,7 @@
 import torch
 from torch import Tensor, nn
 
+from ..settings import WGANLoss as S  # the defaults' one source (the loss=... option)
 from .base import AdversarialLoss
 
 
@@ -21,7 +22,7 @@ class WGAN(AdversarialLoss):
     name = "wgan"
     judge_by = 'sign'
 
-    def __init__(self, n_critic: int = 5, clip: float = 0.01, **kw):
+    def __init__(self, n_critic: int = S.n_critic, clip: float = S.clip, **kw):
         super().__init__(n_critic=n_critic)
         self.clip = float(clip)
 

@@ -3,6 +3,7 @@ ProGAN's drift term eps_drift * E[D(x)^2] (Karras et al. 2018, section A.1: 0.00
 critic's output near 0."""
 from torch import Tensor, nn
 
+from ..settings import WGANGPLoss as S  # the defaults' one source (the loss=... option)
 from . import wgan
 from .base import GLOBAL_RANDOM, AdversarialLoss, GlobalRandom, gradient_penalty, per_sample_uniform
 
@@ -18,7 +19,7 @@ class WGANGP(AdversarialLoss):
     double_backward = True
     judge_by = 'sign'
 
-    def __init__(self, n_critic: int = 5, gp_weight: float = 10.0, drift: float = 0.0, **kw):
+    def __init__(self, n_critic: int = S.n_critic, gp_weight: float = S.gp_weight, drift: float = S.drift, **kw):
         super().__init__(n_critic=n_critic)
         self.gp_weight, self.drift = float(gp_weight), float(drift)
 

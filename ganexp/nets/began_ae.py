@@ -11,7 +11,7 @@ class AutoencoderDiscriminator(nn.Module):
     def __init__(self, resolution: int = 28, channels: int = 1, width: int = 64, norm: str = "none",
                  h_dim: int = 64, **_):
         super().__init__()
-        # `norm` is used as given (BEGAN's own networks have none: conf/loss/began.yaml maps a requested
+        # `norm` is used as given (BEGAN's own networks have none: the began loss option (ganexp/settings.py) maps a requested
         # batch norm to none). Spectral normalization bounds the encoder's Lipschitz constant like any
         # D's (Miyato et al. 2018); the decoder is an image generator, which has no spectral option.
         self.encoder = DCGANDiscriminator(resolution, channels, width, norm, out_features=h_dim)  # -> (B, h_dim)

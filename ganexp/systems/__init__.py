@@ -28,7 +28,8 @@ def build_system(cfg, batcher=None) -> GANSystem:
     params = completed("system", OmegaConf.to_container(cfg.system, resolve=True))
     cls = get_class(params.pop("_target_"))
     params.pop("name", None)
-    ctx = SystemContext(model=cfg.model, loss=instantiate(cfg.loss),
+    loss = instantiate(completed("loss", OmegaConf.to_container(cfg.loss, resolve=True)))
+    ctx = SystemContext(model=cfg.model, loss=loss,
                         optim=OmegaConf.to_container(cfg.optim, resolve=True), z_dim=cfg.z_dim, latent=cfg.latent,
                         batch_size=cfg.batch_size, resolution=cfg.dataset.resolution,
                         steps_per_epoch=float(cfg.trainer.get("steps_per_epoch") or 1), batcher=batcher,
