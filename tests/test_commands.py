@@ -166,6 +166,66 @@ def test_metrics_answers_bad_arguments_in_one_sentence(sweep, capsys, elsewhere,
     assert says.format(s=sweep) in err and "delete it" not in err
 
 
+BENCH = [
+    ([], "name a bench: train, fid, data, nsweep"),
+    (["nosuch"], "argument command: invalid choice: 'nosuch'"),
+    (["train", "--losses", "gan_ns,nosuch"], "argument --losses: unknown loss 'nosuch'; choose from began,"),
+    (["train", "--dataset", "nosuch"], "argument --dataset: invalid choice: 'nosuch'"),
+    (["train", "--device", "tpu9"], "argument --device: 'tpu9' is not a torch device; use auto, cpu or cuda[:N]"),
+    (["train", "--device", "cuda:99"], "argument --device: cuda:99: this machine has"),
+    (["train", "--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got 0"),
+    (["train", "--steps", "-5"], "argument --steps: must be an integer >= 1, got -5"),
+    (["train", "--z-dim", "abc"], "argument --z-dim: must be an integer >= 1, got 'abc'"),
+    (["train", "--sizes", "a,b"], "argument --sizes: must be comma-separated integers >= 1, got 'a,b'"),
+    (["train", "--compile", "nosuch"], "argument --compile: invalid choice: 'nosuch'"),
+    (["train", "--out", "{s}/file.txt/b.json"], "b.json cannot be written: {s}/file.txt is a file, not a folder"),
+    (["train", "--steps", "10", "--log-every", "50"], "--steps 10 is fewer than --log-every 50"),
+    (["train", "--losses", "gan_ns", "--device", "cpu", "--compile", "graphs"],
+     "trainer.compile=graphs replays CUDA graphs and needs a CUDA GPU"),
+    (["train", "--losses", "gan_ns", "--device", "cpu", "--compile", "none", "z_dim=0"], "z_dim=0 is not allowed"),
+    (["fid", "--resolution", "30"], "argument --resolution: must be 28 or a multiple of 8, got 30"),
+    (["fid", "--num-samples", "0"], "argument --num-samples: must be an integer >= 2, got 0"),
+    (["fid", "--batch-size", "x"], "argument --batch-size: must be an integer >= 1, got 'x'"),
+    (["fid", "--device", "tpu9"], "argument --device: 'tpu9' is not a torch device"),
+    (["fid", "--data", "{s}/none"], "argument --data: {s}/none does not exist"),
+    (["fid", "--out", "{s}/file.txt/f.json"], "f.json cannot be written"),
+    (["fid", "--weights", "{s}/file.txt", "--device", "cpu", "--num-samples", "4", "--skip-torch-fidelity"],
+     "{s}/file.txt is not a readable PyTorch state dict"),
+    (["data", "--images", "0"], "argument --images: must be an integer from 1 to 999999, got 0"),
+    (["data", "--images", "-5"], "argument --images: must be an integer from 1 to 999999, got -5"),
+    (["data", "--batches", "x"], "argument --batches: must be an integer >= 1, got 'x'"),
+    (["data", "--device", "tpu9"], "argument --device: 'tpu9' is not a torch device"),
+    (["data", "--folder", "{s}/file.txt"], "argument --folder: {s}/file.txt is a file, not a folder"),
+    (["data", "--folder", "{s}", "--images", "2"], "{s} holds files the bench did not write (empty, file.txt, r); "
+                                                   "name a new or empty folder for --folder"),
+    (["nsweep", "{r}/last.ckpt", "--ns", "abc"], "argument --ns: must be comma-separated integers >= 2, got 'abc'"),
+    (["nsweep", "{r}/last.ckpt", "--draws", "0"], "argument --draws: must be an integer >= 2, got 0"),
+    (["nsweep", "{r}/last.ckpt", "--device", "tpu9"], "argument --device: 'tpu9' is not a torch device"),
+    (["nsweep", "{s}/file.txt"], "{s}/file.txt is not a readable ganexp checkpoint (not a zip archive, 1 bytes)"),
+    (["nsweep", "{r}/last.ckpt", "--ns", "5000"], "digits/train has 1500 images, fewer than n = 5000"),
+]
+
+
+@pytest.mark.parametrize(**rows(BENCH))
+def test_bench_answers_bad_arguments_in_one_sentence(sweep, capsys, elsewhere, argv, says):
+    from ganexp.bench.__main__ import main
+
+    assert says.format(s=sweep) in refused(main, filled(argv, sweep), capsys, sweep)
+
+
+def test_bench_data_leaves_a_users_files_in_place(tmp_path, capsys):
+    """A --folder holding anything but the bench's own images is refused, not emptied."""
+    from ganexp.bench.__main__ import main
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    (mine / "photo.jpg").write_bytes(b"\xff\xd8 mine")
+    err = refused(main, ["data", "--folder", str(mine), "--images", "2"], capsys, tmp_path)
+    assert "holds files the bench did not write (notes.txt, photo.jpg)" in err
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
 CONFIGREF = [
     ([""], "argument OUT: an empty path names nothing"),
     (["{s}/file.txt/ref.md"], "ref.md cannot be written: {s}/file.txt is a file, not a folder"),
