@@ -67,8 +67,9 @@ def load(path: Path | str) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         why = _unreadable_reason(path, err)
-        raise CheckpointError(f"{path} is not a readable ganexp checkpoint ({why}); "
-                              f"delete it to start the run over, or give a run's last.ckpt", why) from None
+        # What to do is the caller's to say (a run sets the file aside; a tool asks for another path): not here.
+        raise CheckpointError(f"{path} is not a readable ganexp checkpoint ({why}); give a run's last.ckpt",
+                              why) from None
     if isinstance(state, dict) and state.get("format") == FORMAT_PAIR:
         return _from_pair(state)
     if not isinstance(state, dict) or state.get("format") != FORMAT:

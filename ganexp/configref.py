@@ -6,8 +6,8 @@ committed page differs from what this module makes, so the page cannot drift fro
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
+from .cliargs import Parser, writable_file, written
 from .config import CONF_DIR, group_options
 from .schema import SCHEMA
 
@@ -64,10 +64,14 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Write the page to ``argv[0]`` (default docs/reference.md beside conf/)."""
-    out = Path(argv[0]) if argv else CONF_DIR.parent / "docs" / "reference.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(), encoding="utf-8")
+    """Write the page to OUT (default docs/reference.md beside conf/); a bad OUT is one sentence, exit 2."""
+    p = Parser(prog="python -m ganexp.configref", description=__doc__.splitlines()[0])
+    p.add_argument("out", nargs="?", type=writable_file(".md"), metavar="OUT",
+                   default=CONF_DIR.parent / "docs" / "reference.md", help="the page to write (default: %(default)s)")
+    out = p.parse_args(argv).out
+    page = render()  # before the write: an error in the schema leaves no file behind
+    with written(out):
+        out.write_text(page, encoding="utf-8")
     print(out)
     return 0
 

@@ -15,7 +15,7 @@ import sys
 import torch
 
 from .checkpoint import CheckpointError, load_generator
-from .cliargs import Parser, count, existing, writable_file
+from .cliargs import Parser, count, counts, existing, writable_file, written
 from .systems import eval_codes
 from .runlog import save_grid
 
@@ -57,39 +57,64 @@ def arithmetic(g, cfg: dict, a: list[int], b: list[int], c: list[int]) -> torch.
         return g(torch.stack(means + [result]))
 
 
-def _indices(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x.strip()]
+# Each mode's options and their defaults: an option of the other mode is refused, never silently ignored.
+MODE_OPTIONS = {"interpolate": {"steps": 10, "pairs": 4, "seed": 0}, "arithmetic": {"a": [0], "b": [1], "c": [2]}}
+
+
+def parse_args(argv: list[str]):
+    """Command-line options; every one checked, each mode's defaults filled in."""
+    p = Parser(prog="python -m ganexp.latent", description=__doc__.splitlines()[0])
+    p.add_argument("mode", choices=list(MODE_OPTIONS))
+    p.add_argument("run", type=existing, help="a run folder or its last.ckpt")
+    p.add_argument("--steps", type=count(2, 256), default=None, help="interpolate: images per row (default 10)")
+    p.add_argument("--pairs", type=count(1, 256), default=None, help="interpolate: rows (default 4)")
+    p.add_argument("--seed", type=count(0, 2**32 - 1), default=None, help="interpolate: seed of the codes (default 0)")
+    for name, default in MODE_OPTIONS["arithmetic"].items():
+        p.add_argument(f"--{name}", type=counts(0, meaning="positions in samples/final.png"), default=None,
+                       help=f"arithmetic: comma-separated positions in samples/final.png (default {default[0]})")
+    p.add_argument("--out", type=writable_file(".png"), default=None, help="PNG path (default: RUN/latent_<mode>.png)")
+    args = p.parse_args(argv)
+    for mode, options in MODE_OPTIONS.items():
+        for name, default in options.items():
+            if getattr(args, name) is None:
+                setattr(args, name, default)
+            elif mode != args.mode:
+                own = ", ".join(f"--{o}" for o in MODE_OPTIONS[args.mode])
+                p.error(f"--{name} is an option of {mode}, not of {args.mode}; {args.mode} takes {own} and --out")
+    return args
+
+
+def images_of(args, ckpt) -> tuple[torch.Tensor, int]:
+    """(the strip's images, images per row) of ``args.mode``; CheckpointError or ValueError for bad input."""
+    g, cfg = load_generator(ckpt)
+    if args.mode == "interpolate":
+        return interpolate(g, cfg, args.steps, args.pairs, args.seed), args.steps
+    idx, n = [args.a, args.b, args.c], len(eval_codes(cfg))
+    if any(i >= n for group in idx for i in group):
+        raise ValueError(f"--a/--b/--c take comma-separated positions 0..{n - 1} in samples/final.png")
+    return arithmetic(g, cfg, *idx), 4
 
 
 def main(argv: list[str]) -> int:
-    p = Parser(prog="python -m ganexp.latent", description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=["interpolate", "arithmetic"])
-    p.add_argument("run", type=existing, help="a run folder or its last.ckpt")
-    p.add_argument("--steps", type=count(2, 256), default=10, help="images per interpolation row")
-    p.add_argument("--pairs", type=count(1, 256), default=4, help="interpolation rows")
-    p.add_argument("--seed", type=count(0, 2**32 - 1), default=0)
-    p.add_argument("--a", default="0")
-    p.add_argument("--b", default="1")
-    p.add_argument("--c", default="2")
-    p.add_argument("--out", type=writable_file(".png"), default=None, help="PNG path (default: RUN/latent_<mode>.png)")
-    args = p.parse_args(argv)
-    path = args.run
-    ckpt = path / "last.ckpt" if path.is_dir() else path
+    """Write the chosen strip (default RUN/latent_<mode>.png); a bad argument or run is one sentence, exit 2."""
+    args = parse_args(argv)
+    ckpt = args.run / "last.ckpt" if args.run.is_dir() else args.run
+    if not ckpt.is_file():
+        print(f"error: {args.run} holds no last.ckpt; give a run folder or its last.ckpt",
+              file=sys.stderr)
+        return 2
     try:
-        g, cfg = load_generator(ckpt)
-        if args.mode == "interpolate":
-            images, nrow = interpolate(g, cfg, args.steps, args.pairs, args.seed), args.steps
-        else:
-            idx = [_indices(args.a), _indices(args.b), _indices(args.c)]
-            n = len(eval_codes(cfg))
-            if not all(idx) or any(i < 0 or i >= n for group in idx for i in group):
-                raise ValueError(f"--a/--b/--c take comma-separated positions 0..{n - 1} in samples/final.png")
-            images, nrow = arithmetic(g, cfg, *idx), 4
-    except (CheckpointError, ValueError) as err:
+        images, nrow = images_of(args, ckpt)
+    except CheckpointError as err:  # checkpoint.load's reason, worded for this command
+        print(f"error: {ckpt} is not a ganexp checkpoint ({err.reason}); give a run folder or its last.ckpt",
+              file=sys.stderr)
+        return 2
+    except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = args.out or ckpt.parent / f"latent_{args.mode}.png"
-    save_grid(images, out, nrow=nrow)
+    with written(out):
+        save_grid(images, out, nrow=nrow)
     print(out)
     return 0
 

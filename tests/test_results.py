@@ -254,8 +254,10 @@ def test_cli_prints_report_folder_last_and_never_imports_wandb(sweep: Path):
 def test_cli_rejects_missing_folder(tmp_path: Path, capsys):
     from ganexp.results.__main__ import main
 
-    assert main([str(tmp_path / "nope")]) == 2
-    assert "no such sweep folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # checked by the parser, as every argument is
+        main([str(tmp_path / "nope")])
+    assert stop.value.code == 2
+    assert "does not exist; pass the folder a multirun wrote" in capsys.readouterr().err
 
 
 def test_unreadable_or_unknown_result_is_incomplete(tmp_path: Path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import re
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -19,31 +19,57 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganexp.bench import user_errors
+from ganexp.cliargs import Parser, count, device, writable_file, writable_folder, written
 from ganexp.data import FolderSet, StreamBatcher, TensorBatcher, decoded
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m ganexp.bench data", description=__doc__.split("\n")[0])
-    p.add_argument("--images", type=int, default=20_000, help="synthetic 178x218 JPEGs (default 20000)")
-    p.add_argument("--folder", type=Path, default=None,
-                   help="where they are written and reused (default: <cache>/bench/faces-<images>)")
+BENCH_IMAGE = re.compile(r"\d{6}\.jpg")  # the names write_jpegs gives: the only files the bench ever removes
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Command-line options, every one checked before any work; ``folder`` resolved and found to hold nothing
+    but the bench's own images."""
+    p = Parser(prog="python -m ganexp.bench data", description=__doc__.split("\n")[0])
+    p.add_argument("--images", type=count(1, 999_999), default=20_000, help="synthetic 178x218 JPEGs (default 20000)")
+    p.add_argument("--folder", type=writable_folder, default=None,
+                   help="where they are written and reused; it must hold nothing else (default: "
+                        "<cache>/bench/faces-<images>)")
     p.add_argument("--resolution", type=int, default=64, choices=(64, 128))
-    p.add_argument("--single-core-images", type=int, default=None,
+    p.add_argument("--single-core-images", type=count(1), default=None,
                    help="images decoded by the one-core run (default: all; fewer for a quicker bench)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--batches", type=int, default=300, help="batches fed per path (after 20 of warm-up)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
-    return p.parse_args(argv)
+    p.add_argument("--batch-size", type=count(1), default=64)
+    p.add_argument("--batches", type=count(1), default=300, help="batches fed per path (after 20 of warm-up)")
+    p.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda[:N] (default: cuda if available)")
+    p.add_argument("--out", type=writable_file(".json"), default=None, help="also write the figures as JSON here")
+    args = p.parse_args(argv)
+    if args.folder is None:
+        from ganexp.metrics.config import default_cache_dir
+
+        args.folder = default_cache_dir() / "bench" / f"faces-{args.images}"
+    others = foreign(args.folder)
+    if others:
+        p.error(f"{args.folder} holds files the bench did not write ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); name a new or empty folder for --folder")
+    return args
+
+
+def foreign(folder: Path) -> list[str]:
+    """Names in ``folder`` that are not the bench's own images (sorted; none for a folder not made yet)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if not (BENCH_IMAGE.fullmatch(p.name) and p.is_file()))
 
 
 def write_jpegs(folder: Path, n: int) -> float:
-    """n JPEGs 000001.jpg... (178x218, quality 90) unless already there; seconds spent."""
-    have = len(list(folder.glob("*.jpg"))) if folder.is_dir() else 0
-    if have == n:
+    """n JPEGs 000001.jpg... (178x218, quality 90) unless already there; seconds spent. Removes only its own
+    images (a count other than n: another --images, or a write cut short), never anything else in ``folder``."""
+    own = [p for p in folder.glob("*.jpg") if BENCH_IMAGE.fullmatch(p.name)] if folder.is_dir() else []
+    if len(own) == n:
         return 0.0
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    for p in own:
+        p.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     spans = [(lo, min(lo + 500, n)) for lo in range(0, n, 500)]
     with ProcessPoolExecutor(decoded.default_workers()) as pool:
@@ -110,19 +136,19 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Write (or reuse) the images, measure, print the table; a bad argument is one sentence, exit 2."""
     args = parse_args(argv or [])
-    from ganexp.metrics.config import default_cache_dir
-
-    folder = args.folder or default_cache_dir() / "bench" / f"faces-{args.images}"
-    made = write_jpegs(folder, args.images)
-    workers = decoded.default_workers()
-    with tempfile.TemporaryDirectory(prefix="ganexp-bench-data-") as work:
-        all_rate, images, _ = decode_rate(folder, args.resolution, workers, None, Path(work))
-        one_rate, _, n_one = decode_rate(folder, args.resolution, 1, args.single_core_images, Path(work))
-        resident_rate, streamed_rate = feed_rates(images, args.batch_size, args.batches, torch.device(args.device))
-        del images
-    res = {"images": args.images, "resolution": args.resolution, "cores": workers, "device": args.device,
+    folder = args.folder
+    with user_errors():
+        made = write_jpegs(folder, args.images)
+        workers = decoded.default_workers()
+        with tempfile.TemporaryDirectory(prefix="ganexp-bench-data-") as work:
+            all_rate, images, _ = decode_rate(folder, args.resolution, workers, None, Path(work))
+            one_rate, _, n_one = decode_rate(folder, args.resolution, 1, args.single_core_images, Path(work))
+            resident_rate, streamed_rate = feed_rates(images, args.batch_size, args.batches, args.device)
+            del images
+    res = {"images": args.images, "resolution": args.resolution, "cores": workers, "device": str(args.device),
            "jpeg_write_s": round(made, 1), "decode_all_cores_images_per_s": round(all_rate, 1),
            "decode_one_core_images_per_s": round(one_rate, 1), "decode_one_core_images": n_one,
            "decode_speedup": round(all_rate / one_rate, 2), "fed_resident_images_per_s": round(resident_rate, 1),
@@ -130,7 +156,8 @@ def main(argv=None) -> int:
            "streamed_over_resident": round(streamed_rate / resident_rate, 3), "batch_size": args.batch_size}
     print_table(res)
     if args.out:
-        args.out.write_text(json.dumps(res, indent=1))
+        with written(args.out):
+            args.out.write_text(json.dumps(res, indent=1))
     return 0
 
 

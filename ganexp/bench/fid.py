@@ -25,10 +25,18 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ganexp.bench import user_errors
+from ganexp.cliargs import Parser, count, device, existing, writable_file, written
+from ganexp.errors import ConfigError
 from ganexp.metrics import Evaluator, config, metric_key, resolve_weights, to_uint8
 from ganexp.metrics.extractor import InceptionFeatures, full_fp32
 from ganexp.metrics.imagesource import load_images
 from ganexp.metrics.weights import expected_keys
+
+
+def fits(resolution: int) -> bool:
+    """Whether ``RandomDCGAN`` makes this size: 28 (7 doubled twice) or a multiple of 8 (doubled thrice)."""
+    return resolution == 28 or (resolution >= 8 and resolution % 8 == 0)
 
 
 class RandomDCGAN(torch.nn.Module):
@@ -36,10 +44,11 @@ class RandomDCGAN(torch.nn.Module):
 
     def __init__(self, z_dim: int = 100, channels: int = 3, resolution: int = 32, width: int = 64):
         super().__init__()
+        if not fits(resolution):  # real images of --data decide it too: a user's input
+            raise ConfigError(f"the images are {resolution}x{resolution}; the bench's generator makes 28x28 or a "
+                              "multiple of 8: give images of such a size")
         ups = 2 if resolution % 8 else 3
         s0 = resolution // 2**ups
-        if s0 * 2**ups != resolution:
-            raise ValueError(f"resolution {resolution} must be 28 or a multiple of 8")
         widths = [width * 2 ** (ups - i) for i in range(ups + 1)]
         layers: list[torch.nn.Module] = [torch.nn.ConvTranspose2d(z_dim, widths[0], s0),
                                          torch.nn.BatchNorm2d(widths[0]), torch.nn.ReLU()]
@@ -128,25 +137,35 @@ def _timed(fn: Callable, device: torch.device):
     return out, time.perf_counter() - t0
 
 
+def resolution(text: str) -> int:
+    """An argument type: a resolution ``RandomDCGAN`` can make."""
+    value = count(8)(text)
+    if not fits(value):
+        raise argparse.ArgumentTypeError(f"must be 28 or a multiple of 8, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ganexp.bench fid", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--num-samples", type=int, default=10000, help="generated images (default 10000)")
-    p.add_argument("--num-real", type=int, default=None, help="real images (default: num-samples)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 (default: cuda if available)")
-    p.add_argument("--batch-size", type=int, default=200)
-    p.add_argument("--resolution", type=int, default=32)
+    p = Parser(prog="python -m ganexp.bench fid", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--num-samples", type=count(2), default=10000, help="generated images (default 10000)")
+    p.add_argument("--num-real", type=count(2), default=None, help="real images (default: num-samples)")
+    p.add_argument("--device", type=device, default="auto", help="cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--batch-size", type=count(1), default=200)
+    p.add_argument("--resolution", type=resolution, default=32, help="28 or a multiple of 8 (default 32)")
     p.add_argument("--channels", type=int, default=3, choices=(1, 3))
-    p.add_argument("--data", default=None, help="real images (.npz or folder); default: seeded random images")
-    p.add_argument("--weights", default=None, help="Inception weights (default: resolved from the cache)")
+    p.add_argument("--data", type=existing, default=None,
+                   help="real images (.npz or folder); default: seeded random images")
+    p.add_argument("--weights", type=existing, default=None,
+                   help="Inception weights (default: resolved from the cache)")
     p.add_argument("--to-uint8", default="round", choices=config.TO_UINT8_MODES)
     p.add_argument("--tf32", action="store_true", help="allow TF32 convolutions in ganexp's extractor")
     p.add_argument("--skip-torch-fidelity", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=count(0, 2**32 - 1), default=0)
     p.add_argument("--random-weights", action="store_true",
                    help="seeded random Inception weights (--seed) instead of the real ones: a speed figure needs no "
                         "trained network, and the 96 MB file cannot travel everywhere; FID values are then meaningless")
-    p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
+    p.add_argument("--out", type=writable_file(".json"), default=None, help="also write the figures as JSON here")
     return p
 
 
@@ -238,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table; returns the exit code."""
     args = _parser().parse_args(argv)
     logging.getLogger("ganexp.metrics").setLevel(logging.ERROR)  # no "IS unavailable" lines in the table
-    with tempfile.TemporaryDirectory(prefix="ganexp-bench-weights-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ganexp-bench-weights-") as tmp, user_errors():
         if args.random_weights:
             args.weights = str(random_inception_weights(Path(tmp) / "inception-random.pth", args.seed))
         return _run(args)
@@ -246,8 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args) -> int:
     """The benchmark with resolved weights: prints its table (and writes --out)."""
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = args.device
     num_real = args.num_real or args.num_samples
     weights = resolve_weights(args.weights, config.default_cache_dir())
     torch.manual_seed(args.seed)
@@ -288,9 +306,10 @@ def _run(args) -> int:
                    "fid_cached_s": (exact["t_warm"], fast["t_warm"], tf and tf["t_warm"]),
                    "fid_with_real_s": (exact["t_cold"], fast["t_cold"], tf and tf["t_cold"]),
                    "fid": (exact["fid"], fast["fid"], tf and tf["fid"])}
-        args.out.write_text(json.dumps({"device": name, "num_samples": args.num_samples, "random_weights":
-                                        args.random_weights, **{k: dict(zip(("exact", "fast", "torch_fidelity"), v))
-                                                                for k, v in figures.items()}}, indent=1))
+        shown = {k: dict(zip(("exact", "fast", "torch_fidelity"), v)) for k, v in figures.items()}
+        with written(args.out):
+            args.out.write_text(json.dumps({"device": name, "num_samples": args.num_samples,
+                                            "random_weights": args.random_weights, **shown}, indent=1))
     return 0
 
 

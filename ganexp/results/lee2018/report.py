@@ -131,7 +131,9 @@ def collect_notes(report: Report) -> list[str]:
                      + ", ".join(unpublished) + ".")
     novalue = sum(c.n_novalue for c in report.fid.cells.values())
     if novalue:
-        notes.append(f"{novalue} completed run(s) lack `{report.fid.key}` (shown as 'no value').")
+        notes.append(f"{novalue} completed run(s) lack `{report.fid.key}` (shown as 'no value')." if report.fid.key
+                     else f"{novalue} completed run(s) show 'no value': no run recorded an FID key (trained with "
+                     "metrics=none, or no evaluation finished).")
     if len(report.fid.info) > 1:
         notes.append("FID values come from different sample settings (see Table 3.1's samples).")
     return notes
