@@ -1,4 +1,5 @@
-"""The typed schema of a run's config: every key a user can set, with its type, range or choices.
+"""The typed schema of a run's config: every key a user can set, with its type, range or choices. The keys of
+the groups declared in ganexp/settings.py (system, loss, ema, metrics) come from there; the rest are listed here.
 
 ``check_config(cfg)`` walks every leaf of a resolved run config (the ``hydra`` node excluded) and
 raises ConfigError with one sentence that names the key, the value and what is allowed. A leaf
@@ -43,12 +44,6 @@ SCHEMA: dict[str, Check] = {
                             None, ["xyz"], required=False),
     "schedule.*": Int(1),  # experiment files: generator steps per dataset name
     "study": added_later(Optional(Choice(*STUDIES)), "lee2018"),
-    "ema.enabled": Bool(),
-    "ema.half_life_kimg": Optional(Num(0, open_lo=True, example=10.0)),
-    "ema.beta": Optional(Num(0, 1, example=0.999)),
-    "ema.ramp": Optional(Num(0, open_lo=True, example=0.05)),
-    "ema.start_step": Int(0),
-    "ema.score": Choice("both", "ema"),
     "data.placement": Choice("auto", "resident", "streamed"),
     "data.resident_fraction": Num(0, 1, open_lo=True, example=0.25),
     "data.prefetch": Int(1, 64),
@@ -124,7 +119,7 @@ SCHEMA: dict[str, Check] = {
     "logger.entity": Optional(Str()),
     "logger.mode": Optional(Choice("offline", "online", "disabled")),
     "logger.tags": Tags(),
-    **group_checks(),  # system.*, loss.*, metrics.*: ganexp/settings.py declares them
+    **group_checks(),  # system.*, loss.*, ema.*, metrics.*: ganexp/settings.py declares them
 }
 for _k in [k for k in SCHEMA if k.startswith("model.autoencoder.")]:  # a model family may have no autoencoder
     SCHEMA[_k] = replace(SCHEMA[_k], required=False)

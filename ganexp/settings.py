@@ -202,47 +202,47 @@ def _adam(lr: float, betas: list) -> dict:
 
 
 @dataclass
-class GANNSLoss:
+class LossKeys:
+    """The keys every loss has (fields come first in each loss's node)."""
+
+    n_critic: Any = _n_critic(1)
+    d_batchnorm_as: Any = _bn_as("batch")
+
+
+@dataclass
+class GANNSLoss(LossKeys):
     """``loss=gan_ns``: the non-saturating GAN loss (Goodfellow et al. 2014)."""
 
     _target_: Any = _loss_target("ganexp.losses.gan_ns.GANNS")
     name: Any = _loss_name("gan_ns")
-    n_critic: Any = _n_critic(1)
-    d_batchnorm_as: Any = _bn_as("batch")
 
 
 @dataclass
-class GANMMLoss:
+class GANMMLoss(LossKeys):
     """``loss=gan_mm``: the minimax GAN loss (Goodfellow et al. 2014)."""
 
     _target_: Any = _loss_target("ganexp.losses.gan_mm.GANMM")
     name: Any = _loss_name("gan_mm")
-    n_critic: Any = _n_critic(1)
-    d_batchnorm_as: Any = _bn_as("batch")
 
 
 @dataclass
-class HingeLoss:
+class HingeLoss(LossKeys):
     """``loss=hinge``: the hinge loss (Lim & Ye 2017; SNGAN, Miyato et al. 2018)."""
 
     _target_: Any = _loss_target("ganexp.losses.hinge.Hinge")
     name: Any = _loss_name("hinge")
-    n_critic: Any = _n_critic(1)
-    d_batchnorm_as: Any = _bn_as("batch")
 
 
 @dataclass
-class LSGANLoss:
+class LSGANLoss(LossKeys):
     """``loss=lsgan``: least squares (Mao et al. 2017), the 0-1 coding."""
 
     _target_: Any = _loss_target("ganexp.losses.lsgan.LSGAN")
     name: Any = _loss_name("lsgan")
-    n_critic: Any = _n_critic(1)
-    d_batchnorm_as: Any = _bn_as("batch")
 
 
 @dataclass
-class WGANLoss:
+class WGANLoss(LossKeys):
     """``loss=wgan``: WGAN with weight clipping (Arjovsky et al. 2017): n_critic 5, RMSProp 5e-5."""
 
     _target_: Any = _loss_target("ganexp.losses.wgan.WGAN")
@@ -250,11 +250,10 @@ class WGANLoss:
     n_critic: Any = _n_critic(5)
     clip: Any = setting(0.01, Num(0, open_lo=True, example=0.01), "critic weights clipped to [-clip, clip] after "
                         "every critic step")
-    d_batchnorm_as: Any = _bn_as("batch")
 
 
 @dataclass
-class WGANGPLoss:
+class WGANGPLoss(LossKeys):
     """``loss=wgan_gp``: WGAN-GP (Gulrajani et al. 2017): lambda 10, n_critic 5, Adam 1e-4 (0.5, 0.9). The penalty is
     per sample, so the critic gets no batch norm: norm.d=batch becomes layer norm."""
 
@@ -268,26 +267,23 @@ class WGANGPLoss:
 
 
 @dataclass
-class DRAGANLoss:
+class DRAGANLoss(LossKeys):
     """``loss=dragan``: DRAGAN (Kodali et al. 2017): GAN-NS plus a gradient penalty around perturbed reals."""
 
     _target_: Any = _loss_target("ganexp.losses.dragan.DRAGAN")
     name: Any = _loss_name("dragan")
-    n_critic: Any = _n_critic(1)
     gp_weight: Any = _gp_weight()
     noise_scale: Any = setting(0.5, Num(0, open_lo=True, example=0.5), "c of the penalty's points x + alpha c "
                                "std(x) u, u ~ U[0, 1]")
-    d_batchnorm_as: Any = _bn_as("batch")
 
 
 @dataclass
-class BEGANLoss:
+class BEGANLoss(LossKeys):
     """``loss=began``: BEGAN (Berthelot et al. 2017): an autoencoder D with proportional control k_t; the
     autoencoder has no normalization."""
 
     _target_: Any = _loss_target("ganexp.losses.began.BEGAN")
     name: Any = _loss_name("began")
-    n_critic: Any = _n_critic(1)
     gamma: Any = setting(0.5, Num(0, 1, open_lo=True, example=0.5), "the diversity ratio gamma = E[L(G(z))] / "
                          "E[L(x)] the control aims at")
     lambda_k: Any = setting(0.001, Num(0, example=0.001), "k_t's step: k += lambda_k (gamma L(x) - L(G(z)))")
@@ -296,14 +292,13 @@ class BEGANLoss:
 
 
 @dataclass
-class R3GANLoss:
+class R3GANLoss(LossKeys):
     """``loss=r3gan``: R3GAN (Huang et al. 2024): the relativistic pairing loss + R1 and R2 zero-centred penalties,
     gamma/2 (R1 + R2). reg_gamma 0.05 is a starting value, not a measured one: R3GAN sets gamma per dataset. Adam
     betas (0, 0.99) as R3GAN (its learning rates are per dataset; 2e-4 here)."""
 
     _target_: Any = _loss_target("ganexp.losses.r3gan.R3GAN")
     name: Any = _loss_name("r3gan")
-    n_critic: Any = _n_critic(1)
     reg_gamma: Any = setting(0.05, Num(0, example=0.05), "gamma of gamma/2 (R1 + R2)")
     reg_gamma_end: Any = setting(None, Optional(Num(0, example=0.005)), "a half-cosine decay of gamma to this "
                                  "value ... (null: none)")
@@ -326,11 +321,42 @@ ALSO_SETS: dict[tuple[str, str], dict] = {("loss", name): {"optim": optim} for n
     "r3gan": _adam(2e-4, [0.0, 0.99])}.items()}
 
 
-# (group, option) -> its dataclass: the options Hydra's ConfigStore holds instead of a yaml file
-GROUPS: dict[tuple[str, str], type] = {
+@dataclass
+class EMA:
+    """``ema``: the generator's weight average G_ema (ganexp/systems/average.py; docs/configuration.md "Generator
+    weight average"). Its three options are values of this one declaration; every key can be set under each
+    (ema.enabled=true ema.half_life_kimg=20 ...)."""
+
+    enabled: Any = setting(False, Bool(), "true: keep G_ema; evaluations, sample grids, latent strips and "
+                           "checkpoint scores use it", required=True)
+    half_life_kimg: Any = setting(10.0, Optional(Num(0, open_lo=True, example=10.0)), "its half-life in thousands "
+                                  "of real images (StyleGAN2, R3GAN: 10); or null with ema.beta")
+    beta: Any = setting(None, Optional(Num(0, 1, example=0.999)), "a fixed decay per generator step instead "
+                        "(ProGAN: 0.999); needs ema.half_life_kimg=null")
+    ramp: Any = setting(None, Optional(Num(0, open_lo=True, example=0.05)), "cap the half-life at ramp x images "
+                        "seen so far (StyleGAN2: 0.05); null: no ramp")
+    start_step: Any = setting(0, Int(0), "G_ema is a copy of G before this generator step", required=True)
+    score: Any = setting("both", Choice("both", "ema"), "both: evaluations score G_ema (keys ..._ema) and G (keys "
+                         "as without it) / ema: G_ema only", required=True)
+
+
+EMA_OPTIONS = {
+    "none": EMA(),  # no average; its settings change nothing (a run's hash leaves them out)
+    # ProGAN's average (Karras et al. 2018, Appendix A.1): decay 0.999 per generator step, scored as its paper
+    # scores it (G_ema only)
+    "progan": EMA(enabled=True, half_life_kimg=None, beta=0.999, score="ema"),
+    # StyleGAN2's (Karras et al. 2020; R3GAN uses the same): a half-life of 10k real images, ramped up over the
+    # first images seen (ema_rampup 0.05); G and G_ema both scored
+    "stylegan2": EMA(enabled=True, ramp=0.05),
+}
+
+
+# (group, option) -> its dataclass, or a value of it: the options Hydra's ConfigStore holds instead of a yaml file
+GROUPS: dict[tuple[str, str], Any] = {
     ("metrics", "fid"): Metrics,
     ("system", "gan"): GANPairSettings, ("system", "psgan"): PSGANSettings, ("system", "progan"): ProGANSettings,
     **{("loss", name): cls for name, cls in LOSSES.items()},
+    **{("ema", name): value for name, value in EMA_OPTIONS.items()},
 }
 
 
@@ -367,9 +393,9 @@ def _rule(check: Check) -> tuple:
     return check.allowed, repr(check.before), check.spellings
 
 
-def defaults(cls: type) -> dict[str, Any]:
-    """The group's values as a plain dict (nested groups as dicts)."""
-    return dataclasses.asdict(cls())
+def defaults(option: Any) -> dict[str, Any]:
+    """An option's values (a dataclass's defaults, or a value of one) as a plain dict (nested groups as dicts)."""
+    return dataclasses.asdict(option if not isinstance(option, type) else option())
 
 
 def completed(group: str, node: dict) -> dict:

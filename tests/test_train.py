@@ -9,11 +9,11 @@ import torch
 from PIL import Image
 
 from ganexp import checkpoint
-from ganexp.config import CONF_DIR
+from ganexp.config import group_options
 from ganexp.train import run
 from conftest import FAST
 
-LOSSES = sorted(p.stem for p in (CONF_DIR / "loss").glob("*.yaml"))
+LOSSES = group_options("loss")
 
 
 @pytest.mark.parametrize("loss", LOSSES)

@@ -26,17 +26,19 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..settings import EMA
+
 
 @dataclass(frozen=True)
 class AverageSettings:
-    """The ``ema.*`` keys (conf/train.yaml)."""
+    """The ``ema.*`` keys as a run uses them; their defaults, rules and docs are declared once (settings.EMA)."""
 
-    enabled: bool = False
-    half_life_kimg: float | None = 10.0
-    beta: float | None = None
-    ramp: float | None = None
-    start_step: int = 0
-    score: str = "both"  # evaluations score G_ema and G ("both") or G_ema only ("ema")
+    enabled: bool = EMA.enabled
+    half_life_kimg: float | None = EMA.half_life_kimg
+    beta: float | None = EMA.beta
+    ramp: float | None = EMA.ramp
+    start_step: int = EMA.start_step
+    score: str = EMA.score  # evaluations score G_ema and G ("both") or G_ema only ("ema")
 
     def __post_init__(self):
         if self.enabled and (self.beta is None) == (self.half_life_kimg is None):
