@@ -1,7 +1,7 @@
 """What a run *is*: the hash of what determines its result, and whether a finished run or a checkpoint is the
 same run as a config (``same_run``).
 
-A key added after runs were first hashed carries, in its schema entry (``schema.added_later``), the value
+A key added after runs were first hashed carries, in its declaration (``settings.setting(..., before=)`` or ``checks.added_later``), the value
 runs made before it had, their behaviour; a config holding that value hashes as it did without the key, so
 finished runs of every earlier version are still skipped and their checkpoints resumed. A value renamed since
 (``system.d_update``'s ``gated`` was ``paper``) is hashed in the spelling runs were made with. A node of an
@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 
 from omegaconf import DictConfig, OmegaConf
 
-from .schema import SCHEMA, NEW
+from .checks import NEW
+from .schema import SCHEMA
 
 # dotted key -> the value runs made before the key existed had (from its schema entry)
 ADDED_LATER = {key: check.before for key, check in SCHEMA.items() if check.before is not NEW}

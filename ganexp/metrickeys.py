@@ -46,7 +46,7 @@ OUTPUTS: dict[str, tuple[str, Output]] = {o.prefix: (name, o) for name, outs in 
 
 PREFIX_RE = re.compile(r"^[a-z]+$")  # letters only: the sample tag that follows starts with a digit
 GENERATORS = ("ema",)  # "": the generator G itself (no suffix); "ema": its weight average G_ema
-# The feature networks by their name in keys (schema.EXTRACTORS lists those metrics.extractors accepts): what
+# The feature networks by their name in keys (checks.EXTRACTORS lists those metrics.extractors accepts): what
 # describe_key's label says a key's value was computed on.
 FEATURES = {"inception": "Inception-v3 pool3", "vgg16": "VGG16 fc2", "dinov2": "DINOv2 ViT-L/14",
             "dinov2s": "DINOv2 ViT-S/14", "dinov2b": "DINOv2 ViT-B/14"}

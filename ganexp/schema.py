@@ -14,13 +14,12 @@ import difflib
 import importlib
 import inspect
 import re
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Callable
 
-from .checks import (  # noqa: F401 (the rules' home is checks.py; these names are read from here too)
-    CAPTURE_MODES, EXTRACTORS, METRIC_MODES, NAME, NEW, PRC_EXTRACTORS, PRECISIONS, RESOLUTIONS, STUDIES,
-    TO_UINT8_MODES, Betas, Bool, Check, Choice, Epochs, Int, Members, Num, Optional, Str, Tags, Target, _importable,
+from .checks import (
+    CAPTURE_MODES, NAME, PRECISIONS, RESOLUTIONS, STUDIES,
+    Betas, Bool, Check, Choice, Epochs, Int, Members, Num, Optional, Str, Tags, Target, _importable,
     _is_int, _is_num, added_later)
 from .config import ConfigError
 from .settings import group_checks

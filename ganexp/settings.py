@@ -4,8 +4,9 @@
 
 From a group's dataclass follow its node in Hydra's ConfigStore (``metrics=fid`` composes it; there is no yaml
 copy), its keys' entries in the schema (``group_checks``, read by ganexp/schema.py), the library's defaults
-(``defaults``, read by ganexp/metrics/config.py) and the configuration reference (ganexp/configref.py). So a new
-setting is one field here plus its test.
+(``defaults``, read by ganexp/metrics/config.py; the losses' and the average's constructors take theirs from the
+fields), the values an earlier run's config lacks (``completed``) and the configuration reference
+(ganexp/configref.py). So a new setting is one field here plus its test.
 
 Fields are typed ``Any`` on purpose: the key's rule, not OmegaConf's type check, answers a bad value, so every
 key's error is the same one sentence (``metrics.num_samples=abc is not allowed: ... must be an integer >= 2``)

@@ -1,10 +1,14 @@
 """A run's identity (ganexp/identity.py): the values runs had before a key existed live in the key's schema entry,
 and runs finished by earlier versions are still the same runs."""
+import json
+import os
+
 import pytest
 
 from ganexp.config import to_container
 from ganexp.identity import ADDED_LATER, HASH_SPELLINGS, config_hash, same_run
-from ganexp.schema import SCHEMA, NEW
+from ganexp.checks import NEW
+from ganexp.schema import SCHEMA
 
 # config_hash of these compositions as the release before identity.py computed them (main at d96b95a, 2026-12-06)
 MAIN_HASHES = {
@@ -71,3 +75,38 @@ def test_a_run_spec_is_frozen_and_derives_its_epochs_in_one_place(compose):
     assert (fed.config.trainer.steps_per_epoch, fed.config.trainer.max_steps) == (5, 13)  # ceil(2.5 x 5)
     assert fed.hash == spec.hash and "steps_per_epoch" not in spec.config.trainer
     assert spec.with_data(32 * 8).config.trainer.steps_per_epoch == 6.4  # 32 batches / 5: a fraction
+
+
+PREVIOUS_RELEASE = "27491e4"  # main before the groups were declared in settings.py and jobs got a RunSpec
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("overrides", [["loss=wgan_gp"], ["system=psgan", "model=progressive", "system.stages=2",
+                                                          "system.stage_epochs=[0.01]", "loss=lsgan"],
+                                       ["ema=progan", "metrics=fid", "metrics.num_samples=8",
+                                        "metrics.every_n_steps=0", "metrics.names=[div]"]],
+                         ids=["loss", "system", "ema+metrics"])
+def test_runs_finished_by_the_previous_release_are_skipped(tmp_path, overrides):
+    """A real run folder finished by the previous release's code (its tree from git, on this environment) is
+    skipped by today's code, not retrained: same hash, result.json untouched."""
+    import subprocess
+    import sys
+
+    from conftest import FAST, ROOT
+
+    old = tmp_path / "old"
+    old.mkdir()
+    archive = subprocess.run(["git", "archive", PREVIOUS_RELEASE], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+    args = [*FAST, *overrides, "trainer.max_steps=4", f"hydra.run.dir={tmp_path / 'run'}"]
+    trained = subprocess.run([sys.executable, "-m", "ganexp.train", *args], cwd=old, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(old)}, timeout=600)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    result = tmp_path / "run" / "result.json"
+    before = result.read_bytes()
+    again = subprocess.run([sys.executable, "-m", "ganexp.train", *args], cwd=ROOT, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "[skip] " in again.stdout and "already completed" in again.stdout
+    assert result.read_bytes() == before
+    assert json.loads(before)["config_hash"] == config_hash(json.loads(before)["config"])

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ganexp.bench import user_errors
+from ganexp.checks import TO_UINT8_MODES
 from ganexp.cliargs import Parser, count, device, existing, writable_file, written
 from ganexp.errors import ConfigError
 from ganexp.metrics import Evaluator, config, metric_key, resolve_weights, to_uint8
@@ -158,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="real images (.npz or folder); default: seeded random images")
     p.add_argument("--weights", type=existing, default=None,
                    help="Inception weights (default: resolved from the cache)")
-    p.add_argument("--to-uint8", default="round", choices=config.TO_UINT8_MODES)
+    p.add_argument("--to-uint8", default="round", choices=TO_UINT8_MODES)
     p.add_argument("--tf32", action="store_true", help="allow TF32 convolutions in ganexp's extractor")
     p.add_argument("--skip-torch-fidelity", action="store_true")
     p.add_argument("--seed", type=count(0, 2**32 - 1), default=0)

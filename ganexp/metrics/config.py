@@ -10,7 +10,8 @@ from ganexp.cachefiles import default_cache_dir
 from ganexp.config import ConfigError
 from ganexp.identity import upgrade_metrics
 from ganexp.metrickeys import KEY_RE, metric_key  # noqa: F401 (the key grammar lives there, torch-free)
-from ganexp.schema import METRIC_MODES as MODES, EXTRACTORS, TO_UINT8_MODES, check_value  # noqa: F401
+from ganexp.checks import METRIC_MODES as MODES  # noqa: F401 (the command's --mode choices)
+from ganexp.schema import check_value
 from ganexp.settings import GROUPS, defaults
 
 # The `metrics` group's defaults from its one source (ganexp/settings.py, no Hydra), so a partial dict (tests, the

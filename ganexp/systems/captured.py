@@ -2,7 +2,7 @@
 torch.compile, so that each is a few fused kernels (and, under ``graphs``, one CUDA-graph replay) instead
 of hundreds of small launches.
 
-Modes (``schema.CAPTURE_MODES``):
+Modes (``checks.CAPTURE_MODES``):
 
 * ``none``: eager PyTorch (the default);
 * ``inductor``: TorchInductor kernels, on the CPU (C++/OpenMP) or a GPU (Triton);
