@@ -1,5 +1,5 @@
 """The typed schema of a run's config: every key a user can set, with its type, range or choices. The keys of
-the groups declared in ganexp/settings.py (system, loss, ema, metrics) come from there; the rest are listed here.
+the groups declared in ganexp/settings.py (system, loss, ema, optim, trainer, logger, metrics) come from there; the rest are listed here.
 
 ``check_config(cfg)`` walks every leaf of a resolved run config (the ``hydra`` node excluded) and
 raises ConfigError with one sentence that names the key, the value and what is allowed. A leaf
@@ -17,10 +17,8 @@ import re
 from dataclasses import replace
 from typing import Callable
 
-from .checks import (
-    CAPTURE_MODES, NAME, PRECISIONS, RESOLUTIONS, STUDIES,
-    Betas, Bool, Check, Choice, Epochs, Int, Members, Num, Optional, Str, Tags, Target, _importable,
-    _is_int, _is_num, added_later)
+from .checks import (NAME, RESOLUTIONS, STUDIES, Bool, Check, Choice, Int, Members, Num, Optional, Str, Target,
+                     _importable, _is_int, _is_num, added_later)
 from .config import ConfigError
 from .settings import group_checks
 
@@ -61,10 +59,6 @@ SCHEMA: dict[str, Check] = {
     "dataset.crop": Optional(Int(8)),
     "dataset.cache_dir": Optional(Str()),
     # optimizer
-    "optim.name": Choice("adam", "rmsprop"),
-    "optim.lr_g": Num(0, open_lo=True, example=2e-4),
-    "optim.lr_d": Num(0, open_lo=True, example=2e-4),
-    "optim.betas": Betas(),
     # model
     "model.name": Str(NAME, "a name of letters, digits, '_', '.' or '-'"),
     "model.width": Int(1),
@@ -99,26 +93,7 @@ SCHEMA: dict[str, Check] = {
     "norm.g": Choice("batch", "layer", "instance", "none", "adain", "pixel"),
     "norm.d": Choice("batch", "layer", "instance", "none", "spectral"),
     # trainer
-    "trainer.max_steps": Int(1),
-    "trainer.max_epochs": Optional(Num(0, open_lo=True, example=2)),
-    "trainer.accelerator": Choice("auto", "cpu", "gpu", "cuda", "mps"),
-    "trainer.devices": Check("1 (a run trains on one device; a grid spreads its runs over the GPUs)",
-                             lambda v: _is_int(v) and v == 1, 1, 2),
-    "trainer.precision": Choice(*PRECISIONS),
-    "trainer.compile": Choice(*CAPTURE_MODES, required=False),
-    "trainer.log_every_n_steps": Int(1),
-    "trainer.sample_every_n_steps": Int(1),
-    "trainer.ckpt_every_n_steps": Int(1),
-    "trainer.ckpt_every_minutes": Num(0, open_lo=True, example=5),
-    "trainer.num_eval_samples": Int(1, 1024),
-    "trainer.sample_at_epochs": added_later(Epochs(), []),
-    # logger
-    "logger.name": Choice("wandb", "csv", "none"),
-    "logger.project": Optional(Str(r"[^/\\#?%:]{1,128}", "a W&B project name of at most 128 characters without / \\ # ? % :")),
-    "logger.entity": Optional(Str()),
-    "logger.mode": Optional(Choice("offline", "online", "disabled")),
-    "logger.tags": Tags(),
-    **group_checks(),  # system.*, loss.*, ema.*, metrics.*: ganexp/settings.py declares them
+    **group_checks(),  # system, loss, ema, optim, trainer, logger, metrics=fid: ganexp/settings.py declares them
 }
 for _k in [k for k in SCHEMA if k.startswith("model.autoencoder.")]:  # a model family may have no autoencoder
     SCHEMA[_k] = replace(SCHEMA[_k], required=False)

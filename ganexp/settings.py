@@ -19,8 +19,9 @@ import dataclasses
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from .checks import (D_BATCHNORM_AS, EXTRACTORS, METRIC_MODES, NAME, NEW, PRC_EXTRACTORS, TO_UINT8_MODES, Bool,
-                     Check, Choice, Epochs, Extractors, Int, MetricNames, Num, Optional, Str, Target)
+from .checks import (CAPTURE_MODES, D_BATCHNORM_AS, EXTRACTORS, METRIC_MODES, NAME, NEW, PRC_EXTRACTORS, PRECISIONS,
+                     TO_UINT8_MODES, Betas, Bool, Check, Choice, Epochs, Extractors, Int, MetricNames, Num, Optional,
+                     Str, Tags, Target, _is_int)
 
 
 def setting(default: Any, check: Check, doc: str, *, before: Any = NEW, required: bool = False,
@@ -352,12 +353,106 @@ EMA_OPTIONS = {
 }
 
 
+@dataclass
+class Trainer:
+    """``trainer``: training length and cadence, all in generator steps (each runs loss.n_critic critic steps
+    first). ``trainer=demo`` (the README's demo, ``make demo``) is a value of it."""
+
+    max_steps: Any = setting(2000, Int(1), "generator steps to train", required=True)
+    max_epochs: Any = setting(None, Optional(Num(0, open_lo=True, example=2)), "when set, max_steps = ceil("
+                              "max_epochs x steps_per_epoch), both written to the resolved config; steps_per_epoch = "
+                              "dataset size // batch_size // loss.n_critic (every real image once through D)")
+    accelerator: Any = setting("auto", Choice("auto", "cpu", "gpu", "cuda", "mps"), "as in Lightning: auto / cpu / "
+                               "gpu", required=True)
+    devices: Any = setting(1, Check("1 (a run trains on one device; a grid spreads its runs over the GPUs)",
+                                    lambda v: _is_int(v) and v == 1, 1, 2), "devices per run", required=True)
+    precision: Any = setting("32-true", Choice(*PRECISIONS), "as in Lightning", required=True)
+    compile: Any = setting("none", Choice(*CAPTURE_MODES), "captured steps through torch.compile: none / inductor / "
+                           "graphs (CUDA graphs, GPU only) / aot_eager (checks capture with eager kernels); README "
+                           "\"Captured steps\"")
+    log_every_n_steps: Any = setting(50, Int(1), "losses to metrics.jsonl / W&B (host syncs only at these steps)",
+                                     required=True)
+    sample_every_n_steps: Any = setting(500, Int(1), "sample grid of the fixed evaluation z", required=True)
+    ckpt_every_n_steps: Any = setting(500, Int(1), "last.ckpt, written atomically; also at least every "
+                                      "ckpt_every_minutes", required=True)
+    ckpt_every_minutes: Any = setting(5, Num(0, open_lo=True, example=5), "see ckpt_every_n_steps", required=True)
+    num_eval_samples: Any = setting(64, Int(1, 1024), "images in each sample grid (8x8)", required=True)
+    sample_at_epochs: Any = setting([], Epochs(), "grids samples/epoch_<e>.png (and an evaluation) when these "
+                                    "epochs end, e.g. [5,10,20]", before=[])
+
+
+TRAINERS = {
+    "default": Trainer(),
+    # the README's demo: a short CPU schedule on the embedded digits (batch 16, width 32: ~0.03 CPU-s per step);
+    # grids at 300, 600, 900 and the final one
+    "demo": Trainer(max_steps=1200, accelerator="cpu", log_every_n_steps=100, sample_every_n_steps=300,
+                    ckpt_every_n_steps=600),
+}
+
+
+@dataclass
+class Optim:
+    """``optim``: the optimizer of both networks; its options replace the loss's paper's (``optim=paper``, the
+    default, conf/optim/paper.yaml, keeps it)."""
+
+    name: Any = setting("adam", Choice("adam", "rmsprop"), "adam / rmsprop", required=True)
+    lr_g: Any = setting(2e-4, Num(0, open_lo=True, example=2e-4), "G's learning rate", required=True)
+    lr_d: Any = setting(2e-4, Num(0, open_lo=True, example=2e-4), "D's learning rate", required=True)
+    betas: Any = setting([0.5, 0.999], Betas(), "Adam's (beta1, beta2); null for rmsprop", required=True)
+
+
+OPTIMS = {
+    "adam": Optim(),  # the DCGAN settings (Radford et al. 2016)
+    # ProGAN's (Karras et al. 2018, section A.1): lr 0.001, beta1 0, beta2 0.99 (eps 1e-8, torch's default)
+    "progan": Optim(lr_g=1e-3, lr_d=1e-3, betas=[0.0, 0.99]),
+    "rmsprop": Optim(name="rmsprop", lr_g=5e-5, lr_d=5e-5, betas=None),  # as WGAN (Arjovsky et al. 2017)
+    # the two time-scale update rule (Heusel et al. 2017): D learns faster than G
+    "ttur": Optim(lr_g=1e-4, lr_d=4e-4, betas=[0.0, 0.9]),
+}
+
+
+def _logger_name(name: str) -> Any:
+    return setting(name, Choice("wandb", "csv", "none"), "wandb / csv (metrics.jsonl plus metrics.csv) / none "
+                   "(metrics.jsonl and result.json only, always written)", required=True)
+
+
+@dataclass
+class CSVLogger:
+    """``logger=csv``: plain files only, metrics.jsonl plus metrics.csv in the run folder."""
+
+    name: Any = _logger_name("csv")
+
+
+@dataclass
+class NoLogger:
+    """``logger=none``: no logger beyond metrics.jsonl and result.json (always written)."""
+
+    name: Any = _logger_name("none")
+
+
+@dataclass
+class WandbLogger:
+    """``logger=wandb``: Weights & Biases; offline by default (no account needed; ``wandb sync
+    <run>/wandb/offline-run-*`` later)."""
+
+    name: Any = _logger_name("wandb")
+    project: Any = setting(None, Optional(Str(r"[^/\\#?%:]{1,128}", "a W&B project name of at most 128 characters "
+                                              "without / \\ # ? % :")), "null: $WANDB_PROJECT, else ganexp")
+    entity: Any = setting(None, Optional(Str()), "null: $WANDB_ENTITY, else your default entity")
+    mode: Any = setting(None, Optional(Choice("offline", "online", "disabled")), "offline / online / disabled; null: "
+                        "$WANDB_MODE, else offline")
+    tags: Any = setting([], Tags(), "the run's W&B tags")
+
+
 # (group, option) -> its dataclass, or a value of it: the options Hydra's ConfigStore holds instead of a yaml file
 GROUPS: dict[tuple[str, str], Any] = {
     ("metrics", "fid"): Metrics,
     ("system", "gan"): GANPairSettings, ("system", "psgan"): PSGANSettings, ("system", "progan"): ProGANSettings,
     **{("loss", name): cls for name, cls in LOSSES.items()},
     **{("ema", name): value for name, value in EMA_OPTIONS.items()},
+    **{("trainer", name): value for name, value in TRAINERS.items()},
+    **{("optim", name): value for name, value in OPTIMS.items()},
+    ("logger", "csv"): CSVLogger, ("logger", "none"): NoLogger, ("logger", "wandb"): WandbLogger,
 }
 
 

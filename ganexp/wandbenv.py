@@ -1,6 +1,6 @@
 """Where a W&B run goes: a config key where given, else the ``WANDB_*`` variable, else ganexp's default.
 
-``logger.mode`` / ``logger.project`` / ``logger.entity`` default to null in conf/logger/wandb.yaml, so
+``logger.mode`` / ``logger.project`` / ``logger.entity`` default to null in the wandb logger option (ganexp/settings.py WandbLogger), so
 ``WANDB_MODE=online`` (or ``WANDB_PROJECT``, ``WANDB_ENTITY``) in the environment chooses them; without
 either, runs go offline to the project ``ganexp`` (no account needed; ``wandb sync`` later). Training
 (runlog) and the results push read this one rule.
