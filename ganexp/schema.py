@@ -1,5 +1,5 @@
 """The typed schema of a run's config: every key a user can set, with its type, range or choices. The keys of
-the groups declared in ganexp/settings.py (system, loss, ema, optim, trainer, logger, metrics) come from there; the rest are listed here.
+the groups declared in ganexp/settings.py (system, loss, ema, optim, trainer, logger, norm, metrics) come from there; the rest are listed here.
 
 ``check_config(cfg)`` walks every leaf of a resolved run config (the ``hydra`` node excluded) and
 raises ConfigError with one sentence that names the key, the value and what is allowed. A leaf
@@ -89,11 +89,7 @@ SCHEMA: dict[str, Check] = {
     "model.autoencoder.width": Int(1),
     "model.autoencoder.norm": Choice("batch", "layer", "instance", "none", "spectral"),
     "model.autoencoder.h_dim": Int(1),
-    # normalization
-    "norm.g": Choice("batch", "layer", "instance", "none", "adain", "pixel"),
-    "norm.d": Choice("batch", "layer", "instance", "none", "spectral"),
-    # trainer
-    **group_checks(),  # system, loss, ema, optim, trainer, logger, metrics=fid: ganexp/settings.py declares them
+    **group_checks(),  # system, loss, ema, optim, trainer, logger, norm, metrics=fid: settings.py declares them
 }
 for _k in [k for k in SCHEMA if k.startswith("model.autoencoder.")]:  # a model family may have no autoencoder
     SCHEMA[_k] = replace(SCHEMA[_k], required=False)

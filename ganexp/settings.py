@@ -444,6 +444,33 @@ class WandbLogger:
     tags: Any = setting([], Tags(), "the run's W&B tags")
 
 
+@dataclass
+class Norm:
+    """``norm``: the normalization in G and in D, injected by name into the networks (``model.generator.norm``,
+    ``model.discriminator.norm`` read these; a loss may turn D's batch norm into another, loss.d_batchnorm_as)."""
+
+    g: Any = setting("batch", Choice("batch", "layer", "instance", "none", "adain", "pixel"), "G's: batch / layer "
+                     "(over C,H,W) / instance / none / adain (all but G's input layer) / pixel (ProGAN's)",
+                     required=True)
+    d: Any = setting("batch", Choice("batch", "layer", "instance", "none", "spectral"), "D's: batch (not on its "
+                     "input layer) / layer / instance / none / spectral (every layer)", required=True)
+
+
+NORMS = {
+    "batch": Norm(),  # DCGAN: batch norm in G and D (not on D's input layer or G's output)
+    "layer": Norm(g="layer", d="layer"),
+    "instance": Norm(g="instance", d="instance"),
+    "none": Norm(g="none", d="none"),
+    "baseline": Norm(d="none"),  # Study B baseline: batch norm in G, none in D
+    "spectral": Norm(d="spectral"),  # Study B 'SN': batch norm in G, spectral normalization on every D layer
+    "adain": Norm(g="adain", d="none"),  # Study B 'AdaIN': AdaIN in G except its input layer, no norm in D
+    "adain_spectral": Norm(g="adain", d="spectral"),  # Study B 'SN + AdaIN'
+    # ProGAN (Karras et al. 2018): pixelwise feature normalization in G, none in D (with model=progressive; its
+    # minibatch stddev and equalized learning rate are model.* switches)
+    "progan": Norm(g="pixel", d="none"),
+}
+
+
 # (group, option) -> its dataclass, or a value of it: the options Hydra's ConfigStore holds instead of a yaml file
 GROUPS: dict[tuple[str, str], Any] = {
     ("metrics", "fid"): Metrics,
@@ -452,6 +479,7 @@ GROUPS: dict[tuple[str, str], Any] = {
     **{("ema", name): value for name, value in EMA_OPTIONS.items()},
     **{("trainer", name): value for name, value in TRAINERS.items()},
     **{("optim", name): value for name, value in OPTIMS.items()},
+    **{("norm", name): value for name, value in NORMS.items()},
     ("logger", "csv"): CSVLogger, ("logger", "none"): NoLogger, ("logger", "wandb"): WandbLogger,
 }
 
