@@ -13,7 +13,6 @@ from .errors import CheckpointError, ConfigError, DatasetError, disk_fault  # no
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
-
 def _critic_norm(norm_d: str, d_batchnorm_as: str) -> str:
     """D's norm: ``norm.d`` as requested, except that a requested batch norm becomes the loss's
     ``loss.d_batchnorm_as`` (layer for WGAN-GP's per-sample penalty, none for BEGAN's autoencoder)."""

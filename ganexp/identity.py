@@ -1,8 +1,8 @@
 """What a run *is*: the hash of what determines its result, and whether a finished run or a checkpoint is the
 same run as a config (``same_run``).
 
-A key added after runs were first hashed carries, in its declaration (``settings.setting(..., before=)`` or ``checks.added_later``), the value
-runs made before it had, their behaviour; a config holding that value hashes as it did without the key, so
+A key added after runs were first hashed carries, in its declaration (``settings.setting(..., before=)``, or
+``checks.added_later`` for a key schema.py lists), the value runs made before it had, their behaviour; a config holding that value hashes as it did without the key, so
 finished runs of every earlier version are still skipped and their checkpoints resumed. A value renamed since
 (``system.d_update``'s ``gated`` was ``paper``) is hashed in the spelling runs were made with. A node of an
 earlier version is read in today's keys first (``upgrade_metrics``). ``same_run`` also recomputes the hash
@@ -11,7 +11,6 @@ whole where its keys are now dropped one by one) is still recognised.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -22,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from .checks import NEW
 from .schema import SCHEMA
 
-# dotted key -> the value runs made before the key existed had (from its schema entry)
+# dotted key -> the value runs made before the key existed had (from its declaration, through SCHEMA)
 ADDED_LATER = {key: check.before for key, check in SCHEMA.items() if check.before is not NEW}
 # dotted key -> {today's spelling: the spelling hashed}
 HASH_SPELLINGS = {key: check.spellings for key, check in SCHEMA.items() if check.spellings}
@@ -164,6 +163,6 @@ def steps_per_epoch(n_images: int, batch_size: int, n_critic: int) -> int | floa
 
 
 def _frozen(cfg: dict) -> DictConfig:
-    node = OmegaConf.create(copy.deepcopy(cfg))
+    node = OmegaConf.create(cfg)  # a copy: later changes to ``cfg`` do not reach it
     OmegaConf.set_readonly(node, True)
     return node

@@ -35,9 +35,10 @@ def setting(default: Any, check: Check, doc: str, *, before: Any = NEW, required
     return field(default=default, metadata={"check": rule})
 
 
-def node(cls: type, doc: str) -> Any:
-    """A dataclass field holding a nested group of settings (``metrics.extractors``)."""
-    return field(default_factory=cls, metadata={"node": cls, "doc": doc})
+def node(cls: type) -> Any:
+    """A dataclass field holding a nested group of settings (``metrics.extractors``; its class's docstring says
+    what it is)."""
+    return field(default_factory=cls, metadata={"node": cls})
 
 
 @dataclass
@@ -94,7 +95,7 @@ class Metrics:
                                "protocol, seed 2020)")
     kid_subset_size: Any = setting(1000, Int(2), "KID subset size, capped at num_samples and num_real")
     prc_neighborhood: Any = setting(3, Int(1), "k of the k-NN balls of precision/recall/density/coverage")
-    extractors: Any = node(MetricExtractors, "feature networks each metric is computed on")
+    extractors: Any = node(MetricExtractors)
     vgg16_weights: Any = setting(None, Optional(Str()), "explicit VGG16 weights file (torchvision's "
                                  "vgg16-397923af.pth); else cache, then download")
     dinov2_weights: Any = setting(None, Optional(Str()), "Meta's dinov2_vitl14_pretrain.pth (or a folder of "
@@ -484,8 +485,8 @@ GROUPS: dict[tuple[str, str], Any] = {
 }
 
 
-def checks_of(cls: type, prefix: str) -> dict[str, Check]:
-    """Dotted key -> rule for every setting of ``cls`` (nested groups too, ``<prefix>.*`` for a group's OTHERS)."""
+def checks_of(cls: Any, prefix: str) -> dict[str, Check]:
+    """Dotted key -> rule for every setting of ``cls`` (a dataclass or a value of one) (nested groups too, ``<prefix>.*`` for a group's OTHERS)."""
     out: dict[str, Check] = {}
     for f in dataclasses.fields(cls):
         if "node" in f.metadata:
